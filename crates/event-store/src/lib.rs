@@ -1,1 +1,45 @@
-pub fn placeholder() {}
+//! # wijkpuls-event-store
+//!
+//! A generic, append-only event store: it knows nothing of wijken or initiatives, only of
+//! streams, event types, tags and global positions. Two backends sit behind one
+//! [`EventStore`] handle: SQLite (embedded default: WAL, one writer) and PostgreSQL (several
+//! server processes on one database).
+//!
+//! What it guarantees, and where that lives:
+//! - **atomic append** of several events across streams, all or nothing ([`EventStore::append`]);
+//! - **optimistic concurrency**: per-stream [`ExpectedVersion`]s and the Dynamic Consistency
+//!   Boundary [`AppendCondition`] "no event matching this [`Query`] after position P"; of two
+//!   conflicting decisions exactly one commits, the other gets [`StoreError::Conflict`];
+//! - **positions** that never appear below one a reader has seen (`postgres` serialises
+//!   position assignment with an advisory lock held to commit);
+//! - **idempotency keys**: a retry appends nothing and returns the first result;
+//! - **append-only in the database**: triggers refuse UPDATE and DELETE (see `migrations/`);
+//! - **subscriptions** that catch up and follow live without skips or duplicates, across lost
+//!   connections ([`Subscription`]);
+//! - **durability**: an append is acknowledged only after its transaction committed;
+//! - **metadata** on every event and an [`Upcaster`] hook for old schema versions.
+//!
+//! Concurrent appends are committed in shared transactions (group commit, `batch`): that is
+//! where the throughput comes from. Dependencies: sqlx, tokio, serde — never the domain or the
+//! web.
+
+mod batch;
+mod error;
+mod postgres;
+mod sqlite;
+mod store;
+mod subscription;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod types;
+mod upcast;
+
+pub use error::{Conflict, StoreError};
+pub use postgres::{APPEND_LOCK, NOTIFY_CHANNEL};
+pub use store::{BackendKind, EventStore, StoreOptions};
+pub use subscription::Subscription;
+pub use types::{
+    AppendCondition, AppendOutcome, AppendRequest, ExpectedVersion, Metadata, NewEvent, Position,
+    Query, QueryItem, RecordedEvent, StreamId,
+};
+pub use upcast::Upcaster;

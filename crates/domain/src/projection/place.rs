@@ -1,0 +1,80 @@
+//! Read models of places: the municipality, its gebieden and its wijken.
+
+use std::collections::BTreeMap;
+
+use crate::budget::BudgetLine;
+use crate::codes::{GebiedCode, MunicipalityCode, WijkCode};
+use crate::ids::InitiativeId;
+use crate::projection::budget::{BudgetSummary, ThemeLines};
+use crate::projection::counts::StatusCounts;
+use crate::reference::TeamContact;
+use crate::text::PlaceName;
+use crate::theme::Theme;
+
+/// The municipality whose reference data was loaded, and where that list came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MunicipalityView {
+    pub code: MunicipalityCode,
+    pub name: PlaceName,
+    pub provenance: String,
+}
+
+/// A gebied with its team Leefomgeving and its wijken (ordered by code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GebiedView {
+    pub code: GebiedCode,
+    pub name: PlaceName,
+    pub team: TeamContact,
+    pub wijken: Vec<WijkCode>,
+}
+
+/// A wijk: its initiatives per status and its budget lines per year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WijkView {
+    pub code: WijkCode,
+    pub name: PlaceName,
+    pub gebied: GebiedCode,
+    pub counts: StatusCounts,
+    /// Its initiatives, in the order they were submitted.
+    pub initiatives: Vec<InitiativeId>,
+    pub(crate) budgets: BTreeMap<i32, ThemeLines>,
+}
+
+impl WijkView {
+    pub(crate) fn new(code: WijkCode, name: PlaceName, gebied: GebiedCode) -> WijkView {
+        WijkView {
+            code,
+            name,
+            gebied,
+            counts: StatusCounts::default(),
+            initiatives: Vec::new(),
+            budgets: BTreeMap::new(),
+        }
+    }
+
+    /// The line for one theme and year (all zero when nothing was allocated).
+    pub fn budget_line(&self, year: i32, theme: Theme) -> BudgetLine {
+        self.budgets
+            .get(&year)
+            .map(|lines| lines[theme.index()])
+            .unwrap_or_default()
+    }
+
+    /// The year's budget, per theme and in total.
+    pub fn budget(&self, year: i32) -> BudgetSummary {
+        BudgetSummary::from_lines(year, &self.lines(year))
+    }
+
+    /// The years with any budget line, in order.
+    pub fn budget_years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.budgets.keys().copied()
+    }
+
+    pub(crate) fn lines(&self, year: i32) -> ThemeLines {
+        self.budgets.get(&year).copied().unwrap_or_default()
+    }
+
+    pub(crate) fn line_mut(&mut self, year: i32, theme: Theme) -> &mut BudgetLine {
+        &mut self.budgets.entry(year).or_default()[theme.index()]
+    }
+}

@@ -1,0 +1,336 @@
+//! Group commit: concurrent appends are queued to one writer task, which records a whole batch
+//! in one transaction. The database's commit is the dominant cost of an append, so sharing it
+//! is what makes many concurrent appenders fast. Each append in a batch still succeeds or fails
+//! on its own: the [`plan`] decides, in queue order, which appends pass their idempotency,
+//! expected-version and consistency checks — against the committed log *and* the appends before
+//! them in the same batch — and assigns their positions. The backends only look up what the plan
+//! needs and write what it decided.
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Conflict, StoreError};
+use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, Position, StreamId};
+
+/// An append waiting for the writer, with its events already serialised.
+pub(crate) struct Pending {
+    pub request: AppendRequest,
+    pub encoded: Vec<EncodedEvent>,
+    pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// An event ready to be written: JSON already rendered, so size limits are checked up front.
+pub(crate) struct EncodedEvent {
+    pub stream_id: String,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub tags: Vec<String>,
+    pub payload: String,
+    pub metadata: String,
+}
+
+/// What the database said, read under the write lock, about the appends of one batch.
+#[derive(Default)]
+pub(crate) struct Lookups {
+    pub head: Position,
+    /// Idempotency keys already recorded, with their first result.
+    pub recorded_keys: HashMap<String, (Position, Position)>,
+    /// Current versions of the streams the batch writes to (absent = no such stream).
+    pub stream_versions: HashMap<String, u64>,
+    /// Per append (by index in the batch): the first committed event matching its condition.
+    pub condition_hits: HashMap<usize, Position>,
+}
+
+/// A row the writer will insert.
+pub(crate) struct PlannedRow {
+    pub position: Position,
+    pub stream_version: u64,
+    pub batch_index: usize,
+    pub event_index: usize,
+}
+
+pub(crate) struct Plan {
+    pub rows: Vec<PlannedRow>,
+    /// Idempotency keys to record: (key, first, last).
+    pub new_keys: Vec<(String, Position, Position)>,
+    /// One result per append in the batch, in order.
+    pub results: Vec<Result<AppendOutcome, StoreError>>,
+}
+
+impl Plan {
+    pub fn last_position(&self) -> Option<Position> {
+        self.rows.last().map(|r| r.position)
+    }
+}
+
+pub(crate) fn plan(batch: &[Pending], lookups: &Lookups) -> Plan {
+    let mut next = lookups.head.next();
+    let mut versions = lookups.stream_versions.clone();
+    let mut keys_in_batch: HashMap<&str, (Position, Position)> = HashMap::new();
+    let mut rows: Vec<PlannedRow> = Vec::new();
+    let mut new_keys = Vec::new();
+    let mut results = Vec::with_capacity(batch.len());
+
+    for (index, pending) in batch.iter().enumerate() {
+        let request = &pending.request;
+        if let Some(key) = request.idempotency_key.as_deref() {
+            if let Some(&(first, last)) = lookups
+                .recorded_keys
+                .get(key)
+                .or_else(|| keys_in_batch.get(key))
+            {
+                results.push(Ok(AppendOutcome {
+                    first_position: first,
+                    last_position: last,
+                    duplicate: true,
+                }));
+                continue;
+            }
+        }
+        if let Err(conflict) = check(index, pending, lookups, &versions, &rows, batch) {
+            results.push(Err(StoreError::Conflict(conflict)));
+            continue;
+        }
+        let first = next;
+        for (event_index, event) in pending.encoded.iter().enumerate() {
+            let version = versions.entry(event.stream_id.clone()).or_insert(0);
+            *version += 1;
+            rows.push(PlannedRow {
+                position: next,
+                stream_version: *version,
+                batch_index: index,
+                event_index,
+            });
+            next = next.next();
+        }
+        let last = Position(next.0 - 1);
+        if let Some(key) = request.idempotency_key.as_deref() {
+            keys_in_batch.insert(key, (first, last));
+            new_keys.push((key.to_owned(), first, last));
+        }
+        results.push(Ok(AppendOutcome {
+            first_position: first,
+            last_position: last,
+            duplicate: false,
+        }));
+    }
+    Plan {
+        rows,
+        new_keys,
+        results,
+    }
+}
+
+fn check(
+    index: usize,
+    pending: &Pending,
+    lookups: &Lookups,
+    versions: &HashMap<String, u64>,
+    planned: &[PlannedRow],
+    batch: &[Pending],
+) -> Result<(), Conflict> {
+    let request = &pending.request;
+    if let Some(condition) = &request.condition {
+        if let Some(&position) = lookups.condition_hits.get(&index) {
+            return Err(Conflict::ConditionFailed {
+                after: condition.after,
+                position,
+            });
+        }
+        let earlier_in_batch = planned.iter().find(|row| {
+            let event = &batch[row.batch_index].encoded[row.event_index];
+            row.position > condition.after
+                && condition
+                    .fail_if_events_match
+                    .matches(&event.event_type, &event.tags)
+        });
+        if let Some(row) = earlier_in_batch {
+            return Err(Conflict::ConditionFailed {
+                after: condition.after,
+                position: row.position,
+            });
+        }
+    }
+    for (stream, expected) in &request.expected_versions {
+        let actual = versions.get(stream.as_str()).copied().unwrap_or(0);
+        let holds = match expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => actual == 0,
+            ExpectedVersion::Exactly(n) => actual == *n,
+        };
+        if !holds {
+            return Err(Conflict::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected: match expected {
+                    ExpectedVersion::Any => "any".into(),
+                    ExpectedVersion::NoStream => "no stream".into(),
+                    ExpectedVersion::Exactly(n) => n.to_string(),
+                },
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The streams a batch writes to or states an expectation about.
+pub(crate) fn streams_of(batch: &[Pending]) -> Vec<String> {
+    let mut streams: Vec<String> = batch
+        .iter()
+        .flat_map(|p| {
+            p.encoded.iter().map(|e| e.stream_id.clone()).chain(
+                p.request
+                    .expected_versions
+                    .iter()
+                    .map(|(s, _)| s.as_str().to_owned()),
+            )
+        })
+        .collect();
+    streams.sort_unstable();
+    streams.dedup();
+    streams
+}
+
+/// The backend half of group commit: look up, write, commit — one transaction per batch.
+pub(crate) trait BatchWriter: Send + 'static {
+    /// Records the batch and returns one result per append, plus the new head if anything
+    /// was written. A failure of the whole transaction is returned as `Err`.
+    fn write(
+        &mut self,
+        batch: &[Pending],
+    ) -> impl std::future::Future<Output = Result<Plan, StoreError>> + Send;
+}
+
+/// The writer task: takes what is queued (up to `max_batch` appends), writes it as one
+/// transaction, answers each append, and publishes the new head. If a whole batch fails for a
+/// reason other than an unreachable database, its appends are retried one by one so a single
+/// bad append cannot fail its neighbours.
+pub(crate) async fn run_writer<W: BatchWriter>(
+    mut writer: W,
+    mut queue: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    on_commit: impl Fn(Position) + Send + 'static,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+    while queue.recv_many(&mut batch, max_batch).await > 0 {
+        match writer.write(&batch).await {
+            Ok(plan) => answer(batch.drain(..), plan, &on_commit),
+            Err(error) if batch.len() > 1 && !matches!(error, StoreError::Unavailable(_)) => {
+                tracing::warn!(%error, size = batch.len(), "batch append failed; retrying one by one");
+                for pending in batch.drain(..) {
+                    let single = [pending];
+                    match writer.write(&single).await {
+                        Ok(plan) => answer(single.into_iter(), plan, &on_commit),
+                        Err(error) => {
+                            let [pending] = single;
+                            let _ = pending.reply.send(Err(error));
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, size = batch.len(), "batch append failed");
+                let message = error.to_string();
+                let mut first = Some(error);
+                for pending in batch.drain(..) {
+                    let error = first.take().unwrap_or_else(|| {
+                        StoreError::Unavailable(sqlx::Error::Protocol(message.clone()))
+                    });
+                    let _ = pending.reply.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+fn answer(
+    batch: impl Iterator<Item = Pending>,
+    plan: Plan,
+    on_commit: &impl Fn(Position),
+) {
+    if let Some(last) = plan.last_position() {
+        on_commit(last);
+    }
+    for (pending, result) in batch.zip(plan.results) {
+        // The appender may have given up waiting; its events are recorded all the same.
+        let _ = pending.reply.send(result);
+    }
+}
+
+/// Rejects what no retry could fix, before it reaches the writer.
+pub(crate) fn validate(request: &AppendRequest, max_event_bytes: usize) -> Result<Vec<EncodedEvent>, StoreError> {
+    if request.events.is_empty() {
+        return Err(StoreError::InvalidInput("an append needs at least one event".into()));
+    }
+    if let Some(key) = &request.idempotency_key {
+        if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
+            return Err(StoreError::InvalidInput(
+                "an idempotency key must be 1-200 characters without control characters".into(),
+            ));
+        }
+    }
+    let mut expected_streams: Vec<&StreamId> = Vec::new();
+    for (stream, _) in &request.expected_versions {
+        if expected_streams.contains(&stream) {
+            return Err(StoreError::InvalidInput(format!(
+                "two expected versions for stream {stream}"
+            )));
+        }
+        if !request.events.iter().any(|e| &e.stream_id == stream) {
+            return Err(StoreError::InvalidInput(format!(
+                "expected version for stream {stream}, which this append does not write to"
+            )));
+        }
+        expected_streams.push(stream);
+    }
+    let mut metadata = request.metadata.clone();
+    metadata.idempotency_key = request.idempotency_key.clone();
+    let metadata = serde_json::to_string(&metadata)
+        .map_err(|e| StoreError::InvalidInput(format!("metadata: {e}")))?;
+    request
+        .events
+        .iter()
+        .map(|event| {
+            if event.event_type.is_empty()
+                || event.event_type.len() > 100
+                || !event.event_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
+                return Err(StoreError::InvalidInput(format!(
+                    "invalid event type {:?}",
+                    crate::types::truncate(&event.event_type, 40)
+                )));
+            }
+            for tag in &event.tags {
+                if tag.is_empty() || tag.len() > 200 || tag.chars().any(char::is_control) {
+                    return Err(StoreError::InvalidInput(
+                        "a tag must be 1-200 characters without control characters".into(),
+                    ));
+                }
+            }
+            let payload = serde_json::to_string(&event.payload)
+                .map_err(|e| StoreError::InvalidInput(format!("payload: {e}")))?;
+            // PostgreSQL's jsonb cannot hold NUL characters; refuse them on every backend alike.
+            if payload.contains("\\u0000") {
+                return Err(StoreError::InvalidInput(
+                    "the payload contains a NUL character".into(),
+                ));
+            }
+            let size = payload.len() + metadata.len();
+            if size > max_event_bytes {
+                return Err(StoreError::EventTooLarge {
+                    size,
+                    limit: max_event_bytes,
+                });
+            }
+            Ok(EncodedEvent {
+                stream_id: event.stream_id.as_str().to_owned(),
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                tags: event.tags.clone(),
+                payload,
+                metadata: metadata.clone(),
+            })
+        })
+        .collect()
+}

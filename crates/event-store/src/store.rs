@@ -1,0 +1,272 @@
+//! [`EventStore`]: the one handle callers hold, whichever database is behind it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, TryStreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::batch::{run_writer, validate, Pending};
+use crate::error::StoreError;
+use crate::subscription::Subscription;
+use crate::types::{AppendOutcome, AppendRequest, Position, RecordedEvent, StreamId};
+use crate::upcast::Upcaster;
+use crate::{postgres, sqlite};
+
+/// Tunables, with defaults fit for production.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// Largest serialised event (payload and metadata) accepted; default 64 KiB.
+    pub max_event_bytes: usize,
+    /// Most appends committed together in one transaction.
+    pub max_batch: usize,
+    /// How often subscribers look for new events when no wake-up arrives: the safety net under
+    /// in-process wake-ups and PostgreSQL notifications.
+    pub poll_interval: Duration,
+    /// Database connections for readers (PostgreSQL: for the writer too).
+    pub pool_size: u32,
+    /// Rewrites old event versions as they are read.
+    pub upcaster: Option<Arc<dyn Upcaster>>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_event_bytes: 64 * 1024,
+            max_batch: 512,
+            poll_interval: Duration::from_millis(500),
+            pool_size: 8,
+            upcaster: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("max_event_bytes", &self.max_event_bytes)
+            .field("max_batch", &self.max_batch)
+            .field("poll_interval", &self.poll_interval)
+            .field("pool_size", &self.pool_size)
+            .field("upcaster", &self.upcaster.is_some())
+            .finish()
+    }
+}
+
+/// Which database is behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub(crate) enum Readers {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// A cheap-to-clone handle on the event log.
+#[derive(Clone)]
+pub struct EventStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    readers: Readers,
+    queue: mpsc::Sender<Pending>,
+    /// The highest position known to be committed: a wake-up hint for subscribers.
+    head_hint: Arc<watch::Sender<Position>>,
+    options: StoreOptions,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl EventStore {
+    /// Opens (creating and migrating if needed) the store at `url`: `sqlite://PATH` or
+    /// `sqlite::memory:` for SQLite, `postgres://...` or `postgresql://...` for PostgreSQL.
+    pub async fn open(url: &str, options: StoreOptions) -> Result<EventStore, StoreError> {
+        let (queue, receiver) = mpsc::channel::<Pending>(options.max_batch * 4);
+        let head_hint = Arc::new(watch::Sender::new(Position::START));
+        let publish = {
+            let hint = head_hint.clone();
+            move |position: Position| {
+                hint.send_if_modified(|head| {
+                    let newer = position > *head;
+                    if newer {
+                        *head = position;
+                    }
+                    newer
+                });
+            }
+        };
+        let mut tasks = Vec::new();
+        let readers = if url.starts_with("sqlite:") {
+            let opened = sqlite::open(url, options.pool_size).await?;
+            tasks.push(tokio::spawn(run_writer(
+                opened.writer,
+                receiver,
+                options.max_batch,
+                publish,
+            )));
+            Readers::Sqlite(opened.readers)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = postgres::open(url, options.pool_size).await?;
+            let writer = postgres::PgWriter { pool: pool.clone() };
+            tasks.push(tokio::spawn(postgres::listen(pool.clone(), publish.clone())));
+            tasks.push(tokio::spawn(run_writer(
+                writer,
+                receiver,
+                options.max_batch,
+                publish,
+            )));
+            Readers::Postgres(pool)
+        } else {
+            return Err(StoreError::InvalidInput(
+                "unsupported database URL: use sqlite://PATH or postgres://...".into(),
+            ));
+        };
+        let store = EventStore {
+            inner: Arc::new(Inner {
+                readers,
+                queue,
+                head_hint,
+                options,
+                tasks,
+            }),
+        };
+        let head = store.head_position().await?;
+        store.inner.head_hint.send_replace(head);
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        match self.inner.readers {
+            Readers::Sqlite(_) => BackendKind::Sqlite,
+            Readers::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Appends atomically, if the request's concurrency condition still holds.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let encoded = validate(&request, self.inner.options.max_event_bytes)?;
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .queue
+            .send(Pending {
+                request,
+                encoded,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The position of the last committed event (0 for an empty log).
+    pub async fn head_position(&self) -> Result<Position, StoreError> {
+        match &self.inner.readers {
+            Readers::Sqlite(pool) => sqlite::head(pool).await,
+            Readers::Postgres(pool) => postgres::head(pool).await,
+        }
+    }
+
+    /// Up to `limit` events after `after`, in position order.
+    pub async fn read_batch(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = match &self.inner.readers {
+            Readers::Sqlite(pool) => sqlite::read_after(pool, after, limit).await?,
+            Readers::Postgres(pool) => postgres::read_after(pool, after, limit).await?,
+        };
+        self.upcast_all(events)
+    }
+
+    /// Every event of one stream, in order.
+    pub async fn read_stream(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = match &self.inner.readers {
+            Readers::Sqlite(pool) => sqlite::read_stream(pool, stream).await?,
+            Readers::Postgres(pool) => postgres::read_stream(pool, stream).await?,
+        };
+        self.upcast_all(events)
+    }
+
+    /// The whole log after `after` as a stream, read in pages so it never sits in memory at
+    /// once. Ends at the head as it was when each page was read.
+    pub fn read_all(
+        &self,
+        after: Position,
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
+        const PAGE: usize = 1000;
+        let store = self.clone();
+        futures::stream::try_unfold((after, false), move |(after, done)| {
+            let store = store.clone();
+            async move {
+                if done {
+                    return Ok::<_, StoreError>(None);
+                }
+                let page = store.read_batch(after, PAGE).await?;
+                let next = page.last().map_or(after, |e| e.position);
+                let done = page.len() < PAGE;
+                Ok(Some((futures::stream::iter(page.into_iter().map(Ok::<_, StoreError>)), (next, done))))
+            }
+        })
+        .try_flatten()
+    }
+
+    /// Catches up from `after`, then follows new events live: every event exactly once, in
+    /// position order, surviving lost database connections.
+    pub fn subscribe(&self, after: Position) -> Subscription {
+        Subscription::start(self.clone(), after)
+    }
+
+    /// A receiver that changes whenever a newer committed head becomes known.
+    pub(crate) fn head_hint(&self) -> watch::Receiver<Position> {
+        self.inner.head_hint.subscribe()
+    }
+
+    /// The PostgreSQL pool, for operations that belong next to the log (tests, key tables).
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.inner.readers {
+            Readers::Postgres(pool) => Some(pool),
+            Readers::Sqlite(_) => None,
+        }
+    }
+
+    /// The SQLite reader pool (read-only connections).
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.inner.readers {
+            Readers::Sqlite(pool) => Some(pool),
+            Readers::Postgres(_) => None,
+        }
+    }
+
+    fn upcast_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
+        match &self.inner.options.upcaster {
+            None => Ok(events),
+            Some(upcaster) => events
+                .into_iter()
+                .map(|event| {
+                    let position = event.position;
+                    upcaster
+                        .upcast(event)
+                        .map_err(|reason| StoreError::Corrupt { position, reason })
+                })
+                .collect(),
+        }
+    }
+}
