@@ -1,1 +1,32 @@
-pub fn placeholder() {}
+//! # wijkpuls-api
+//!
+//! The service: the GraphQL schema (async-graphql), the axum router, authentication, the live
+//! read model in memory and the subscriptions that push it. It joins the two other crates —
+//! [`wijkpuls_domain`] decides and folds, [`wijkpuls_event_store`] records and replays — and
+//! neither of them knows about it.
+//!
+//! Where things live:
+//! - [`app`]: [`Application::build`] opens the store, replays the log, binds the listener;
+//! - [`live`]: the read model in memory and the one tailer task that keeps it current;
+//! - [`service`]: carrying out a command (decide, append under the consistency condition,
+//!   wait for read-your-writes);
+//! - [`schema`]: queries, mutations, subscriptions; [`error`]: the one mapping from refusals
+//!   to `extensions.code`;
+//! - [`auth`], [`tracking`], [`personal`], [`ratelimit`]: who may do what, and personal data;
+//! - [`routes`]: HTTP; [`feed`]: the public event lines; [`demo`]: `--demo`.
+
+pub mod app;
+pub mod auth;
+pub mod codec;
+pub mod demo;
+pub mod error;
+pub mod feed;
+pub mod live;
+pub mod personal;
+pub mod ratelimit;
+pub mod routes;
+pub mod schema;
+pub mod service;
+pub mod tracking;
+
+pub use app::{Application, Config};

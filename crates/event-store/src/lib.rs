@@ -33,6 +33,7 @@ mod subscription;
 pub mod testing;
 mod types;
 mod upcast;
+mod vault;
 
 pub use error::{Conflict, StoreError};
 pub use postgres::{APPEND_LOCK, NOTIFY_CHANNEL};
@@ -43,3 +44,4 @@ pub use types::{
     Query, QueryItem, RecordedEvent, StreamId,
 };
 pub use upcast::Upcaster;
+pub use vault::Vault;

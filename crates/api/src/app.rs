@@ -1,0 +1,180 @@
+//! The application: opening the store, bringing the live state up, and serving HTTP.
+//! [`Application::build`] binds the listener first, so tests can start the real service on
+//! port 0 and read the port before it runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+use wijkpuls_domain::{Command, DomainError, ReferenceData};
+use wijkpuls_event_store::{EventStore, StoreOptions, Vault};
+
+use crate::auth::{Actor, Role, TokenKey};
+use crate::error::ApiError;
+use crate::live::Live;
+use crate::personal::Sealer;
+use crate::ratelimit::RateLimiter;
+use crate::schema::AppState;
+use crate::service::Service;
+
+/// Everything `wijkpuls serve` can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    /// Fill an empty store with a demo year first.
+    pub demo: bool,
+    /// An operator's wijken file instead of Arnhem's (used only on an empty store).
+    pub wijken_file: Option<PathBuf>,
+    /// How long a WebSocket may wait before `connection_init`.
+    pub ws_init_timeout: Duration,
+    /// Anonymous submissions per client address per minute (0: no limit).
+    pub submit_per_minute: u32,
+    /// Overrides the signing key kept in the database.
+    pub auth_secret: Option<String>,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Config {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: database_url.into(),
+            demo: false,
+            wijken_file: None,
+            ws_init_timeout: Duration::from_secs(10),
+            submit_per_minute: 10,
+            auth_secret: None,
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: Arc<AppState>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Application {
+    /// Opens (and migrates) the database, replays the log, loads reference data (and the demo
+    /// year) into an empty store, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let state = open(&config).await?;
+        if !state.live.read().has_reference_data() {
+            let reference = match &config.wijken_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the wijken file {}", path.display()))?;
+                    ReferenceData::parse(&text)
+                        .with_context(|| format!("the wijken file {} cannot be used", path.display()))?
+                }
+                None => ReferenceData::arnhem(),
+            };
+            register(&state, reference).await?;
+        }
+        if config.demo {
+            crate::demo::load_if_empty(&state).await?;
+        }
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let router = crate::routes::router(state.clone(), &config, shutdown_rx);
+        Ok(Application {
+            listener,
+            router,
+            state,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serves until `signal` completes, then stops accepting, finishes requests in flight and
+    /// closes WebSockets with 1001.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let shutdown = self.shutdown;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.await;
+            shutdown.send_replace(true);
+        })
+        .await
+        .context("the HTTP server failed")
+    }
+}
+
+/// Opens the store and vault, replays the log and starts the tailer.
+pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    let store = EventStore::open(&config.database_url, StoreOptions::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let vault = Vault::open(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database's vault: {e}"))?;
+    let tokens = token_key(&vault, config.auth_secret.as_deref()).await?;
+    let live = Live::replay(&store).await?;
+    tokio::spawn(live.clone().follow(store.clone()));
+    Ok(Arc::new(AppState {
+        service: Service {
+            store,
+            live: live.clone(),
+        },
+        live,
+        sealer: Sealer::new(vault),
+        tokens,
+        submit_limiter: RateLimiter::new(config.submit_per_minute, config.submit_per_minute.max(1)),
+    }))
+}
+
+/// The token signing key: `WIJKPULS_AUTH_SECRET` if given, else the one in the database.
+pub async fn token_key(vault: &Vault, secret: Option<&str>) -> anyhow::Result<TokenKey> {
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        return Ok(TokenKey::new(secret.as_bytes()));
+    }
+    let key = vault
+        .setting("auth_signing_key")
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the signing key: {e}"))?
+        .context("the database has no signing key; was it migrated?")?;
+    Ok(TokenKey::new(key.as_bytes()))
+}
+
+/// The actor for work the service does itself (reference data, demo).
+pub fn system_actor() -> Actor {
+    Actor {
+        role: Role::Admin,
+        subject: "system".into(),
+        gebieden: Vec::new(),
+        client: None,
+    }
+}
+
+async fn register(state: &AppState, reference: ReferenceData) -> anyhow::Result<()> {
+    let result = state
+        .service
+        .execute(&system_actor(), "registerReferenceData", Some("initial"), |_| {
+            Ok(Command::RegisterReferenceData(reference.clone()))
+        })
+        .await;
+    match result {
+        // Another instance registered it at the same moment.
+        Ok(_) | Err(ApiError::Domain(DomainError::AlreadyExists { .. })) => Ok(()),
+        Err(error) => Err(anyhow::anyhow!("cannot register the wijken: {}", error.detail())),
+    }
+}

@@ -1,0 +1,118 @@
+//! Every refusal the API can give, and — in one place — the `extensions.code` and message a
+//! client sees for it. Internal causes go to the log; the client gets a short, safe message.
+
+use std::sync::Arc;
+
+use wijkpuls_domain::DomainError;
+use wijkpuls_event_store::StoreError;
+
+///
+/// Deliberately not `Display`: async-graphql turns any `Display` error into a bare message,
+/// which would drop the code. Without it, `?` in a resolver can only go through
+/// [`From<ApiError> for async_graphql::Error`](#impl-From<ApiError>-for-Error), which sets it.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    Domain(DomainError),
+    BadInput(String),
+    NotFound(String),
+    Unauthenticated(String),
+    Forbidden(String),
+    Conflict(String),
+    RateLimited(String),
+    Internal(Arc<anyhow::Error>),
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        ApiError::Domain(error)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::Internal(Arc::new(error))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(conflict) => ApiError::Conflict(format!(
+                "someone else changed this at the same moment; try again ({conflict})"
+            )),
+            StoreError::InvalidInput(message) => ApiError::BadInput(message),
+            StoreError::EventTooLarge { limit, .. } => {
+                ApiError::BadInput(format!("the input is too large (at most {limit} bytes)"))
+            }
+            other => ApiError::Internal(Arc::new(other.into())),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Domain(error) => match error {
+                DomainError::InvalidTransition { .. } => "INVALID_TRANSITION",
+                DomainError::BudgetExceeded { .. } | DomainError::AllocationBelowUse { .. } => {
+                    "BUDGET_EXCEEDED"
+                }
+                DomainError::NotFound { .. } => "NOT_FOUND",
+                DomainError::AlreadyExists { .. } => "CONFLICT",
+                DomainError::Invalid { .. } | DomainError::InvalidReferenceData { .. } => {
+                    "BAD_USER_INPUT"
+                }
+                DomainError::UnreadableEvent { .. } => "INTERNAL_SERVER_ERROR",
+            },
+            ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// What the client reads: the domain's own words, or a generic line for internal errors.
+    pub fn client_message(&self) -> String {
+        match self {
+            ApiError::Domain(DomainError::UnreadableEvent { .. }) | ApiError::Internal(_) => {
+                "something went wrong on our side; it has been logged".into()
+            }
+            ApiError::Domain(error) => error.to_string(),
+            ApiError::BadInput(m)
+            | ApiError::NotFound(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::Conflict(m)
+            | ApiError::RateLimited(m) => m.clone(),
+        }
+    }
+
+    /// The whole story, for logs (may name internals; never sent to a client).
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Internal(inner) => format!("{inner:#}"),
+            ApiError::Domain(error) => error.to_string(),
+            other => other.client_message(),
+        }
+    }
+
+    pub fn forbidden() -> ApiError {
+        ApiError::Forbidden("you may not do this here".into())
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let code = error.code();
+        if code == "INTERNAL_SERVER_ERROR" {
+            tracing::error!(error = %error.detail(), "internal error");
+        }
+        use async_graphql::ErrorExtensions as _;
+        async_graphql::Error::new(error.client_message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,193 @@
+//! Live state: the read model in memory, kept current by one tailer task per process.
+//!
+//! The tailer replays the log at start-up, then follows the store's subscription and applies
+//! every event to the [`CityState`]. Queries read that state; commands decide on it. After each
+//! applied event the tailer publishes:
+//! - the applied position (`watch`), which mutations wait on for read-your-writes;
+//! - a change signal for the city and for each wijk the event touched (`watch`: latest value
+//!   only, so a slow subscriber gets the newest state and never a growing queue);
+//! - a public [`FeedItem`] on a bounded `broadcast` channel for event feeds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio::sync::{broadcast, watch};
+use wijkpuls_domain::{CityState, DomainEvent, InitiativeId, Recorded, WijkCode};
+use wijkpuls_event_store::{EventStore, Position, RecordedEvent};
+
+use crate::codec;
+use crate::feed::{self, FeedItem};
+
+/// How many feed items a lagging subscriber may fall behind before it is told and resumes
+/// from the log.
+const FEED_CAPACITY: usize = 1024;
+/// How many recent feed items are kept for a new subscriber's first view.
+const RECENT: usize = 50;
+
+pub struct Live {
+    state: RwLock<CityState>,
+    applied: watch::Sender<u64>,
+    wijken: Mutex<HashMap<WijkCode, watch::Sender<u64>>>,
+    feed: broadcast::Sender<Arc<FeedItem>>,
+    recent: Mutex<std::collections::VecDeque<Arc<FeedItem>>>,
+    caught_up: watch::Sender<bool>,
+}
+
+impl Live {
+    /// Replays the whole log into a fresh state.
+    pub async fn replay(store: &EventStore) -> anyhow::Result<Arc<Live>> {
+        let mut state = CityState::new();
+        let mut events = std::pin::pin!(store.read_all(Position::START));
+        let mut recent = std::collections::VecDeque::new();
+        while let Some(record) = events.try_next().await? {
+            let recorded = codec::to_recorded(&record)?;
+            state.apply(&recorded);
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(Arc::new(feed::item(&state, &record, &recorded)));
+        }
+        let position = state.position();
+        Ok(Arc::new(Live {
+            state: RwLock::new(state),
+            applied: watch::Sender::new(position),
+            wijken: Mutex::new(HashMap::new()),
+            feed: broadcast::Sender::new(FEED_CAPACITY),
+            recent: Mutex::new(recent),
+            caught_up: watch::Sender::new(false),
+        }))
+    }
+
+    /// Follows the store from the replayed position, applying every new event. Runs until the
+    /// process ends; the store's subscription survives lost connections.
+    pub async fn follow(self: Arc<Live>, store: EventStore) {
+        let mut subscription = store.subscribe(Position(self.position()));
+        self.caught_up.send_replace(true);
+        while let Some(next) = subscription.next().await {
+            match next {
+                Ok(record) => self.apply(&record),
+                Err(error) => {
+                    tracing::error!(%error, "the live state cannot read the log; it stops here");
+                    self.caught_up.send_replace(false);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn apply(&self, record: &RecordedEvent) {
+        let recorded = match codec::to_recorded(record) {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                // Skip rather than stall the whole service: the log stays the truth, and the
+                // error names the event so an operator can add the missing upcaster.
+                tracing::error!(%error, position = %record.position, "skipping an unreadable event");
+                return;
+            }
+        };
+        let item = {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            state.apply(&recorded);
+            Arc::new(feed::item(&state, record, &recorded))
+        };
+        for wijk in touched_wijken(&self.read(), &recorded) {
+            if let Some(sender) = self.wijken.lock().unwrap_or_else(|e| e.into_inner()).get(&wijk) {
+                sender.send_replace(recorded.position);
+            }
+        }
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(item.clone());
+        }
+        let _ = self.feed.send(item);
+        self.applied.send_replace(recorded.position);
+    }
+
+    /// The current state, for reading. Hold the guard briefly and never across an `.await`.
+    pub fn read(&self) -> RwLockReadGuard<'_, CityState> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn position(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Whether the tailer is following the log (for readiness).
+    pub fn is_following(&self) -> bool {
+        *self.caught_up.borrow()
+    }
+
+    /// Waits until the state has applied `position` (read-your-writes).
+    pub async fn wait_for(&self, position: u64) {
+        let mut applied = self.applied.subscribe();
+        let _ = applied.wait_for(|p| *p >= position).await;
+    }
+
+    /// Changes anywhere (the applied position).
+    pub fn city_changes(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Changes to one wijk.
+    pub fn wijk_changes(&self, wijk: WijkCode) -> watch::Receiver<u64> {
+        let mut senders = self.wijken.lock().unwrap_or_else(|e| e.into_inner());
+        senders
+            .entry(wijk)
+            .or_insert_with(|| watch::Sender::new(self.position()))
+            .subscribe()
+    }
+
+    pub fn feed(&self) -> broadcast::Receiver<Arc<FeedItem>> {
+        self.feed.subscribe()
+    }
+
+    /// The most recent feed items, oldest first.
+    pub fn recent(&self) -> Vec<Arc<FeedItem>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// When the last applied event was recorded.
+    pub fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.read().as_of()
+    }
+}
+
+/// The wijken whose view an event changes: its own, and for a connection between initiatives
+/// the other initiative's wijk too.
+fn touched_wijken(state: &CityState, recorded: &Recorded) -> Vec<WijkCode> {
+    let mut wijken: Vec<WijkCode> = recorded.event.wijk().into_iter().collect();
+    if let DomainEvent::InitiativeConnected(e) = &recorded.event {
+        if let wijkpuls_domain::ConnectionTarget::Initiative(other) = &e.target {
+            if let Some(view) = state.initiative(other) {
+                wijken.push(view.wijk);
+            }
+        }
+    }
+    if let DomainEvent::TeamContactChanged(e) = &recorded.event {
+        if let Some(gebied) = state.gebied(&e.gebied) {
+            wijken.extend(gebied.wijken.iter().copied());
+        }
+    }
+    wijken
+}
+
+/// The initiatives an event is about (its subject and a connected initiative).
+pub fn touched_initiatives(event: &DomainEvent) -> Vec<InitiativeId> {
+    let mut ids: Vec<InitiativeId> = event.initiative_id().into_iter().collect();
+    if let DomainEvent::InitiativeConnected(e) = event {
+        if let wijkpuls_domain::ConnectionTarget::Initiative(other) = &e.target {
+            ids.push(*other);
+        }
+    }
+    ids
+}

@@ -1,0 +1,94 @@
+//! Initiators' personal data, sealed for the log and erasable (crypto-shredding).
+//!
+//! Each initiator's name, e-mail and phone are encrypted (AES-256-GCM) with a key of their own,
+//! kept in the store's [`Vault`] outside the append-only log. The log holds only ciphertext.
+//! Erasing destroys the key: the ciphertext stays, unreadable for good, and every other fact
+//! about the initiative stays as it was.
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use wijkpuls_domain::{Email, InitiativeId, PersonName, Phone, SealedInitiator};
+use wijkpuls_event_store::{StoreError, Vault};
+
+/// The initiator's personal data, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitiatorData {
+    pub name: PersonName,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+}
+
+#[derive(Clone)]
+pub struct Sealer {
+    vault: Vault,
+}
+
+impl Sealer {
+    pub fn new(vault: Vault) -> Sealer {
+        Sealer { vault }
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Encrypts `data` under a new key for this initiative's initiator.
+    pub async fn seal(
+        &self,
+        initiative: InitiativeId,
+        data: &InitiatorData,
+    ) -> Result<SealedInitiator, StoreError> {
+        let key_id = format!("initiator-{initiative}");
+        let key = Aes256Gcm::generate_key(OsRng);
+        self.vault.put_key(&key_id, key.as_slice()).await?;
+        let cipher = Aes256Gcm::new(&key);
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let plain = serde_json::to_vec(data).expect("initiator data serialises");
+        let mut sealed = nonce.to_vec();
+        sealed.extend(
+            cipher
+                .encrypt(&nonce, plain.as_slice())
+                .expect("AES-GCM encryption of a small buffer cannot fail"),
+        );
+        Ok(SealedInitiator {
+            key_id,
+            ciphertext: STANDARD.encode(sealed),
+        })
+    }
+
+    /// Decrypts, or `None` when the key was destroyed (erased) or the data does not open.
+    pub async fn open(&self, sealed: &SealedInitiator) -> Result<Option<InitiatorData>, StoreError> {
+        let keys = self.vault.keys(&[sealed.key_id.as_str()]).await?;
+        let Some(key) = keys.get(&sealed.key_id) else {
+            return Ok(None);
+        };
+        Ok(open_with(key, &sealed.ciphertext))
+    }
+
+    /// Destroys the key; the data can never be read again.
+    pub async fn erase(&self, sealed_key_id: &str) -> Result<bool, StoreError> {
+        self.vault.destroy_key(sealed_key_id).await
+    }
+}
+
+fn open_with(key: &[u8], ciphertext: &str) -> Option<InitiatorData> {
+    if key.len() != 32 {
+        return None;
+    }
+    let bytes = STANDARD.decode(ciphertext).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, body) = bytes.split_at(12);
+    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+    let plain = cipher.decrypt(Nonce::from_slice(nonce), body).ok()?;
+    serde_json::from_slice(&plain).ok()
+}
+
+/// The key id an initiative's initiator data is sealed under.
+pub fn key_id(initiative: &InitiativeId) -> String {
+    format!("initiator-{initiative}")
+}

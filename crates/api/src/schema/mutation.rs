@@ -1,0 +1,506 @@
+//! The mutations: one per command of the lifecycle, each taking one `input` with an optional
+//! `idempotencyKey`, each checking who may do it before anything is recorded.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use wijkpuls_domain as domain;
+use wijkpuls_domain::{
+    CityState, Command, ConnectionTarget, InitiativeId, InitiativeView, WijkCode,
+};
+
+use super::scalars::{Channel, Money, PartyKind, Theme};
+use super::types::{Budget, Initiative};
+use super::{actor, app, AppState};
+use crate::auth::{Actor, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::personal::InitiatorData;
+
+pub struct Mutation;
+
+#[derive(InputObject)]
+pub struct InitiatorInput {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct SubmitInitiativeInput {
+    pub wijk_code: ID,
+    pub title: String,
+    #[graphql(default)]
+    pub description: String,
+    pub theme: Theme,
+    pub requested_amount: Money,
+    pub initiator: InitiatorInput,
+    /// How it came in (default WEB; staff entering one on a resident's behalf say how).
+    pub channel: Option<Channel>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct SubmitInitiativePayload {
+    pub initiative: Initiative,
+    /// Give this to the initiator: with it they follow and can withdraw their initiative. It is
+    /// shown only now (only its hash is kept).
+    pub tracking_code: String,
+}
+
+#[derive(InputObject)]
+pub struct AllocateBudgetInput {
+    pub wijk_code: ID,
+    pub year: i32,
+    pub theme: Theme,
+    /// The line's new allocated amount (set, not added).
+    pub amount: Money,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct PartyInput {
+    pub name: String,
+    pub kind: PartyKind,
+}
+
+/// Connect to another initiative (`targetInitiativeId`) or to an organisation or person
+/// (`party`): exactly one of the two.
+#[derive(InputObject)]
+pub struct ConnectInitiativeInput {
+    pub initiative_id: ID,
+    pub target_initiative_id: Option<ID>,
+    pub party: Option<PartyInput>,
+    pub note: String,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct FundInitiativeInput {
+    pub initiative_id: ID,
+    pub amount: Money,
+    /// The budget year to fund from.
+    pub year: i32,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CompleteInitiativeInput {
+    pub initiative_id: ID,
+    /// At most the funded amount; the rest returns to the budget line.
+    pub spent_amount: Money,
+    #[graphql(default)]
+    pub report: String,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RejectInitiativeInput {
+    pub initiative_id: ID,
+    /// Why, in words the resident can read.
+    pub reason: String,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ReferInitiativeInput {
+    pub initiative_id: ID,
+    /// Which sociaal wijkteam takes the individual question.
+    pub sociaal_wijkteam: String,
+    pub note: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct WithdrawInitiativeInput {
+    pub initiative_id: ID,
+    /// The initiator's tracking code, when the initiator withdraws it.
+    pub tracking_code: Option<String>,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct EraseInitiatorDataInput {
+    pub initiative_id: ID,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ChangeTeamContactInput {
+    pub gebied_code: ID,
+    pub email: String,
+    pub phone: String,
+    pub idempotency_key: Option<String>,
+}
+
+#[Object]
+impl Mutation {
+    /// Submits a new initiative. Anyone may; staff may enter one on a resident's behalf.
+    async fn submit_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: SubmitInitiativeInput,
+    ) -> ApiResult<SubmitInitiativePayload> {
+        let app = app(ctx);
+        let actor = actor(ctx);
+        if actor.role == Role::Public {
+            app.submit_limiter.check(actor.client)?;
+        }
+        let wijk = WijkCode::parse(&input.wijk_code)?;
+        let title = domain::Title::parse(&input.title)?;
+        let description = domain::Description::parse(&input.description)?;
+        let initiator = InitiatorData {
+            name: domain::PersonName::parse(&input.initiator.name)?,
+            email: non_empty(input.initiator.email.as_deref())
+                .map(domain::Email::parse)
+                .transpose()?,
+            phone: non_empty(input.initiator.phone.as_deref())
+                .map(domain::Phone::parse)
+                .transpose()?,
+        };
+        if initiator.email.is_none() && initiator.phone.is_none() {
+            return Err(ApiError::BadInput(
+                "give the initiator's e-mail or phone, so the team can reach them".into(),
+            ));
+        }
+        let staff = actor.role != Role::Public;
+        let channel = match (input.channel, staff) {
+            (Some(channel), true) => channel.into(),
+            (Some(Channel::Web) | None, _) => domain::Channel::Web,
+            (Some(_), false) => {
+                return Err(ApiError::BadInput(
+                    "only staff record how an initiative came in".into(),
+                ))
+            }
+        };
+        let id = InitiativeId::new();
+        let derive_from = input
+            .idempotency_key
+            .as_deref()
+            .map(|k| format!("{}:{k}", actor.subject));
+        let code = crate::tracking::new_code(&id, &app.tokens, derive_from.as_deref());
+        let sealed = app.sealer.seal(id, &initiator).await?;
+        let tracking_code_hash = crate::tracking::hash(&code);
+        let executed = app
+            .service
+            .execute(actor, "submitInitiative", input.idempotency_key.as_deref(), |_| {
+                Ok(Command::Submit {
+                    id,
+                    wijk,
+                    title: title.clone(),
+                    description: description.clone(),
+                    theme: input.theme.into(),
+                    requested_amount: input.requested_amount.0,
+                    channel,
+                    initiator: sealed.clone(),
+                    tracking_code_hash: tracking_code_hash.clone(),
+                    entered_by_staff: staff,
+                })
+            })
+            .await;
+        let executed = match executed {
+            Ok(executed) => executed,
+            Err(error) => {
+                let _ = app.sealer.erase(&sealed.key_id).await;
+                return Err(error);
+            }
+        };
+        let outcome = executed
+            .outcome
+            .ok_or_else(|| ApiError::from(anyhow::anyhow!("a submission recorded nothing")))?;
+        let (id, code) = if outcome.duplicate {
+            // A retry: answer with the first submission, and drop the key sealed for nothing.
+            let _ = app.sealer.erase(&sealed.key_id).await;
+            let first = app.service.recorded(&outcome).await?;
+            let first_id = first
+                .iter()
+                .find_map(|r| r.event.initiative_id())
+                .ok_or_else(|| ApiError::from(anyhow::anyhow!("retry found no initiative")))?;
+            let code = crate::tracking::new_code(&first_id, &app.tokens, derive_from.as_deref());
+            (first_id, code)
+        } else {
+            (id, code)
+        };
+        Ok(SubmitInitiativePayload {
+            initiative: initiative(app, &id)?,
+            tracking_code: code,
+        })
+    }
+
+    /// Sets a budget line's allocated amount (admin). Lowering it below what is committed and
+    /// spent is refused.
+    async fn allocate_budget(
+        &self,
+        ctx: &Context<'_>,
+        input: AllocateBudgetInput,
+    ) -> ApiResult<Budget> {
+        let app = app(ctx);
+        let actor = actor(ctx);
+        require_admin(actor)?;
+        let wijk = WijkCode::parse(&input.wijk_code)?;
+        app.service
+            .execute(actor, "allocateBudget", input.idempotency_key.as_deref(), |_| {
+                Ok(Command::AllocateBudget {
+                    wijk,
+                    year: input.year,
+                    theme: input.theme.into(),
+                    amount: input.amount.0,
+                })
+            })
+            .await?;
+        Ok(Budget::from(&app.live.read().wijk_budget(&wijk, input.year)))
+    }
+
+    /// Connects an initiative with another one (the link shows on both) or with an
+    /// organisation or person.
+    async fn connect_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: ConnectInitiativeInput,
+    ) -> ApiResult<Initiative> {
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        let target = match (&input.target_initiative_id, &input.party) {
+            (Some(other), None) => ConnectionTarget::Initiative(InitiativeId::parse(other)?),
+            (None, Some(party)) => ConnectionTarget::Party {
+                name: domain::PartyName::parse(&party.name)?,
+                kind: party.kind.into(),
+            },
+            _ => {
+                return Err(ApiError::BadInput(
+                    "give either targetInitiativeId or party".into(),
+                ))
+            }
+        };
+        let note = domain::Note::parse(&input.note)?;
+        staff_command(ctx, "connectInitiative", id, input.idempotency_key.as_deref(), |_| {
+            Ok(Command::Connect {
+                id,
+                target: target.clone(),
+                note: note.clone(),
+            })
+        })
+        .await
+    }
+
+    /// Commits an amount from the wijk's budget line for the initiative's theme and `year`.
+    async fn fund_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: FundInitiativeInput,
+    ) -> ApiResult<Initiative> {
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        staff_command(ctx, "fundInitiative", id, input.idempotency_key.as_deref(), |_| {
+            Ok(Command::Fund {
+                id,
+                year: input.year,
+                amount: input.amount.0,
+            })
+        })
+        .await
+    }
+
+    /// Reports the result and what was spent; the rest returns to the budget line.
+    async fn complete_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: CompleteInitiativeInput,
+    ) -> ApiResult<Initiative> {
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        let report = domain::Report::parse(&input.report)?;
+        staff_command(ctx, "completeInitiative", id, input.idempotency_key.as_deref(), |_| {
+            Ok(Command::Complete {
+                id,
+                spent: input.spent_amount.0,
+                report: report.clone(),
+            })
+        })
+        .await
+    }
+
+    async fn reject_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: RejectInitiativeInput,
+    ) -> ApiResult<Initiative> {
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        let reason = domain::Reason::parse(&input.reason)?;
+        staff_command(ctx, "rejectInitiative", id, input.idempotency_key.as_deref(), |_| {
+            Ok(Command::Reject {
+                id,
+                reason: reason.clone(),
+            })
+        })
+        .await
+    }
+
+    /// Refers an individual (care) question to a sociaal wijkteam.
+    async fn refer_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: ReferInitiativeInput,
+    ) -> ApiResult<Initiative> {
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        let team = domain::SociaalWijkteam::parse(&input.sociaal_wijkteam)?;
+        let note = non_empty(input.note.as_deref())
+            .map(domain::Note::parse)
+            .transpose()?;
+        staff_command(ctx, "referInitiative", id, input.idempotency_key.as_deref(), |_| {
+            Ok(Command::Refer {
+                id,
+                sociaal_wijkteam: team.clone(),
+                note: note.clone(),
+            })
+        })
+        .await
+    }
+
+    /// Withdraws an initiative: by its initiator (with the tracking code) or by staff. A funded
+    /// amount returns to the budget line.
+    async fn withdraw_initiative(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawInitiativeInput,
+    ) -> ApiResult<Initiative> {
+        let app = app(ctx);
+        let actor = actor(ctx);
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        let reason = non_empty(input.reason.as_deref())
+            .map(domain::Reason::parse)
+            .transpose()?;
+        let code = input.tracking_code.clone();
+        app.service
+            .execute(actor, "withdrawInitiative", input.idempotency_key.as_deref(), |state| {
+                let view = find(state, &id)?;
+                let by = match &code {
+                    Some(code) if crate::tracking::matches(code, view) => domain::WithdrawnBy::Initiator,
+                    Some(_) => {
+                        return Err(ApiError::Forbidden(
+                            "this tracking code does not belong to this initiative".into(),
+                        ))
+                    }
+                    None => {
+                        may_act(actor, view)?;
+                        domain::WithdrawnBy::Staff
+                    }
+                };
+                Ok(Command::Withdraw {
+                    id,
+                    by,
+                    reason: reason.clone(),
+                })
+            })
+            .await?;
+        initiative(app, &id)
+    }
+
+    /// Erases the initiator's personal data (admin): the key is destroyed, the log keeps every
+    /// other fact.
+    async fn erase_initiator_data(
+        &self,
+        ctx: &Context<'_>,
+        input: EraseInitiatorDataInput,
+    ) -> ApiResult<Initiative> {
+        let app = app(ctx);
+        let actor = actor(ctx);
+        require_admin(actor)?;
+        let id = InitiativeId::parse(&input.initiative_id)?;
+        app.service
+            .execute(actor, "eraseInitiatorData", input.idempotency_key.as_deref(), |_| {
+                Ok(Command::EraseInitiatorData { id })
+            })
+            .await?;
+        // Also when it was erased before: a key that survived a failure is destroyed now.
+        app.sealer.erase(&crate::personal::key_id(&id)).await?;
+        initiative(app, &id)
+    }
+
+    /// Changes a gebied's team Leefomgeving contact details (admin).
+    async fn change_team_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeTeamContactInput,
+    ) -> ApiResult<super::types::Gebied> {
+        let app = app(ctx);
+        let actor = actor(ctx);
+        require_admin(actor)?;
+        let gebied = domain::GebiedCode::parse(&input.gebied_code)?;
+        let team = domain::TeamContact {
+            email: domain::Email::parse(&input.email)?,
+            phone: domain::Phone::parse(&input.phone)?,
+        };
+        app.service
+            .execute(actor, "changeTeamContact", input.idempotency_key.as_deref(), |_| {
+                Ok(Command::ChangeTeamContact {
+                    gebied,
+                    team: team.clone(),
+                })
+            })
+            .await?;
+        Ok(super::types::Gebied {
+            code: gebied,
+            year: None,
+        })
+    }
+}
+
+/// A command only staff of the initiative's gebied (or an admin) may give.
+async fn staff_command(
+    ctx: &Context<'_>,
+    operation: &str,
+    id: InitiativeId,
+    idempotency_key: Option<&str>,
+    command: impl Fn(&CityState) -> ApiResult<Command>,
+) -> ApiResult<Initiative> {
+    let app = app(ctx);
+    let actor = actor(ctx);
+    if actor.role == Role::Public {
+        return Err(ApiError::Unauthenticated(
+            "sign in as staff of the team Leefomgeving to do this".into(),
+        ));
+    }
+    app.service
+        .execute(actor, operation, idempotency_key, |state| {
+            may_act(actor, find(state, &id)?)?;
+            command(state)
+        })
+        .await?;
+    initiative(app, &id)
+}
+
+fn may_act(actor: &Actor, view: &InitiativeView) -> ApiResult<()> {
+    match actor.role {
+        Role::Public => Err(ApiError::Unauthenticated(
+            "sign in as staff of the team Leefomgeving to do this".into(),
+        )),
+        _ if actor.works_in(&view.gebied) => Ok(()),
+        _ => Err(ApiError::Forbidden(format!(
+            "you may act only on initiatives in your own gebied; this one is in {}",
+            view.gebied
+        ))),
+    }
+}
+
+fn require_admin(actor: &Actor) -> ApiResult<()> {
+    match actor.role {
+        Role::Admin => Ok(()),
+        Role::Public => Err(ApiError::Unauthenticated(
+            "sign in as an admin to do this".into(),
+        )),
+        Role::Staff => Err(ApiError::Forbidden("only an admin may do this".into())),
+    }
+}
+
+fn find<'a>(state: &'a CityState, id: &InitiativeId) -> ApiResult<&'a InitiativeView> {
+    state
+        .initiative(id)
+        .ok_or_else(|| ApiError::NotFound(format!("initiative {id} was not found")))
+}
+
+fn initiative(app: &AppState, id: &InitiativeId) -> ApiResult<Initiative> {
+    let state = app.live.read();
+    Ok(Initiative(Arc::new(find(&state, id)?.clone())))
+}
+
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.filter(|t| !t.trim().is_empty())
+}

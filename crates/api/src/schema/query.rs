@@ -1,0 +1,237 @@
+//! The queries: wijken, gebieden, initiatives and the city overview, answered from memory.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, InputObject, Object, ID};
+use wijkpuls_domain::{GebiedCode, InitiativeId, WijkCode};
+
+use super::scalars::{InitiativeStatus, Position, Theme};
+use super::types::{
+    CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection, InitiativeEdge, PageInfo,
+    Wijk,
+};
+use super::{actor, app, current_year};
+use crate::error::{ApiError, ApiResult};
+
+pub struct Query;
+
+/// Which initiatives to list; all given conditions must hold.
+#[derive(InputObject, Default, Clone)]
+pub struct InitiativeFilter {
+    pub wijk: Option<ID>,
+    pub gebied: Option<ID>,
+    /// Any of these statuses.
+    pub status: Option<Vec<InitiativeStatus>>,
+    pub theme: Option<Theme>,
+    /// Words in the title or description (case-insensitive).
+    pub text: Option<String>,
+}
+
+pub const MAX_PAGE: i32 = 100;
+
+#[Object]
+impl Query {
+    /// All wijken, ordered by code.
+    async fn wijken(&self, ctx: &Context<'_>) -> Vec<Wijk> {
+        app(ctx)
+            .live
+            .read()
+            .wijken()
+            .map(|w| Wijk {
+                code: w.code,
+                year: None,
+            })
+            .collect()
+    }
+
+    /// One wijk by its CBS code (`WK020207`), or null.
+    async fn wijk(&self, ctx: &Context<'_>, code: ID) -> ApiResult<Option<Wijk>> {
+        let code = WijkCode::parse(&code)?;
+        Ok(app(ctx)
+            .live
+            .read()
+            .wijk(&code)
+            .map(|w| Wijk {
+                code: w.code,
+                year: None,
+            }))
+    }
+
+    /// All gebieden (wijkprogramma's), ordered by code.
+    async fn gebieden(&self, ctx: &Context<'_>) -> Vec<Gebied> {
+        app(ctx)
+            .live
+            .read()
+            .gebieden()
+            .map(|g| Gebied {
+                code: g.code,
+                year: None,
+            })
+            .collect()
+    }
+
+    /// One gebied by code (`W2`), or null.
+    async fn gebied(&self, ctx: &Context<'_>, code: ID) -> ApiResult<Option<Gebied>> {
+        let code = GebiedCode::parse(&code)?;
+        Ok(app(ctx)
+            .live
+            .read()
+            .gebied(&code)
+            .map(|g| Gebied {
+                code: g.code,
+                year: None,
+            }))
+    }
+
+    /// One initiative by id, or null.
+    async fn initiative(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Initiative>> {
+        let id = InitiativeId::parse(&id)?;
+        Ok(app(ctx)
+            .live
+            .read()
+            .initiative(&id)
+            .map(|view| Initiative(Arc::new(view.clone()))))
+    }
+
+    /// The initiative a tracking code belongs to, for its initiator; null for a wrong code.
+    async fn tracked_initiative(
+        &self,
+        ctx: &Context<'_>,
+        tracking_code: String,
+    ) -> Option<Initiative> {
+        let id = crate::tracking::initiative_of(&tracking_code)?;
+        let state = app(ctx).live.read();
+        let view = state.initiative(&id)?;
+        crate::tracking::matches(&tracking_code, view).then(|| Initiative(Arc::new(view.clone())))
+    }
+
+    /// Initiatives, newest first, filtered; pages of at most 100.
+    async fn initiatives(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<InitiativeFilter>,
+    ) -> ApiResult<InitiativeConnection> {
+        initiatives_page(ctx, first, after, filter)
+    }
+
+    /// The whole city for `year` (default: the current year).
+    async fn city_overview(&self, year: Option<i32>) -> ApiResult<CityOverview> {
+        Ok(CityOverview {
+            year: check_year(year)?,
+        })
+    }
+
+    /// Events after `after` (default: the start), oldest first, at most `first` (≤ 500).
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<Position>,
+        #[graphql(default = 100, validator(minimum = 1, maximum = 500))] first: i32,
+    ) -> ApiResult<Vec<EventRecord>> {
+        let _ = actor(ctx);
+        let app = app(ctx);
+        let records = app
+            .service
+            .store
+            .read_batch(
+                wijkpuls_event_store::Position(after.map_or(0, |p| p.0)),
+                first as usize,
+            )
+            .await?;
+        super::feed_records(app, &records)
+    }
+}
+
+pub fn check_year(year: Option<i32>) -> ApiResult<i32> {
+    let year = year.unwrap_or_else(current_year);
+    Ok(wijkpuls_domain::check_year(year)?)
+}
+
+pub fn initiatives_page(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<InitiativeFilter>,
+) -> ApiResult<InitiativeConnection> {
+    let first = first.unwrap_or(20);
+    if !(0..=MAX_PAGE).contains(&first) {
+        return Err(ApiError::BadInput(format!(
+            "first must be between 0 and {MAX_PAGE}"
+        )));
+    }
+    let filter = filter.unwrap_or_default();
+    let wijk = filter.wijk.as_deref().map(|w| WijkCode::parse(w)).transpose()?;
+    let gebied = filter.gebied.as_deref().map(|g| GebiedCode::parse(g)).transpose()?;
+    let statuses: Option<Vec<wijkpuls_domain::InitiativeStatus>> = filter
+        .status
+        .map(|s| s.into_iter().map(Into::into).collect());
+    let theme: Option<wijkpuls_domain::Theme> = filter.theme.map(Into::into);
+    let words: Vec<String> = filter
+        .text
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect();
+    let after = after
+        .map(|cursor| {
+            InitiativeId::parse(&cursor)
+                .map_err(|_| ApiError::BadInput("after is not a cursor from this list".into()))
+        })
+        .transpose()?;
+
+    let state = app(ctx).live.read();
+    let matching = state.initiatives().rev().filter(|i| {
+        wijk.is_none_or(|w| i.wijk == w)
+            && gebied.is_none_or(|g| i.gebied == g)
+            && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
+            && theme.is_none_or(|t| i.theme == t)
+            && (words.is_empty() || {
+                let haystack = format!(
+                    "{} {}",
+                    i.title.as_str().to_lowercase(),
+                    i.description.as_str().to_lowercase()
+                );
+                words.iter().all(|w| haystack.contains(w.as_str()))
+            })
+    });
+    let mut total = 0u64;
+    let mut seen_cursor = after.is_none();
+    let mut has_previous = false;
+    let mut edges = Vec::new();
+    let mut has_next = false;
+    for view in matching {
+        total += 1;
+        if !seen_cursor {
+            has_previous = true;
+            if Some(view.id) == after {
+                seen_cursor = true;
+            }
+            continue;
+        }
+        if edges.len() < first as usize {
+            edges.push(InitiativeEdge {
+                cursor: view.id.to_string(),
+                node: Initiative(Arc::new(view.clone())),
+            });
+        } else {
+            has_next = true;
+        }
+    }
+    if !seen_cursor {
+        return Err(ApiError::BadInput(
+            "after is not a cursor from this list".into(),
+        ));
+    }
+    Ok(InitiativeConnection {
+        page_info: PageInfo {
+            has_next_page: has_next,
+            has_previous_page: has_previous,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: total,
+    })
+}

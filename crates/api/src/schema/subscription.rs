@@ -1,0 +1,194 @@
+//! The subscriptions. Each first sends the current state, then every change. State
+//! subscriptions ride `watch` channels (latest value only: a slow client skips intermediate
+//! states, never falls behind without bound); event feeds ride a bounded broadcast and, when a
+//! client lags, resume from the log (feed) or resend a snapshot (initiative), never silently
+//! skipping.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Subscription, ID};
+use futures::{stream, Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::WatchStream;
+use wijkpuls_domain::{InitiativeId, WijkCode};
+
+use super::scalars::Position;
+use super::types::{CityOverview, EventRecord, Initiative, InitiativeUpdate, Wijk};
+use super::{actor, app, feed_records, AppState};
+use crate::error::ApiError;
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// A wijk, now and after every change to it.
+    async fn wijk_updated(
+        &self,
+        ctx: &Context<'_>,
+        code: ID,
+        year: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = Wijk>> {
+        let code = WijkCode::parse(&code).map_err(ApiError::from)?;
+        let app = app(ctx);
+        if app.live.read().wijk(&code).is_none() {
+            return Err(ApiError::NotFound(format!("wijk {code} was not found")).into());
+        }
+        Ok(WatchStream::new(app.live.wijk_changes(code)).map(move |_| Wijk { code, year }))
+    }
+
+    /// The city overview, now and after every change anywhere.
+    async fn city_overview_updated(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = CityOverview>> {
+        let year = super::query::check_year(year).map_err(async_graphql::Error::from)?;
+        Ok(WatchStream::new(app(ctx).live.city_changes()).map(move |_| CityOverview { year }))
+    }
+
+    /// An initiative: first as it is, then with every event that changes it.
+    async fn initiative_events(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = InitiativeUpdate>> {
+        let id = InitiativeId::parse(&id).map_err(ApiError::from)?;
+        let app: Arc<AppState> = ctx.data_unchecked::<Arc<AppState>>().clone();
+        let feed = app.live.feed();
+        let first = snapshot(&app, &id)
+            .ok_or_else(|| async_graphql::Error::from(ApiError::NotFound(format!("initiative {id} was not found"))))?;
+        let after = first.initiative.0.history.last().map_or(0, |h| h.position);
+        let updates = stream::unfold((feed, after, app, id), |(mut feed, mut after, app, id)| async move {
+            loop {
+                match feed.recv().await {
+                    Ok(item) if item.position > after && item.initiatives.contains(&id) => {
+                        after = item.position;
+                        let view = app.live.read().initiative(&id).cloned()?;
+                        let update = InitiativeUpdate {
+                            initiative: Initiative(Arc::new(view)),
+                            event: Some(EventRecord(item)),
+                        };
+                        return Some((update, (feed, after, app, id)));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => {
+                        // Told by the gap: send the current state again (without an event).
+                        let update = snapshot(&app, &id)?;
+                        after = app.live.position();
+                        return Some((update, (feed, after, app, id)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        });
+        Ok(stream::once(async move { first }).chain(updates))
+    }
+
+    /// Every event after `after` (default: the start), from the log and then live, in order,
+    /// each once: for staff and admins.
+    async fn event_feed(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<Position>,
+    ) -> async_graphql::Result<impl Stream<Item = EventRecord>> {
+        let actor = actor(ctx);
+        if !actor.is_staff_or_admin() {
+            return Err(match actor.role {
+                crate::auth::Role::Public => {
+                    ApiError::Unauthenticated("sign in as staff to follow the event feed".into())
+                }
+                _ => ApiError::forbidden(),
+            }
+            .into());
+        }
+        let app: Arc<AppState> = ctx.data_unchecked::<Arc<AppState>>().clone();
+        Ok(feed_from(app, after.map_or(0, |p| p.0)))
+    }
+
+    /// The public ticker: the latest events (public lines only), then every new one.
+    async fn public_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] recent: i32,
+    ) -> impl Stream<Item = EventRecord> {
+        let app = app(ctx);
+        let feed = app.live.feed();
+        let backlog = app.live.recent();
+        let skip = backlog.len().saturating_sub(recent as usize);
+        let last = backlog.last().map_or(0, |i| i.position);
+        let first: Vec<EventRecord> = backlog.into_iter().skip(skip).map(EventRecord).collect();
+        let live = stream::unfold((feed, last), |(mut feed, mut last)| async move {
+            loop {
+                match feed.recv().await {
+                    Ok(item) if item.position > last => {
+                        last = item.position;
+                        return Some((EventRecord(item), (feed, last)));
+                    }
+                    Ok(_) => continue,
+                    // A ticker shows the newest lines; one that could not keep up skips ahead.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        });
+        stream::iter(first).chain(live)
+    }
+}
+
+fn snapshot(app: &AppState, id: &InitiativeId) -> Option<InitiativeUpdate> {
+    let view = app.live.read().initiative(id).cloned()?;
+    Some(InitiativeUpdate {
+        initiative: Initiative(Arc::new(view)),
+        event: None,
+    })
+}
+
+/// Catch up from the log, then follow the live feed; on lag, catch up from the log again.
+fn feed_from(app: Arc<AppState>, after: u64) -> impl Stream<Item = EventRecord> {
+    const PAGE: usize = 500;
+    enum Mode {
+        CatchUp,
+        Live,
+    }
+    let feed = app.live.feed();
+    stream::unfold(
+        (app, feed, after, Mode::CatchUp, std::collections::VecDeque::new()),
+        move |(app, mut feed, mut last, mut mode, mut pending)| async move {
+            loop {
+                if let Some(record) = pending.pop_front() {
+                    return Some((record, (app, feed, last, mode, pending)));
+                }
+                match mode {
+                    Mode::CatchUp => {
+                        let records = app
+                            .service
+                            .store
+                            .read_batch(wijkpuls_event_store::Position(last), PAGE)
+                            .await
+                            .ok()?;
+                        if records.is_empty() {
+                            mode = Mode::Live;
+                            continue;
+                        }
+                        last = records.last().map_or(last, |r| r.position.0);
+                        pending.extend(feed_records(&app, &records).ok()?);
+                    }
+                    Mode::Live => match feed.recv().await {
+                        Ok(item) if item.position > last => {
+                            if item.position > last + 1 {
+                                // Something between is not in the feed yet: read it from the log.
+                                mode = Mode::CatchUp;
+                                continue;
+                            }
+                            last = item.position;
+                            pending.push_back(EventRecord(item));
+                        }
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(_)) => mode = Mode::CatchUp,
+                        Err(RecvError::Closed) => return None,
+                    },
+                }
+            }
+        },
+    )
+}

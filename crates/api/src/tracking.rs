@@ -1,0 +1,51 @@
+//! Tracking codes: what an initiator gets on submitting, to follow and withdraw their
+//! initiative without an account.
+//!
+//! A code is `<initiative id>.<secret>`: the id says which initiative, the 256-bit secret proves
+//! the holder is its initiator. Only a SHA-256 hash of the whole code is recorded. The secret is
+//! random, except when the submission carries an idempotency key: then it is derived from that
+//! key (HMAC under the server's key), so a retry answers with the same code.
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::OsRng;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use wijkpuls_domain::{InitiativeId, InitiativeView};
+
+use crate::auth::TokenKey;
+
+pub fn new_code(id: &InitiativeId, key: &TokenKey, idempotency_key: Option<&str>) -> String {
+    let secret: [u8; 32] = match idempotency_key {
+        Some(k) => key.derive("tracking-code", k),
+        None => {
+            let mut bytes = [0u8; 32];
+            OsRng.fill_bytes(&mut bytes);
+            bytes
+        }
+    };
+    format!("{}.{}", id.as_uuid().simple(), URL_SAFE_NO_PAD.encode(secret))
+}
+
+pub fn hash(code: &str) -> String {
+    let digest = Sha256::digest(code.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The initiative a code names (whether the code is right is [`matches`]'s question).
+pub fn initiative_of(code: &str) -> Option<InitiativeId> {
+    let (id, _) = code.trim().split_once('.')?;
+    InitiativeId::parse(id).ok()
+}
+
+/// Whether `code` is the tracking code of this initiative (compared in constant time).
+pub fn matches(code: &str, view: &InitiativeView) -> bool {
+    let given = hash(code.trim());
+    let expected = &view.tracking_code_hash;
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}

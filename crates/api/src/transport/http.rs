@@ -1,0 +1,552 @@
+//! GraphQL over HTTP (<https://graphql.github.io/graphql-over-http/draft/>).
+//!
+//! Response media type from `Accept`: `application/graphql-response+json` when the client names
+//! it (and does not prefer `application/json`), otherwise `application/json` (also for a missing
+//! `Accept` and for `*/*`); neither acceptable → 406. Status codes:
+//!
+//! | outcome | graphql-response+json | application/json |
+//! | --- | --- | --- |
+//! | executed (with or without field errors) | 200 | 200 |
+//! | request error: document parse, validation, operation selection, variable coercion | 400 | 200 |
+//! | `http_data` hook refused | 401 | 200 |
+//! | not a well-formed GraphQL-over-HTTP request (body not JSON, `query` missing or no string, `variables` no object, a batch, ...) | 400 | 400 |
+//! | mutation over GET | 405, `Allow: POST` | 405, `Allow: POST` |
+//! | body over the limit | 413 | 413 |
+//! | body not `application/json` (or no Content-Type) | 415 | 415 |
+//! | a panic during execution | 500 | 500 |
+
+use std::{net::SocketAddr, panic::AssertUnwindSafe, sync::Arc};
+
+use async_graphql::{parser::types::OperationType, Executor, ServerError};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Query, Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures::{FutureExt, StreamExt};
+
+use super::{
+    internal_error, is_request_error, prepare, Params, Shared, WireResponse, GRAPHQL_WS_PATH,
+};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type of a GraphQL response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MediaType {
+    /// `application/graphql-response+json`: status codes tell request errors apart.
+    GraphqlResponseJson,
+    /// `application/json`: 200 for every well-formed request.
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            MediaType::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            MediaType::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+/// One media range of an `Accept` header.
+struct MediaRange<'a> {
+    ty: &'a str,
+    subtype: &'a str,
+    q: f32,
+}
+
+fn media_ranges(headers: &HeaderMap) -> Vec<MediaRange<'_>> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let (ty, subtype) = parts.next()?.trim().split_once('/')?;
+            let mut q = 1.0;
+            for parameter in parts {
+                if let Some((name, value)) = parameter.split_once('=') {
+                    if name.trim().eq_ignore_ascii_case("q") {
+                        q = value.trim().parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0);
+                    }
+                }
+            }
+            Some(MediaRange {
+                ty: ty.trim(),
+                subtype: subtype.trim(),
+                q,
+            })
+        })
+        .collect()
+}
+
+/// The quality an `Accept` header gives a media type, from its most specific matching range,
+/// and whether the type was named exactly.
+fn quality(ranges: &[MediaRange<'_>], ty: &str, subtype: &str) -> (f32, bool) {
+    let mut best: Option<(u8, f32)> = None;
+    for range in ranges {
+        let specificity = if range.ty.eq_ignore_ascii_case(ty) {
+            if range.subtype.eq_ignore_ascii_case(subtype) {
+                2
+            } else if range.subtype == "*" {
+                1
+            } else {
+                continue;
+            }
+        } else if range.ty == "*" && range.subtype == "*" {
+            0
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(current, _)| specificity > current) {
+            best = Some((specificity, range.q));
+        }
+    }
+    match best {
+        Some((specificity, q)) => (q, specificity == 2),
+        None => (0.0, false),
+    }
+}
+
+/// Negotiates the response media type; `None` when neither is acceptable (406).
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let ranges = media_ranges(headers);
+    if ranges.is_empty() {
+        // No (usable) Accept header: the spec's default until the watershed.
+        return Some(MediaType::Json);
+    }
+    let (graphql_q, graphql_named) = quality(&ranges, "application", "graphql-response+json");
+    let (json_q, _) = quality(&ranges, "application", "json");
+    if graphql_named && graphql_q > 0.0 && graphql_q >= json_q {
+        Some(MediaType::GraphqlResponseJson)
+    } else if json_q > 0.0 {
+        Some(MediaType::Json)
+    } else if graphql_q > 0.0 {
+        Some(MediaType::GraphqlResponseJson)
+    } else {
+        None
+    }
+}
+
+/// Whether the client names `text/html` (a browser navigating to the endpoint).
+fn accepts_html(headers: &HeaderMap) -> bool {
+    let (q, named) = quality(&media_ranges(headers), "text", "html");
+    named && q > 0.0
+}
+
+fn peer(request: &Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| *address)
+}
+
+/// A response of GraphQL errors (no `data`), for failures outside GraphQL proper.
+fn error_response(status: StatusCode, media: MediaType, message: impl Into<String>) -> Response {
+    let errors = [ServerError::new(message, None)];
+    json_response(status, media, &WireResponse::errors(&errors))
+}
+
+fn json_response(status: StatusCode, media: MediaType, body: &WireResponse<'_>) -> Response {
+    let body = match serde_json::to_vec(body) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "could not serialize a GraphQL response");
+            let errors = [internal_error()];
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                &WireResponse::errors(&errors),
+            );
+        }
+    };
+    let mut response = (status, Body::from(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.content_type());
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        format!("Acceptable response media types: {GRAPHQL_RESPONSE_JSON}, {JSON}"),
+    )
+}
+
+/// `GET /graphql`: a query from the URL's query string, or GraphiQL for a browser.
+pub(super) async fn get_graphql<E: Executor>(
+    State(shared): State<Arc<Shared<E>>>,
+    request: Request,
+) -> Response {
+    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
+        Ok(Query(pairs)) => pairs,
+        Err(_) => {
+            let media = negotiate(request.headers()).unwrap_or(MediaType::Json);
+            return error_response(StatusCode::BAD_REQUEST, media, "Malformed query string");
+        }
+    };
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+
+    if param("query").is_none() && accepts_html(request.headers()) {
+        let mut response = shared.graphiql.clone().into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return response;
+    }
+    let Some(media) = negotiate(request.headers()) else {
+        return not_acceptable();
+    };
+
+    let Some(query) = param("query") else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            media,
+            "The 'query' parameter is missing",
+        );
+    };
+    let mut params = Params {
+        query: query.to_owned(),
+        operation_name: param("operationName")
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned),
+        ..Params::default()
+    };
+    for (name, target) in [
+        ("variables", &mut params.variables),
+        ("extensions", &mut params.extensions),
+    ] {
+        let Some(text) = param(name) else { continue };
+        let value = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => value,
+            Err(_) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    format!("The '{name}' parameter is not valid JSON"),
+                )
+            }
+        };
+        match Params::map(Some(value), name) {
+            Ok(map) => *target = map,
+            Err(message) => return error_response(StatusCode::BAD_REQUEST, media, message),
+        }
+    }
+
+    let peer = peer(&request);
+    execute(&shared, params, media, Method::GET, request.headers(), peer).await
+}
+
+/// `POST /graphql` with an `application/json` body.
+pub(super) async fn post_graphql<E: Executor>(
+    State(shared): State<Arc<Shared<E>>>,
+    request: Request,
+) -> Response {
+    let Some(media) = negotiate(request.headers()) else {
+        return not_acceptable();
+    };
+    if let Err(message) = check_content_type(request.headers()) {
+        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, media, message);
+    }
+
+    let limit = shared.options.body_limit;
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            format!("The request body is larger than {limit} bytes"),
+        )
+    };
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit as u64) {
+        return too_large();
+    }
+
+    let peer = peer(&request);
+    let (parts, body) = request.into_parts();
+    let mut chunks = body.into_data_stream();
+    let mut bytes = Vec::with_capacity(declared_length.unwrap_or(0) as usize);
+    while let Some(chunk) = chunks.next().await {
+        let Ok(chunk) = chunk else {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "The request body could not be read",
+            );
+        };
+        if bytes.len() + chunk.len() > limit {
+            return too_large();
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            media,
+            "The request body is empty",
+        );
+    }
+    let object = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(serde_json::Value::Array(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "Batched requests are not supported",
+            )
+        }
+        Ok(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                "The request body must be a JSON object",
+            )
+        }
+        Err(error) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                media,
+                format!("The request body is not valid JSON: {error}"),
+            )
+        }
+    };
+    let params = match Params::from_json(object) {
+        Ok(params) => params,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, media, message),
+    };
+    execute(&shared, params, media, Method::POST, &parts.headers, peer).await
+}
+
+/// Only `application/json` bodies, in UTF-8.
+fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
+    let unsupported =
+        || Err("The request body must be application/json (in UTF-8)".to_owned());
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return unsupported();
+    };
+    let Ok(value) = value.to_str() else {
+        return unsupported();
+    };
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
+        return unsupported();
+    }
+    for parameter in parts {
+        let Some((name, value)) = parameter.split_once('=') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("charset") {
+            let charset = value.trim().trim_matches('"');
+            if !charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8") {
+                return unsupported();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses, checks, authenticates and executes a well-formed request.
+async fn execute<E: Executor>(
+    shared: &Shared<E>,
+    params: Params,
+    media: MediaType,
+    method: Method,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Response {
+    let request_error_status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    };
+
+    let prepared = match prepare(params) {
+        Ok(prepared) => prepared,
+        Err(errors) => {
+            return json_response(request_error_status, media, &WireResponse::errors(&errors))
+        }
+    };
+    match prepared.operation {
+        OperationType::Mutation if method == Method::GET => {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "Mutations are not allowed over GET; use POST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        OperationType::Subscription => {
+            return error_response(
+                request_error_status,
+                media,
+                format!(
+                    "Subscriptions are not supported over HTTP; use the WebSocket endpoint {GRAPHQL_WS_PATH}"
+                ),
+            );
+        }
+        _ => {}
+    }
+
+    let decision = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        shared.hooks.http_data(headers, peer)
+    }));
+    let data = match decision {
+        Ok(Ok(data)) => data,
+        Err(_) => {
+            tracing::error!("the http_data hook panicked");
+            let errors = [internal_error()];
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                &WireResponse::errors(&errors),
+            );
+        }
+        Ok(Err(message)) => {
+            let mut error = ServerError::new(message, None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "UNAUTHENTICATED");
+            let status = match media {
+                MediaType::GraphqlResponseJson => StatusCode::UNAUTHORIZED,
+                MediaType::Json => StatusCode::OK,
+            };
+            let mut response = json_response(status, media, &WireResponse::errors(&[error]));
+            if status == StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            return response;
+        }
+    };
+
+    let mut request = prepared.request;
+    request.data = data;
+    let response = match AssertUnwindSafe(shared.executor.execute(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("a GraphQL request panicked during execution");
+            let errors = [internal_error()];
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                &WireResponse::errors(&errors),
+            );
+        }
+    };
+
+    let mut http = if is_request_error(&response) {
+        json_response(
+            request_error_status,
+            media,
+            &WireResponse::request_error(&response),
+        )
+    } else {
+        json_response(StatusCode::OK, media, &WireResponse::executed(&response))
+    };
+    let headers = http.headers_mut();
+    if response.is_ok() {
+        if let Some(value) = response
+            .cache_control
+            .value()
+            .and_then(|value| HeaderValue::from_str(&value).ok())
+        {
+            headers.insert(header::CACHE_CONTROL, value);
+        }
+    }
+    for (name, value) in &response.http_headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            headers.append(name, value.clone());
+        }
+    }
+    http
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn negotiation() {
+        use MediaType::*;
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Json));
+        assert_eq!(negotiate(&accept("*/*")), Some(Json));
+        assert_eq!(negotiate(&accept("application/*")), Some(Json));
+        assert_eq!(negotiate(&accept("application/json")), Some(Json));
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json")),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json, application/json;q=0.9")),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept("application/json, application/graphql-response+json")),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json;q=0.5, application/json")),
+            Some(Json)
+        );
+        assert_eq!(
+            negotiate(&accept("application/graphql-response+json; charset=utf-8, */*;q=0.1")),
+            Some(GraphqlResponseJson)
+        );
+        assert_eq!(
+            negotiate(&accept("text/html,application/xhtml+xml,*/*;q=0.8")),
+            Some(Json)
+        );
+        assert_eq!(negotiate(&accept("application/json;q=0")), None);
+        assert_eq!(negotiate(&accept("text/html")), None);
+        assert_eq!(negotiate(&accept("application/xml, text/*")), None);
+        assert!(accepts_html(&accept("text/html,*/*;q=0.8")));
+        assert!(!accepts_html(&accept("*/*")));
+    }
+
+    #[test]
+    fn content_types() {
+        let content_type = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            check_content_type(&headers).is_ok()
+        };
+        assert!(content_type("application/json"));
+        assert!(content_type("Application/JSON; charset=UTF-8"));
+        assert!(content_type("application/json;charset=\"utf-8\""));
+        assert!(!content_type("application/json; charset=latin1"));
+        assert!(!content_type("text/plain"));
+        assert!(!content_type("application/graphql"));
+        assert!(check_content_type(&HeaderMap::new()).is_err());
+    }
+}

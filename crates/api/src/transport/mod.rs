@@ -1,0 +1,365 @@
+//! Standards-compliant GraphQL transport for any async-graphql schema.
+//!
+//! * `POST /graphql` and `GET /graphql`: the GraphQL over HTTP specification
+//!   (<https://graphql.github.io/graphql-over-http/draft/>), with `Accept` negotiation between
+//!   `application/graphql-response+json` and `application/json` and the status codes each of them
+//!   calls for. A browser's `GET /graphql` without a `query` parameter gets GraphiQL.
+//! * `GET /graphql/ws`: GraphQL over WebSocket, both the `graphql-transport-ws` subprotocol
+//!   (graphql-ws's PROTOCOL.md, close codes included) and the legacy `graphql-ws` subprotocol of
+//!   subscriptions-transport-ws, chosen from `Sec-WebSocket-Protocol`.
+//!
+//! The stock async-graphql-axum integration is not used: it answers
+//! `application/graphql-response+json` whatever the client accepts, with 200 on requests that
+//! never executed, and its WebSocket protocol closes with the wrong codes, has no
+//! initialisation timeout and silently replaces duplicate subscription ids.
+
+mod http;
+mod ws;
+
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use async_graphql::{
+    http::GraphiQLSource,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition, OperationType},
+    Data, Executor, ObjectType, Positioned, Request, Response, Schema, ServerError,
+    SubscriptionType, Value,
+};
+use axum::{http::HeaderMap, routing::get, Router};
+use serde::Serialize;
+
+/// Path of the GraphQL over HTTP endpoint (and of GraphiQL).
+pub const GRAPHQL_PATH: &str = "/graphql";
+/// Path of the GraphQL over WebSocket endpoint.
+pub const GRAPHQL_WS_PATH: &str = "/graphql/ws";
+
+/// Authentication hooks: they turn what a client presents into request or connection data.
+pub trait GraphqlHooks: Send + Sync + 'static {
+    /// Data to attach to an HTTP GraphQL request, from its headers and peer address; an
+    /// Err(message) answers with a GraphQL error whose extensions.code is "UNAUTHENTICATED"
+    /// (HTTP 401 with graphql-response+json; 200 with application/json) and executes nothing.
+    fn http_data(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<Data, String>;
+
+    /// Data for a WebSocket connection, from the `connection_init` payload (e.g.
+    /// {"authorization": "Bearer ..."}); Err → close 4403 "Forbidden".
+    fn ws_data(
+        &self,
+        init_payload: Option<&serde_json::Value>,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<Data, String>;
+}
+
+/// Tunables of the transport.
+#[derive(Clone, Debug)]
+pub struct TransportOptions {
+    /// How long a WebSocket may stay open without `connection_init` before it is closed with
+    /// 4408.
+    pub ws_init_timeout: Duration,
+    /// The largest HTTP request body (413 beyond it) and the largest WebSocket message (the
+    /// connection is dropped beyond it), in bytes.
+    pub body_limit: usize,
+    /// Shutdown signal: once it reads `true`, every WebSocket is closed with 1001 (Going away).
+    /// A dropped sender is not a shutdown.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl TransportOptions {
+    /// The default `connection_init` timeout.
+    pub const DEFAULT_WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The default request body limit: 256 KiB.
+    pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+    /// The default options with the given shutdown signal.
+    pub fn new(shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self {
+            ws_init_timeout: Self::DEFAULT_WS_INIT_TIMEOUT,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            shutdown,
+        }
+    }
+}
+
+/// The routes `/graphql` (GET, POST) and `/graphql/ws`.
+pub fn graphql_router<Q, M, S>(
+    schema: Schema<Q, M, S>,
+    hooks: Arc<dyn GraphqlHooks>,
+    options: TransportOptions,
+) -> Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    executor_router(schema, hooks, options)
+}
+
+/// [`graphql_router`] for any async-graphql [`Executor`] (a `Schema`, a dynamic schema, ...).
+fn executor_router<E: Executor>(
+    executor: E,
+    hooks: Arc<dyn GraphqlHooks>,
+    options: TransportOptions,
+) -> Router {
+    let graphiql = GraphiQLSource::build()
+        .endpoint(GRAPHQL_PATH)
+        .subscription_endpoint(GRAPHQL_WS_PATH)
+        .finish();
+    let shared = Arc::new(Shared {
+        executor,
+        hooks,
+        options,
+        graphiql,
+    });
+    Router::new()
+        .route(
+            GRAPHQL_PATH,
+            get(http::get_graphql::<E>).post(http::post_graphql::<E>),
+        )
+        .route(GRAPHQL_WS_PATH, get(ws::upgrade::<E>))
+        .with_state(shared)
+}
+
+/// What every handler shares.
+struct Shared<E> {
+    executor: E,
+    hooks: Arc<dyn GraphqlHooks>,
+    options: TransportOptions,
+    graphiql: String,
+}
+
+/// The message every internal failure (a panic, above all) is reported with: details stay in
+/// the server's log.
+const INTERNAL_ERROR: &str = "Internal server error";
+
+fn internal_error() -> ServerError {
+    ServerError::new(INTERNAL_ERROR, None)
+}
+
+/// The GraphQL request parameters (`query`, `operationName`, `variables`, `extensions`), checked
+/// for shape but not parsed.
+#[derive(Debug, Default)]
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: serde_json::Map<String, serde_json::Value>,
+    extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+impl Params {
+    /// The parameters of a JSON request body or a WebSocket subscribe payload. Unknown members
+    /// are ignored; `null` counts as absent for the optional ones.
+    fn from_json(mut object: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let query = match object.remove("query") {
+            Some(serde_json::Value::String(query)) => query,
+            None | Some(serde_json::Value::Null) => {
+                return Err("The 'query' parameter is missing".to_owned())
+            }
+            Some(other) => {
+                return Err(format!(
+                    "The 'query' parameter must be a string, not {}",
+                    json_kind(&other)
+                ))
+            }
+        };
+        let operation_name = match object.remove("operationName") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(name)) => Some(name),
+            Some(other) => {
+                return Err(format!(
+                    "The 'operationName' parameter must be a string, not {}",
+                    json_kind(&other)
+                ))
+            }
+        };
+        let variables = Self::map(object.remove("variables"), "variables")?;
+        let extensions = Self::map(object.remove("extensions"), "extensions")?;
+        Ok(Params {
+            query,
+            operation_name: operation_name.filter(|name| !name.is_empty()),
+            variables,
+            extensions,
+        })
+    }
+
+    fn map(
+        value: Option<serde_json::Value>,
+        name: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(serde_json::Map::new()),
+            Some(serde_json::Value::Object(map)) => Ok(map),
+            Some(other) => Err(format!(
+                "The '{name}' parameter must be an object, not {}",
+                json_kind(&other)
+            )),
+        }
+    }
+}
+
+/// A request that parsed, whose operation was found and whose non-null variables are present:
+/// what is left to fail before execution is async-graphql's validation.
+struct Prepared {
+    request: Request,
+    operation: OperationType,
+}
+
+/// Parses the document, selects the operation and checks the non-null variables: request
+/// errors found here never reach the executor.
+fn prepare(params: Params) -> Result<Prepared, Vec<ServerError>> {
+    let document = async_graphql::parser::parse_query(&params.query)
+        .map_err(|error| vec![ServerError::from(error)])?;
+    let operation = select_operation(&document, params.operation_name.as_deref())
+        .map_err(|error| vec![error])?;
+    check_variables(&operation.node, &params.variables)?;
+    let operation = operation.node.ty;
+
+    let mut variables = async_graphql::Variables::default();
+    for (name, value) in params.variables {
+        let value = Value::from_json(value).map_err(|_| {
+            vec![ServerError::new(
+                format!("Variable \"${name}\" has an invalid value"),
+                None,
+            )]
+        })?;
+        variables.insert(async_graphql::Name::new(name), value);
+    }
+    let mut extensions = async_graphql::Extensions::default();
+    for (name, value) in params.extensions {
+        let value = Value::from_json(value).map_err(|_| {
+            vec![ServerError::new(
+                format!("Extension \"{name}\" has an invalid value"),
+                None,
+            )]
+        })?;
+        extensions.insert(name, value);
+    }
+
+    let mut request = Request::new(params.query).variables(variables);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    request.extensions = extensions;
+    request.set_parsed_query(document);
+    Ok(Prepared { request, operation })
+}
+
+/// The operation a request executes, chosen the way async-graphql chooses it.
+fn select_operation<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Result<&'d Positioned<OperationDefinition>, ServerError> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), None) => Ok(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).ok_or_else(|| {
+                ServerError::new(format!(r#"Unknown operation named "{name}""#), None)
+            })
+        }
+        (DocumentOperations::Single(_), Some(name)) => Err(ServerError::new(
+            format!(r#"Unknown operation named "{name}""#),
+            None,
+        )),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            Ok(operations.values().next().expect("one operation"))
+        }
+        (DocumentOperations::Multiple(_), None) => Err(ServerError::new(
+            "Operation name required in request.",
+            None,
+        )),
+    }
+}
+
+/// Variable coercion's first rule: a variable of a non-null type without a default needs a
+/// non-null value. (async-graphql's validation checks the values of the variables it sees used.)
+fn check_variables(
+    operation: &OperationDefinition,
+    variables: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Vec<ServerError>> {
+    let errors: Vec<ServerError> = operation
+        .variable_definitions
+        .iter()
+        .filter(|definition| {
+            !definition.node.var_type.node.nullable && definition.node.default_value.is_none()
+        })
+        .filter_map(|definition| {
+            let name = definition.node.name.node.as_str();
+            let ty = &definition.node.var_type.node;
+            let message = match variables.get(name) {
+                None => format!(r#"Variable "${name}" of required type "{ty}" was not provided."#),
+                Some(serde_json::Value::Null) => {
+                    format!(r#"Variable "${name}" of non-null type "{ty}" must not be null."#)
+                }
+                Some(_) => return None,
+            };
+            Some(ServerError::new(message, Some(definition.pos)))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Whether a response is a request error: the request failed before execution (async-graphql's
+/// validation, depth or complexity limits, an extension's refusal), so the response must carry no
+/// `data` entry. Execution always produces errors with a `path` (field errors) or a non-null
+/// `data`; errors from before execution have neither.
+fn is_request_error(response: &Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == Value::Null
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// A GraphQL response as serialized on the wire (errors first, as the GraphQL spec recommends);
+/// `data` is left out for request errors.
+#[derive(Serialize)]
+struct WireResponse<'a> {
+    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, Value>,
+}
+
+impl<'a> WireResponse<'a> {
+    fn executed(response: &'a Response) -> Self {
+        WireResponse {
+            errors: &response.errors,
+            data: Some(&response.data),
+            extensions: &response.extensions,
+        }
+    }
+
+    fn errors(errors: &'a [ServerError]) -> Self {
+        static NO_EXTENSIONS: BTreeMap<String, Value> = BTreeMap::new();
+        WireResponse {
+            errors,
+            data: None,
+            extensions: &NO_EXTENSIONS,
+        }
+    }
+
+    fn request_error(response: &'a Response) -> Self {
+        WireResponse {
+            errors: &response.errors,
+            data: None,
+            extensions: &response.extensions,
+        }
+    }
+}

@@ -1,0 +1,635 @@
+//! GraphQL over WebSocket.
+//!
+//! * `graphql-transport-ws`: graphql-ws's PROTOCOL.md. Close codes: 4400 malformed message,
+//!   4401 subscribe before `connection_ack`, 4403 `connection_init` refused by the hook, 4406 no
+//!   acceptable subprotocol, 4408 no `connection_init` in time, 4409 duplicate operation id,
+//!   4429 second `connection_init`, 4500 internal error, 1001 server shutdown.
+//! * `graphql-ws` (legacy, subscriptions-transport-ws): `connection_init` → `connection_ack` +
+//!   `ka`, `start`/`stop`/`connection_terminate` → `data`/`error`/`complete`, `ka` every
+//!   [`KEEPALIVE`]. Refusals send `connection_error` and then close with the same codes as
+//!   above; like the legacy server, a `start` with an id in use replaces that operation.
+//!
+//! Every operation (subscriptions, and queries and mutations too, which answer one `next`) runs in
+//! a task of its own. All outgoing messages go through one bounded channel to a writer task
+//! that awaits each send on the socket: a client that reads slowly stalls its operations' streams
+//! instead of making the server buffer.
+
+use std::{
+    collections::HashMap, net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration,
+};
+
+use async_graphql::{Data, Executor, Response, ServerError};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        ConnectInfo, State,
+    },
+    http::HeaderMap,
+    response::Response as HttpResponse,
+    Extension,
+};
+use futures::{
+    stream::{BoxStream, SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
+use serde_json::{json, Value as Json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{internal_error, is_request_error, prepare, Params, Shared, WireResponse};
+
+/// The `graphql-ws` library's protocol.
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+/// subscriptions-transport-ws's protocol.
+const LEGACY_WS: &str = "graphql-ws";
+
+/// Outgoing messages queued per connection before its operations have to wait.
+const OUTBOUND_CAPACITY: usize = 16;
+/// How long closing may take: flushing queued messages, the close frame, the client's answer.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+/// Interval of WebSocket pings (`graphql-transport-ws`) or `ka` messages (legacy).
+const KEEPALIVE: Duration = Duration::from_secs(12);
+
+const NORMAL_CLOSURE: u16 = 1000;
+const GOING_AWAY: u16 = 1001;
+const BAD_REQUEST: u16 = 4400;
+const UNAUTHORIZED: u16 = 4401;
+const FORBIDDEN: u16 = 4403;
+const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+const INIT_TIMEOUT: u16 = 4408;
+const SUBSCRIBER_EXISTS: u16 = 4409;
+const TOO_MANY_INITIALISATION_REQUESTS: u16 = 4429;
+const INTERNAL_SERVER_ERROR: u16 = 4500;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    /// `graphql-transport-ws`.
+    TransportWs,
+    /// `graphql-ws` (subscriptions-transport-ws).
+    Legacy,
+}
+
+/// `GET /graphql/ws`: the WebSocket upgrade. The subprotocol is chosen from
+/// `Sec-WebSocket-Protocol`, `graphql-transport-ws` first.
+pub(super) async fn upgrade<E: Executor>(
+    State(shared): State<Arc<Shared<E>>>,
+    headers: HeaderMap,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    upgrade: WebSocketUpgrade,
+) -> HttpResponse {
+    let peer = connect_info.map(|Extension(ConnectInfo(address))| address);
+    let limit = shared.options.body_limit;
+    let upgrade = upgrade
+        .protocols([TRANSPORT_WS, LEGACY_WS])
+        .max_message_size(limit)
+        .max_frame_size(limit);
+    let protocol = match upgrade.selected_protocol().map(|value| value.as_bytes()) {
+        Some(b"graphql-transport-ws") => Some(Protocol::TransportWs),
+        Some(b"graphql-ws") => Some(Protocol::Legacy),
+        _ => None,
+    };
+    upgrade.on_upgrade(move |socket| serve(socket, protocol, shared, headers, peer))
+}
+
+/// How a connection ends.
+#[derive(Debug)]
+struct CloseCmd {
+    /// The close frame to send; `None` when the client closed or vanished.
+    frame: Option<CloseFrame>,
+    /// Whether messages already queued go out before the close frame.
+    drain: bool,
+}
+
+impl CloseCmd {
+    fn protocol(code: u16, reason: &str) -> Self {
+        CloseCmd {
+            frame: Some(close_frame(code, reason)),
+            drain: true,
+        }
+    }
+
+    fn going_away() -> Self {
+        CloseCmd {
+            frame: Some(close_frame(GOING_AWAY, "Server is shutting down")),
+            drain: false,
+        }
+    }
+
+    fn client_gone() -> Self {
+        CloseCmd {
+            frame: None,
+            drain: false,
+        }
+    }
+}
+
+/// A close frame; the reason is cut to the 123 bytes a close frame has room for.
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame {
+        code,
+        reason: Utf8Bytes::from(&reason[..end]),
+    }
+}
+
+async fn shutdown_signalled(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|shutting_down| *shutting_down).await.is_err() {
+        // The sender is gone without signalling: no shutdown will ever come.
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn serve<E: Executor>(
+    socket: WebSocket,
+    protocol: Option<Protocol>,
+    shared: Arc<Shared<E>>,
+    headers: HeaderMap,
+    peer: Option<SocketAddr>,
+) {
+    let (sink, mut stream) = socket.split();
+    let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
+    let (close_tx, close_rx) = oneshot::channel();
+    let writer = tokio::spawn(write_loop(sink, outbound, close_rx));
+    let mut shutdown = shared.options.shutdown.clone();
+
+    let close = match protocol {
+        None => CloseCmd::protocol(SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable"),
+        Some(protocol) => {
+            let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+            let mut connection = Connection {
+                protocol,
+                shared,
+                headers,
+                peer,
+                out: out.clone(),
+                finished_tx,
+                finished_rx,
+                operations: HashMap::new(),
+                next_generation: 0,
+                init_received: false,
+                session: None,
+            };
+            let close = tokio::select! {
+                biased;
+                () = shutdown_signalled(&mut shutdown) => CloseCmd::going_away(),
+                close = connection.run(&mut stream) => close,
+            };
+            connection.abort_all();
+            close
+        }
+    };
+    drop(out);
+
+    let server_closes = close.frame.is_some();
+    let _ = close_tx.send(close);
+    if server_closes {
+        // The closing handshake: the client answers our close frame with its own.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    let _ = writer.await;
+}
+
+/// Owns the socket's sending half: sends queued messages one by one (each send waits for the
+/// socket), then the close frame.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut outbound: mpsc::Receiver<Message>,
+    mut close_rx: oneshot::Receiver<CloseCmd>,
+) {
+    let close = loop {
+        let message = tokio::select! {
+            biased;
+            close = &mut close_rx => break close.unwrap_or(CloseCmd::client_gone()),
+            message = outbound.recv() => match message {
+                Some(message) => message,
+                None => break (&mut close_rx).await.unwrap_or(CloseCmd::client_gone()),
+            },
+        };
+        let send = sink.send(message);
+        tokio::pin!(send);
+        tokio::select! {
+            biased;
+            close = &mut close_rx => {
+                let close = close.unwrap_or(CloseCmd::client_gone());
+                if close.drain {
+                    match tokio::time::timeout(CLOSE_GRACE, &mut send).await {
+                        Ok(Ok(())) => {}
+                        _ => return,
+                    }
+                }
+                break close;
+            }
+            sent = &mut send => {
+                if sent.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if close.drain {
+            while let Ok(message) = outbound.try_recv() {
+                sink.send(message).await?;
+            }
+        }
+        match close.frame {
+            Some(frame) => sink.send(Message::Close(Some(frame))).await,
+            None => sink.close().await,
+        }
+    })
+    .await;
+}
+
+/// A running operation.
+struct Operation {
+    generation: u64,
+    task: tokio::task::AbortHandle,
+}
+
+/// An operation's task is done.
+struct Finished {
+    id: String,
+    generation: u64,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    /// The stream ended.
+    Completed,
+    /// The request failed before execution (validation).
+    RequestError(Vec<ServerError>),
+    /// The execution panicked.
+    Internal,
+}
+
+/// A client message, checked as graphql-ws's `validateMessage` checks it.
+enum ClientMessage {
+    ConnectionInit(Option<Json>),
+    Ping(Option<Json>),
+    Pong,
+    Subscribe { id: String, params: Params },
+    Complete { id: String },
+    /// Legacy only.
+    ConnectionTerminate,
+}
+
+fn payload_object(message: &mut serde_json::Map<String, Json>, ty: &str) -> Result<Option<Json>, String> {
+    match message.remove("payload") {
+        None | Some(Json::Null) => Ok(None),
+        Some(payload @ Json::Object(_)) => Ok(Some(payload)),
+        Some(_) => Err(format!(
+            "\"{ty}\" message expects the 'payload' property to be an object or nullish or missing"
+        )),
+    }
+}
+
+fn operation_id(message: &mut serde_json::Map<String, Json>, ty: &str, protocol: Protocol) -> Result<String, String> {
+    match message.remove("id") {
+        Some(Json::String(id)) if !id.is_empty() => Ok(id),
+        // subscriptions-transport-ws clients may number their operations.
+        Some(Json::Number(id)) if protocol == Protocol::Legacy => Ok(id.to_string()),
+        _ => Err(format!("\"{ty}\" message requires a non-empty string 'id' property")),
+    }
+}
+
+fn parse_message(text: &str, protocol: Protocol) -> Result<ClientMessage, String> {
+    let mut message = match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(message)) => message,
+        Ok(_) => return Err("Message is expected to be an object".to_owned()),
+        Err(_) => return Err("Message is not valid JSON".to_owned()),
+    };
+    let ty = match message.remove("type") {
+        Some(Json::String(ty)) => ty,
+        _ => return Err("Message is missing a string 'type' property".to_owned()),
+    };
+    let start = match protocol {
+        Protocol::TransportWs => "subscribe",
+        Protocol::Legacy => "start",
+    };
+    let stop = match protocol {
+        Protocol::TransportWs => "complete",
+        Protocol::Legacy => "stop",
+    };
+    match ty.as_str() {
+        "connection_init" => Ok(ClientMessage::ConnectionInit(payload_object(&mut message, &ty)?)),
+        "ping" if protocol == Protocol::TransportWs => {
+            Ok(ClientMessage::Ping(payload_object(&mut message, &ty)?))
+        }
+        "pong" if protocol == Protocol::TransportWs => {
+            payload_object(&mut message, &ty)?;
+            Ok(ClientMessage::Pong)
+        }
+        "connection_terminate" if protocol == Protocol::Legacy => Ok(ClientMessage::ConnectionTerminate),
+        _ if ty == start => {
+            let id = operation_id(&mut message, &ty, protocol)?;
+            let params = match message.remove("payload") {
+                Some(Json::Object(payload)) => Params::from_json(payload)?,
+                _ => return Err(format!("\"{ty}\" message expects the 'payload' property to be an object")),
+            };
+            Ok(ClientMessage::Subscribe { id, params })
+        }
+        _ if ty == stop => Ok(ClientMessage::Complete {
+            id: operation_id(&mut message, &ty, protocol)?,
+        }),
+        _ => Err(format!("Unexpected message of type \"{ty}\"")),
+    }
+}
+
+struct Connection<E> {
+    protocol: Protocol,
+    shared: Arc<Shared<E>>,
+    headers: HeaderMap,
+    peer: Option<SocketAddr>,
+    out: mpsc::Sender<Message>,
+    finished_tx: mpsc::UnboundedSender<Finished>,
+    finished_rx: mpsc::UnboundedReceiver<Finished>,
+    operations: HashMap<String, Operation>,
+    next_generation: u64,
+    init_received: bool,
+    /// The connection's data, once `connection_init` was accepted.
+    session: Option<Arc<Data>>,
+}
+
+impl<E: Executor> Connection<E> {
+    /// Serves the connection until it has to close.
+    async fn run(&mut self, stream: &mut SplitStream<WebSocket>) -> CloseCmd {
+        let init_timeout = tokio::time::sleep(self.shared.options.ws_init_timeout);
+        tokio::pin!(init_timeout);
+        let mut keepalive =
+            tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut init_timeout, if !self.init_received => {
+                    return CloseCmd::protocol(INIT_TIMEOUT, "Connection initialisation timeout");
+                }
+                message = stream.next() => {
+                    let close = match message {
+                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {
+                            return CloseCmd::client_gone()
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                        Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                            Ok(text) => self.on_text(text).await,
+                            Err(_) => self.malformed("Message is not UTF-8 text").await,
+                        },
+                    };
+                    if let Some(close) = close {
+                        return close;
+                    }
+                }
+                Some(finished) = self.finished_rx.recv() => self.on_finished(finished).await,
+                _ = keepalive.tick() => self.keepalive(),
+            }
+        }
+    }
+
+    /// Stops every operation (the connection is closing).
+    fn abort_all(&mut self) {
+        for (_, operation) in self.operations.drain() {
+            operation.task.abort();
+        }
+    }
+
+    async fn send(&self, message: Json) {
+        // Fails only once the writer is gone, and then the connection is closing anyway.
+        let _ = self.out.send(Message::Text(message.to_string().into())).await;
+    }
+
+    fn keepalive(&self) {
+        // Best effort: when the queue is full the client has plenty to read already.
+        let message = match self.protocol {
+            Protocol::TransportWs => Message::Ping(Default::default()),
+            Protocol::Legacy if self.session.is_some() => {
+                Message::Text(json!({ "type": "ka" }).to_string().into())
+            }
+            Protocol::Legacy => return,
+        };
+        let _ = self.out.try_send(message);
+    }
+
+    /// A refusal: legacy clients get a `connection_error` first.
+    async fn refuse(&self, code: u16, reason: &str) -> Option<CloseCmd> {
+        if self.protocol == Protocol::Legacy {
+            self.send(json!({ "type": "connection_error", "payload": { "message": reason } }))
+                .await;
+        }
+        Some(CloseCmd::protocol(code, reason))
+    }
+
+    async fn malformed(&self, detail: &str) -> Option<CloseCmd> {
+        self.refuse(BAD_REQUEST, &format!("Invalid message received: {detail}"))
+            .await
+    }
+
+    async fn on_text(&mut self, text: &str) -> Option<CloseCmd> {
+        let message = match parse_message(text, self.protocol) {
+            Ok(message) => message,
+            Err(detail) => return self.malformed(&detail).await,
+        };
+        match message {
+            ClientMessage::ConnectionInit(payload) => {
+                if self.init_received {
+                    return self
+                        .refuse(TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests")
+                        .await;
+                }
+                self.init_received = true;
+                let hooks = &self.shared.hooks;
+                let decision = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    hooks.ws_data(payload.as_ref(), &self.headers, self.peer)
+                }));
+                match decision {
+                    Ok(Ok(data)) => {
+                        self.session = Some(Arc::new(data));
+                        self.send(json!({ "type": "connection_ack" })).await;
+                        if self.protocol == Protocol::Legacy {
+                            self.send(json!({ "type": "ka" })).await;
+                        }
+                        None
+                    }
+                    Ok(Err(_)) => self.refuse(FORBIDDEN, "Forbidden").await,
+                    Err(_) => {
+                        tracing::error!("the ws_data hook panicked");
+                        self.refuse(INTERNAL_SERVER_ERROR, "Internal server error").await
+                    }
+                }
+            }
+            ClientMessage::Ping(payload) => {
+                let pong = match payload {
+                    Some(payload) => json!({ "type": "pong", "payload": payload }),
+                    None => json!({ "type": "pong" }),
+                };
+                self.send(pong).await;
+                None
+            }
+            ClientMessage::Pong => None,
+            ClientMessage::Subscribe { id, params } => {
+                let Some(session) = self.session.clone() else {
+                    return self.refuse(UNAUTHORIZED, "Unauthorized").await;
+                };
+                if let Some(previous) = self.operations.remove(&id) {
+                    if self.protocol == Protocol::TransportWs {
+                        return Some(CloseCmd::protocol(
+                            SUBSCRIBER_EXISTS,
+                            &format!("Subscriber for {id} already exists"),
+                        ));
+                    }
+                    // subscriptions-transport-ws replaces the operation.
+                    previous.task.abort();
+                }
+                self.start(id, params, session).await;
+                None
+            }
+            ClientMessage::Complete { id } => {
+                if let Some(operation) = self.operations.remove(&id) {
+                    operation.task.abort();
+                    // graphql-transport-ws: the client knows; legacy servers confirm a `stop`.
+                    if self.protocol == Protocol::Legacy {
+                        self.send(json!({ "type": "complete", "id": id })).await;
+                    }
+                }
+                None
+            }
+            ClientMessage::ConnectionTerminate => {
+                Some(CloseCmd::protocol(NORMAL_CLOSURE, "Connection terminated"))
+            }
+        }
+    }
+
+    async fn start(&mut self, id: String, params: Params, session: Arc<Data>) {
+        let prepared = match prepare(params) {
+            Ok(prepared) => prepared,
+            Err(errors) => return self.send_request_error(&id, &errors).await,
+        };
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let stream = self
+            .shared
+            .executor
+            .execute_stream(prepared.request, Some(session));
+        let task = tokio::spawn(drive(
+            stream,
+            self.protocol,
+            id.clone(),
+            generation,
+            self.out.clone(),
+            self.finished_tx.clone(),
+        ));
+        self.operations.insert(
+            id,
+            Operation {
+                generation,
+                task: task.abort_handle(),
+            },
+        );
+    }
+
+    async fn on_finished(&mut self, finished: Finished) {
+        let Finished {
+            id,
+            generation,
+            outcome,
+        } = finished;
+        // A stale report: the client completed the operation, and may have reused its id.
+        if self.operations.get(&id).is_none_or(|operation| operation.generation != generation) {
+            return;
+        }
+        self.operations.remove(&id);
+        match outcome {
+            Outcome::Completed => self.send(json!({ "type": "complete", "id": id })).await,
+            Outcome::RequestError(errors) => self.send_request_error(&id, &errors).await,
+            Outcome::Internal => match self.protocol {
+                Protocol::TransportWs => {
+                    self.send(json!({ "type": "error", "id": id, "payload": [internal_error()] }))
+                        .await
+                }
+                Protocol::Legacy => {
+                    self.send(json!({ "type": "error", "id": id, "payload": internal_error() }))
+                        .await
+                }
+            },
+        }
+    }
+
+    /// The operation failed before execution: `error` with the errors (graphql-transport-ws), or
+    /// like subscriptions-transport-ws, `data` with the errors and then `complete`.
+    async fn send_request_error(&self, id: &str, errors: &[ServerError]) {
+        match self.protocol {
+            Protocol::TransportWs => {
+                self.send(json!({ "type": "error", "id": id, "payload": errors }))
+                    .await
+            }
+            Protocol::Legacy => {
+                self.send(json!({
+                    "type": "data",
+                    "id": id,
+                    "payload": WireResponse::errors(errors),
+                }))
+                .await;
+                self.send(json!({ "type": "complete", "id": id })).await;
+            }
+        }
+    }
+}
+
+/// Runs one operation: forwards its results (each send waits for room in the connection's
+/// queue) and reports how it ended.
+async fn drive(
+    stream: BoxStream<'static, Response>,
+    protocol: Protocol,
+    id: String,
+    generation: u64,
+    out: mpsc::Sender<Message>,
+    finished: mpsc::UnboundedSender<Finished>,
+) {
+    let next = match protocol {
+        Protocol::TransportWs => "next",
+        Protocol::Legacy => "data",
+    };
+    let mut stream = AssertUnwindSafe(stream).catch_unwind();
+    let mut first = true;
+    let outcome = loop {
+        match stream.next().await {
+            None => break Outcome::Completed,
+            Some(Err(_)) => {
+                tracing::error!(operation = %id, "a GraphQL operation panicked");
+                break Outcome::Internal;
+            }
+            Some(Ok(response)) => {
+                if first && is_request_error(&response) {
+                    break Outcome::RequestError(response.errors);
+                }
+                first = false;
+                let message = json!({
+                    "type": next,
+                    "id": id,
+                    "payload": WireResponse::executed(&response),
+                });
+                if out
+                    .send(Message::Text(message.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = finished.send(Finished {
+        id,
+        generation,
+        outcome,
+    });
+}
