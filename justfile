@@ -1,0 +1,39 @@
+# The everyday recipes. `just` is optional: each recipe is a plain command you can run yourself.
+
+# Build everything, tests and benches included.
+build:
+    cargo build --all-targets
+
+# All tests (the README's test command). Set TEST_DATABASE_URL for the PostgreSQL half.
+test:
+    scripts/test
+
+# Tests against the local PostgreSQL too.
+test-pg:
+    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/test
+
+# Format and lint as CI expects.
+check:
+    cargo fmt --all --check
+    cargo clippy --all-targets -- -D warnings
+
+# Run the service on the embedded SQLite file with a demo year.
+serve-demo:
+    cargo run --release -- serve --demo
+
+# Run the service on the local PostgreSQL (database `wijkpuls`, created if missing).
+serve-pg:
+    psql postgres://postgres@127.0.0.1:5432/postgres -tc "select 1 from pg_database where datname = 'wijkpuls'" | grep -q 1 || createdb -h 127.0.0.1 -U postgres wijkpuls
+    cargo run --release -- serve --demo --database-url postgres://postgres@127.0.0.1:5432/wijkpuls
+
+# Regenerate schema.graphql from the code (a test fails when they drift).
+schema:
+    cargo run -- schema > schema.graphql
+
+# The event store's append benchmark, against pgbench on the local PostgreSQL.
+bench-append:
+    cargo run --release -- bench append --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+
+# The domain's fold benchmark.
+bench-fold:
+    cargo bench -p wijkpuls-domain --bench fold
