@@ -14,7 +14,12 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [Channel::Web, Channel::Email, Channel::Phone, Channel::InPerson];
+    pub const ALL: [Channel; 4] = [
+        Channel::Web,
+        Channel::Email,
+        Channel::Phone,
+        Channel::InPerson,
+    ];
 
     /// The snake_case name used in events: `"in_person"`.
     pub fn as_str(self) -> &'static str {

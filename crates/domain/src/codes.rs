@@ -207,7 +207,15 @@ mod tests {
         assert_eq!(code.as_str(), "WK020207");
         assert_eq!(code.municipality_digits(), "0202");
         assert_eq!(WijkCode::parse("wk020207").unwrap(), code);
-        for bad in ["", "WK02027", "WK0202071", "WKO20207", "BU020207", "WK02020x", "WK0202 7"] {
+        for bad in [
+            "",
+            "WK02027",
+            "WK0202071",
+            "WKO20207",
+            "BU020207",
+            "WK02020x",
+            "WK0202 7",
+        ] {
             assert!(WijkCode::parse(bad).is_err(), "{bad:?}");
         }
         assert!(WijkCode::parse("WK020201").unwrap() < code);

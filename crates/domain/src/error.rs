@@ -27,7 +27,9 @@ pub enum DomainError {
     },
 
     /// A new allocation would be lower than what the line has already committed and spent.
-    #[error("budget line {line} cannot be set to {requested}: {in_use} is already committed or spent")]
+    #[error(
+        "budget line {line} cannot be set to {requested}: {in_use} is already committed or spent"
+    )]
     AllocationBelowUse {
         line: BudgetLineKey,
         requested: Money,
@@ -55,7 +57,9 @@ pub enum DomainError {
     /// A stored event that cannot be read as a domain event: an unknown type, a schema version
     /// this code does not know, or a payload that does not fit. Points at the log or at a
     /// missing upcaster, never at user input.
-    #[error("stored event {event_type} (schema version {schema_version}) cannot be read: {reason}")]
+    #[error(
+        "stored event {event_type} (schema version {schema_version}) cannot be read: {reason}"
+    )]
     UnreadableEvent {
         event_type: String,
         schema_version: u32,

@@ -33,7 +33,7 @@ use crate::theme::Theme;
 
 /// An event as the folds take it: with its global position and the time it was recorded (both
 /// assigned by the event store).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub position: u64,
     pub recorded_at: DateTime<Utc>,
@@ -304,7 +304,9 @@ impl DomainEvent {
             | DomainEvent::InitiativeReferred(_)
             | DomainEvent::InitiativeWithdrawn(_)
             | DomainEvent::InitiatorDataErased(_) => {
-                let id = self.initiative_id().expect("initiative events name their initiative");
+                let id = self
+                    .initiative_id()
+                    .expect("initiative events name their initiative");
                 format!("initiative-{id}")
             }
         }
@@ -332,7 +334,9 @@ impl DomainEvent {
                 tags::wijk(&e.line.wijk),
                 tags::budget_year(e.line.year),
             ],
-            DomainEvent::InitiativeSubmitted(e) => vec![tags::initiative(&e.id), tags::wijk(&e.wijk)],
+            DomainEvent::InitiativeSubmitted(e) => {
+                vec![tags::initiative(&e.id), tags::wijk(&e.wijk)]
+            }
             DomainEvent::InitiativeConnected(e) => {
                 let mut tags = vec![tags::initiative(&e.id), tags::wijk(&e.wijk)];
                 if let ConnectionTarget::Initiative(target) = &e.target {
@@ -350,8 +354,12 @@ impl DomainEvent {
                 tags::wijk(&e.line.wijk),
                 tags::line(&e.line),
             ],
-            DomainEvent::InitiativeRejected(e) => vec![tags::initiative(&e.id), tags::wijk(&e.wijk)],
-            DomainEvent::InitiativeReferred(e) => vec![tags::initiative(&e.id), tags::wijk(&e.wijk)],
+            DomainEvent::InitiativeRejected(e) => {
+                vec![tags::initiative(&e.id), tags::wijk(&e.wijk)]
+            }
+            DomainEvent::InitiativeReferred(e) => {
+                vec![tags::initiative(&e.id), tags::wijk(&e.wijk)]
+            }
             DomainEvent::InitiativeWithdrawn(e) => {
                 let mut tags = vec![tags::initiative(&e.id), tags::wijk(&e.wijk)];
                 if let Some(returned) = &e.returned {
@@ -359,7 +367,9 @@ impl DomainEvent {
                 }
                 tags
             }
-            DomainEvent::InitiatorDataErased(e) => vec![tags::initiative(&e.id), tags::wijk(&e.wijk)],
+            DomainEvent::InitiatorDataErased(e) => {
+                vec![tags::initiative(&e.id), tags::wijk(&e.wijk)]
+            }
         }
     }
 }

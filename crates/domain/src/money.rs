@@ -234,6 +234,25 @@ mod tests {
         assert_eq!(ten.checked_add(three), Some(Money::from_euros(13).unwrap()));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_amount_prints_and_parses_back(cents in 0..=Money::MAX.cents()) {
+            let money = Money::from_cents(cents).unwrap();
+            let printed = money.to_string();
+            proptest::prop_assert_eq!(Money::parse(&printed), Ok(money));
+            proptest::prop_assert_eq!(printed.split_once('.').map(|(_, c)| c.len()), Some(2));
+        }
+
+        #[test]
+        fn any_text_parses_to_an_amount_or_an_error(text in "\\PC{0,20}|[0-9.,+-]{1,20}") {
+            // Never panics; what parses prints back as the same amount.
+            if let Ok(money) = Money::parse(&text) {
+                proptest::prop_assert_eq!(Money::parse(&money.to_string()), Ok(money));
+                proptest::prop_assert!(money <= Money::MAX);
+            }
+        }
+    }
+
     #[test]
     fn serde_uses_the_decimal_string() {
         let m = Money::from_cents(125_050).unwrap();

@@ -172,7 +172,9 @@ impl ReferenceData {
             )));
         }
         if raw.gebieden.is_empty() {
-            return Err(problem("\"gebieden\" is empty: list at least one gebied".to_owned()));
+            return Err(problem(
+                "\"gebieden\" is empty: list at least one gebied".to_owned(),
+            ));
         }
 
         let mut gebied_codes = BTreeSet::new();

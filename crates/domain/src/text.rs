@@ -6,8 +6,12 @@
 //! Past `parse` a value is trusted. Deserialising (also events from the log) goes through `parse`
 //! too, so an invalid value cannot enter from there either; tightening a limit later therefore
 //! needs an upcaster for old events (see [`crate::events`]).
+//!
+//! A text is immutable and shared (`Arc<str>`): the read models keep the event's texts without
+//! copying them, which keeps folding the log fast.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -39,7 +43,10 @@ fn clean(text: &str, limits: &Limits) -> Result<String, DomainError> {
         return Err(invalid(if c == '\n' {
             "must be a single line".to_owned()
         } else {
-            format!("must not contain control characters (found U+{:04X})", c as u32)
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            )
         }));
     }
     let length = text.chars().count();
@@ -63,7 +70,7 @@ macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident { field: $field:literal, min: $min:literal, max: $max:literal, multi_line: $multi:literal $(, check: $check:path)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// The fewest characters allowed.
@@ -75,16 +82,13 @@ macro_rules! text_type {
             pub fn parse(text: &str) -> Result<$name, DomainError> {
                 let text = clean(text, &Limits { field: $field, min: $min, max: $max, multi_line: $multi })?;
                 $($check(&text).map_err(|reason| DomainError::Invalid { field: $field, reason })?;)?
-                Ok($name(text))
+                Ok($name(text.into()))
             }
 
             pub fn as_str(&self) -> &str {
                 &self.0
             }
 
-            pub fn into_string(self) -> String {
-                self.0
-            }
         }
 
         impl fmt::Display for $name {
@@ -224,7 +228,10 @@ mod tests {
         assert_eq!(Title::parse("  Moestuin  ").unwrap().as_str(), "Moestuin");
         assert_eq!(field_of(Title::parse("ab").unwrap_err()), "title");
         assert!(Title::parse("abc").is_ok());
-        assert!(Title::parse(&"é".repeat(120)).is_ok(), "characters, not bytes");
+        assert!(
+            Title::parse(&"é".repeat(120)).is_ok(),
+            "characters, not bytes"
+        );
         assert!(Title::parse(&"a".repeat(121)).is_err());
         assert!(Title::parse("two\nlines").is_err());
         assert!(Title::parse("bell\u{7}").is_err());
@@ -284,16 +291,28 @@ mod tests {
         }
         let long_local = format!("{}@arnhem.nl", "a".repeat(65));
         assert!(Email::parse(&long_local).is_err());
-        let long = format!("a@{}.nl", ["b".repeat(60); 5].join("."));
+        let long = format!("a@{}.nl", vec!["b".repeat(60); 5].join("."));
         assert!(Email::parse(&long).is_err(), "over 254 characters");
     }
 
     #[test]
     fn phone_numbers_have_a_sane_shape() {
-        for good in ["14 026", "026-3775555", "+31 26 377 5555", "(026) 377 55 55"] {
+        for good in [
+            "14 026",
+            "026-3775555",
+            "+31 26 377 5555",
+            "(026) 377 55 55",
+        ] {
             assert!(Phone::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "12345", "026 377 x", "31+26 3775555", "1 2 3 4", "0612345678901234567890"] {
+        for bad in [
+            "",
+            "12345",
+            "026 377 x",
+            "31+26 3775555",
+            "1 2 3 4",
+            "0612345678901234567890",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

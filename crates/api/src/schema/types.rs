@@ -420,7 +420,7 @@ impl Initiative {
                 at: h.at,
                 event_type: h.event_type.to_owned(),
                 status: h.status_after.into(),
-                summary: h.summary.clone(),
+                summary: h.summary(),
             })
             .collect()
     }

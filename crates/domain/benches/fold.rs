@@ -1,0 +1,66 @@
+//! Folding the log into every read model: the work a server does at start-up (replay) and for
+//! each event it tails. The log is a realistic mix: Arnhem's reference data, then demo years
+//! (allocations for all 24 × 8 budget lines, a few hundred initiatives per year moving through
+//! every status).
+//!
+//! Run with `cargo bench -p wijkpuls-domain --bench fold`; the target is at least 1,000,000
+//! events per second on one core.
+
+use chrono::{Duration, TimeZone, Utc};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use wijkpuls_domain::demo::demo_year;
+use wijkpuls_domain::{decide, CityState, Command, Recorded, ReferenceData, SealedInitiator};
+
+/// The log of Arnhem's reference data and `years` demo years, made through `decide`.
+fn realistic_log(years: i32) -> Vec<Recorded> {
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut state = CityState::new();
+    let mut records = Vec::new();
+    let mut record = |state: &mut CityState, command: Command| {
+        let decision = decide(state, command).expect("demo steps are legal");
+        for event in decision.events {
+            let position = records.len() as u64 + 1;
+            let recorded = Recorded {
+                position,
+                recorded_at: start + Duration::seconds(position as i64),
+                event,
+            };
+            state.apply(&recorded);
+            records.push(recorded);
+        }
+    };
+    record(
+        &mut state,
+        Command::RegisterReferenceData(ReferenceData::arnhem()),
+    );
+    for year in 2026..2026 + years {
+        for step in demo_year(year, year as u64).expect("a valid year") {
+            let command = step.into_command(|name, _, _| {
+                // Sized like the api's sealed data: a key id, and base64 of name, e-mail, phone.
+                let ciphertext = "A".repeat(4 * (name.as_str().len() + 60) / 3 + 40);
+                let key_id = "01900000-0000-7000-8000-000000000000".to_owned();
+                (SealedInitiator { key_id, ciphertext }, "f".repeat(64))
+            });
+            record(&mut state, command);
+        }
+    }
+    records
+}
+
+fn fold(c: &mut Criterion) {
+    let log = realistic_log(40);
+    let mut group = c.benchmark_group("fold");
+    group.throughput(Throughput::Elements(log.len() as u64));
+    // A replay keeps the state it builds: dropping it is not timed here...
+    group.bench_function(format!("replay/{}_events", log.len()), |b| {
+        b.iter_with_large_drop(|| CityState::fold(black_box(&log)))
+    });
+    // ...and is here, for comparison.
+    group.bench_function(format!("replay_and_drop/{}_events", log.len()), |b| {
+        b.iter(|| CityState::fold(black_box(&log)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fold);
+criterion_main!(benches);

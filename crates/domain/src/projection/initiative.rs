@@ -1,0 +1,372 @@
+//! The initiative read model: status, amounts, connections and a public history.
+//!
+//! The history holds no personal data: not the initiator's, not a connected person's name, not a
+//! referral's note (which may describe an individual care question) and not a withdrawal's
+//! reason. Each entry keeps what happened as typed data ([`HistoryDetail`]); its Dutch summary
+//! for people is written when asked for ([`HistoryEntry::summary`]), so folding the log does not
+//! format text it may never show.
+
+use chrono::{DateTime, Utc};
+
+use crate::budget::BudgetLineKey;
+use crate::channel::Channel;
+use crate::codes::{GebiedCode, WijkCode};
+use crate::connection::ConnectionTarget;
+use crate::events::{
+    InitiativeCompleted, InitiativeFunded, InitiativeReferred, InitiativeRejected,
+    InitiativeSubmitted, InitiativeWithdrawn, WithdrawnBy,
+};
+use crate::ids::InitiativeId;
+use crate::money::Money;
+use crate::personal::SealedInitiator;
+use crate::status::{Action, InitiativeStatus};
+use crate::text::{Description, Note, PartyName, Reason, Report, SociaalWijkteam, Title};
+use crate::theme::Theme;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitiativeView {
+    pub id: InitiativeId,
+    pub wijk: WijkCode,
+    pub gebied: GebiedCode,
+    pub title: Title,
+    pub description: Description,
+    pub theme: Theme,
+    pub status: InitiativeStatus,
+    pub channel: Channel,
+    pub entered_by_staff: bool,
+    pub requested_amount: Money,
+    /// What was committed from the budget line, once funded. It stays set after completion or
+    /// withdrawal, as what was funded; the line's `committed` is what still holds money.
+    pub funded_amount: Option<Money>,
+    pub funded_line: Option<BudgetLineKey>,
+    /// What was reported spent on completion.
+    pub spent_amount: Option<Money>,
+    /// Links to other initiatives (both ways) and to organisations or persons, in order.
+    pub connections: Vec<ConnectionView>,
+    pub history: Vec<HistoryEntry>,
+    /// Personal data, sealed; `None` once erased.
+    pub initiator: Option<SealedInitiator>,
+    pub tracking_code_hash: String,
+    pub report: Option<Report>,
+    pub rejection_reason: Option<Reason>,
+    pub referral: Option<Referral>,
+    pub withdrawal: Option<Withdrawal>,
+    pub submitted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionDirection {
+    /// This initiative was connected to the target.
+    Outgoing,
+    /// Another initiative (the target here) was connected to this one.
+    Incoming,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionView {
+    pub target: ConnectionTarget,
+    pub direction: ConnectionDirection,
+    pub note: Note,
+    pub position: u64,
+    pub at: DateTime<Utc>,
+}
+
+/// One line of an initiative's history: public, without personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub position: u64,
+    pub at: DateTime<Utc>,
+    pub event_type: &'static str,
+    pub status_after: InitiativeStatus,
+    pub detail: HistoryDetail,
+}
+
+/// What a history entry is about, in data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryDetail {
+    Submitted {
+        channel: Channel,
+        entered_by_staff: bool,
+        theme: Theme,
+        requested_amount: Money,
+    },
+    Connected {
+        with: ConnectedWith,
+        direction: ConnectionDirection,
+    },
+    Funded {
+        line: BudgetLineKey,
+        amount: Money,
+    },
+    Completed {
+        spent: Money,
+        /// What went back to the budget line.
+        returned: Money,
+    },
+    Rejected {
+        reason: Reason,
+    },
+    Referred {
+        sociaal_wijkteam: SociaalWijkteam,
+    },
+    Withdrawn {
+        by: WithdrawnBy,
+        /// What went back to the budget line, if it was funded.
+        returned: Option<Money>,
+    },
+    InitiatorDataErased,
+}
+
+/// The other side of a connection, as the public history shows it: a person stays nameless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectedWith {
+    Initiative { id: InitiativeId, title: Title },
+    Organisation { name: PartyName },
+    Person,
+}
+
+impl HistoryEntry {
+    /// What happened, in Dutch, for residents and staff: e.g. `Gefinancierd: € 1000.00 uit het
+    /// budget groen 2026`.
+    pub fn summary(&self) -> String {
+        match &self.detail {
+            HistoryDetail::Submitted {
+                channel,
+                entered_by_staff,
+                theme,
+                requested_amount,
+            } => {
+                let staff = if *entered_by_staff {
+                    " (ingevoerd door een medewerker)"
+                } else {
+                    ""
+                };
+                format!(
+                    "Ingediend {}{staff}: {}, gevraagd € {requested_amount}",
+                    channel.label_nl(),
+                    theme.label_nl(),
+                )
+            }
+            HistoryDetail::Connected { with, direction } => match (with, direction) {
+                (ConnectedWith::Initiative { title, .. }, ConnectionDirection::Outgoing) => {
+                    format!("Verbonden met initiatief “{title}”")
+                }
+                (ConnectedWith::Initiative { title, .. }, ConnectionDirection::Incoming) => {
+                    format!("Verbonden vanuit initiatief “{title}”")
+                }
+                (ConnectedWith::Organisation { name }, _) => {
+                    format!("Verbonden met organisatie {name}")
+                }
+                (ConnectedWith::Person, _) => "Verbonden met een persoon".to_owned(),
+            },
+            HistoryDetail::Funded { line, amount } => format!(
+                "Gefinancierd: € {amount} uit het budget {} {}",
+                line.theme, line.year
+            ),
+            HistoryDetail::Completed { spent, returned } => {
+                format!("Afgerond: € {spent} besteed, € {returned} terug naar het budget")
+            }
+            HistoryDetail::Rejected { reason } => format!("Afgewezen: {reason}"),
+            HistoryDetail::Referred { sociaal_wijkteam } => {
+                format!("Doorverwezen naar {sociaal_wijkteam}")
+            }
+            HistoryDetail::Withdrawn { by, returned } => {
+                let by = match by {
+                    WithdrawnBy::Initiator => "de initiatiefnemer",
+                    WithdrawnBy::Staff => "een medewerker",
+                };
+                match returned {
+                    Some(amount) => {
+                        format!("Ingetrokken door {by}, € {amount} terug naar het budget")
+                    }
+                    None => format!("Ingetrokken door {by}"),
+                }
+            }
+            HistoryDetail::InitiatorDataErased => {
+                "Persoonsgegevens van de initiatiefnemer gewist".to_owned()
+            }
+        }
+    }
+}
+
+/// To which sociaal wijkteam it was referred. The note is for staff only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    pub sociaal_wijkteam: SociaalWijkteam,
+    pub note: Option<Note>,
+}
+
+/// Who withdrew it, and why. The reason is for staff and the initiator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    pub by: WithdrawnBy,
+    pub reason: Option<Reason>,
+}
+
+/// Where and when an event happened, for history entries.
+#[derive(Clone, Copy)]
+pub(crate) struct At {
+    pub position: u64,
+    pub time: DateTime<Utc>,
+}
+
+impl InitiativeView {
+    pub(crate) fn submitted(e: &InitiativeSubmitted, gebied: GebiedCode, at: At) -> Self {
+        let mut view = InitiativeView {
+            id: e.id,
+            wijk: e.wijk,
+            gebied,
+            title: e.title.clone(),
+            description: e.description.clone(),
+            theme: e.theme,
+            status: InitiativeStatus::Submitted,
+            channel: e.channel,
+            entered_by_staff: e.entered_by_staff,
+            requested_amount: e.requested_amount,
+            funded_amount: None,
+            funded_line: None,
+            spent_amount: None,
+            connections: Vec::new(),
+            history: Vec::with_capacity(4),
+            initiator: Some(e.initiator.clone()),
+            tracking_code_hash: e.tracking_code_hash.clone(),
+            report: None,
+            rejection_reason: None,
+            referral: None,
+            withdrawal: None,
+            submitted_at: at.time,
+            updated_at: at.time,
+        };
+        view.record(
+            at,
+            "InitiativeSubmitted",
+            HistoryDetail::Submitted {
+                channel: e.channel,
+                entered_by_staff: e.entered_by_staff,
+                theme: e.theme,
+                requested_amount: e.requested_amount,
+            },
+        );
+        view
+    }
+
+    /// Adds a history entry with the current status and marks the view updated.
+    pub(crate) fn record(&mut self, at: At, event_type: &'static str, detail: HistoryDetail) {
+        self.updated_at = at.time;
+        self.history.push(HistoryEntry {
+            position: at.position,
+            at: at.time,
+            event_type,
+            status_after: self.status,
+            detail,
+        });
+    }
+
+    pub(crate) fn connect(
+        &mut self,
+        target: ConnectionTarget,
+        direction: ConnectionDirection,
+        note: Note,
+        with: ConnectedWith,
+        at: At,
+    ) {
+        if direction == ConnectionDirection::Outgoing {
+            if let Some(next) = self.status.after(Action::Connect) {
+                self.status = next;
+            }
+        }
+        self.connections.push(ConnectionView {
+            target,
+            direction,
+            note,
+            position: at.position,
+            at: at.time,
+        });
+        self.record(
+            at,
+            "InitiativeConnected",
+            HistoryDetail::Connected { with, direction },
+        );
+    }
+
+    pub(crate) fn funded(&mut self, e: &InitiativeFunded, at: At) {
+        self.status = InitiativeStatus::Funded;
+        self.funded_amount = Some(e.amount);
+        self.funded_line = Some(e.line);
+        self.record(
+            at,
+            "InitiativeFunded",
+            HistoryDetail::Funded {
+                line: e.line,
+                amount: e.amount,
+            },
+        );
+    }
+
+    pub(crate) fn completed(&mut self, e: &InitiativeCompleted, at: At) {
+        self.status = InitiativeStatus::Completed;
+        self.spent_amount = Some(e.spent);
+        self.report = Some(e.report.clone());
+        self.record(
+            at,
+            "InitiativeCompleted",
+            HistoryDetail::Completed {
+                spent: e.spent,
+                returned: e.funded.saturating_sub(e.spent),
+            },
+        );
+    }
+
+    pub(crate) fn rejected(&mut self, e: &InitiativeRejected, at: At) {
+        self.status = InitiativeStatus::Rejected;
+        self.rejection_reason = Some(e.reason.clone());
+        self.record(
+            at,
+            "InitiativeRejected",
+            HistoryDetail::Rejected {
+                reason: e.reason.clone(),
+            },
+        );
+    }
+
+    pub(crate) fn referred(&mut self, e: &InitiativeReferred, at: At) {
+        self.status = InitiativeStatus::Referred;
+        self.referral = Some(Referral {
+            sociaal_wijkteam: e.sociaal_wijkteam.clone(),
+            note: e.note.clone(),
+        });
+        self.record(
+            at,
+            "InitiativeReferred",
+            HistoryDetail::Referred {
+                sociaal_wijkteam: e.sociaal_wijkteam.clone(),
+            },
+        );
+    }
+
+    pub(crate) fn withdrawn(&mut self, e: &InitiativeWithdrawn, at: At) {
+        self.status = InitiativeStatus::Withdrawn;
+        self.withdrawal = Some(Withdrawal {
+            by: e.by,
+            reason: e.reason.clone(),
+        });
+        self.record(
+            at,
+            "InitiativeWithdrawn",
+            HistoryDetail::Withdrawn {
+                by: e.by,
+                returned: e.returned.map(|r| r.amount),
+            },
+        );
+    }
+
+    pub(crate) fn initiator_erased(&mut self, at: At) {
+        self.initiator = None;
+        self.record(
+            at,
+            "InitiatorDataErased",
+            HistoryDetail::InitiatorDataErased,
+        );
+    }
+}

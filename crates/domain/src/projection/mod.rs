@@ -1,0 +1,22 @@
+//! Projections: pure folds of the events into read models.
+//!
+//! [`CityState`] is the one fold: it holds the registry (municipality, gebieden, wijken), every
+//! initiative's view and every budget line, and rolls them up per wijk, gebied and city on
+//! request. The same state answers queries and is what [`decide`](crate::commands::decide) checks
+//! commands against. Folding a prefix of the log (up to a position or a moment) gives the state
+//! at that time.
+
+mod budget;
+mod city;
+mod counts;
+mod initiative;
+mod place;
+
+pub use budget::{BudgetSummary, ThemeLines};
+pub use city::CityState;
+pub use counts::StatusCounts;
+pub use initiative::{
+    ConnectedWith, ConnectionDirection, ConnectionView, HistoryDetail, HistoryEntry,
+    InitiativeView, Referral, Withdrawal,
+};
+pub use place::{GebiedView, MunicipalityView, WijkView};
