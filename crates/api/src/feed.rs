@@ -3,7 +3,7 @@
 //! € 1.250").
 
 use chrono::{DateTime, Utc};
-use wijkpuls_domain::{CityState, DomainEvent, InitiativeId, Money, Recorded, WijkCode};
+use wijkpuls_domain::{CityState, DomainEvent, InitiativeId, Recorded, WijkCode};
 use wijkpuls_event_store::RecordedEvent;
 
 #[derive(Debug, Clone)]
@@ -64,21 +64,21 @@ fn summary(state: &CityState, event: &DomainEvent) -> String {
             wijk_name(&e.line.wijk),
             e.line.theme.label_nl().to_lowercase(),
             e.line.year,
-            euros_nl(e.amount)
+            e.amount.dutch()
         ),
         DomainEvent::InitiativeSubmitted(e) => format!(
             "{} ingediend, gevraagd {}",
             initiative(&e.id),
-            euros_nl(e.requested_amount)
+            e.requested_amount.dutch()
         ),
         DomainEvent::InitiativeConnected(e) => format!("{} verbonden", initiative(&e.id)),
         DomainEvent::InitiativeFunded(e) => {
-            format!("{} gefinancierd, {}", initiative(&e.id), euros_nl(e.amount))
+            format!("{} gefinancierd, {}", initiative(&e.id), e.amount.dutch())
         }
         DomainEvent::InitiativeCompleted(e) => format!(
             "{} afgerond, besteed {}",
             initiative(&e.id),
-            euros_nl(e.spent)
+            e.spent.dutch()
         ),
         DomainEvent::InitiativeRejected(e) => format!("{} afgewezen", initiative(&e.id)),
         DomainEvent::InitiativeReferred(e) => {
@@ -88,37 +88,5 @@ fn summary(state: &CityState, event: &DomainEvent) -> String {
         DomainEvent::InitiatorDataErased(e) => {
             format!("{}: persoonsgegevens gewist", initiative(&e.id))
         }
-    }
-}
-
-/// Dutch notation of an amount: `€ 12.500`, or `€ 12.500,50` when there are cents.
-pub fn euros_nl(amount: Money) -> String {
-    let cents = amount.cents();
-    let euros = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, digit) in euros.chars().enumerate() {
-        if i > 0 && (euros.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(digit);
-    }
-    match cents % 100 {
-        0 => format!("€ {grouped}"),
-        rest => format!("€ {grouped},{rest:02}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dutch_amounts() {
-        let m = |c| Money::from_cents(c).unwrap();
-        assert_eq!(euros_nl(m(0)), "€ 0");
-        assert_eq!(euros_nl(m(125_000)), "€ 1.250");
-        assert_eq!(euros_nl(m(1_250_000)), "€ 12.500");
-        assert_eq!(euros_nl(m(123_456_789)), "€ 1.234.567,89");
-        assert_eq!(euros_nl(m(105)), "€ 1,05");
     }
 }

@@ -147,6 +147,34 @@ impl fmt::Display for Money {
     }
 }
 
+impl Money {
+    /// The amount as Dutch readers write it: `€ 12.500`, or `€ 12.500,50` with cents.
+    pub fn dutch(self) -> Dutch {
+        Dutch(self)
+    }
+}
+
+/// [`Money`] in Dutch notation (see [`Money::dutch`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Dutch(Money);
+
+impl fmt::Display for Dutch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let euros = (self.0 .0 / 100).to_string();
+        f.write_str("€ ")?;
+        for (i, digit) in euros.chars().enumerate() {
+            if i > 0 && (euros.len() - i) % 3 == 0 {
+                f.write_str(".")?;
+            }
+            write!(f, "{digit}")?;
+        }
+        match self.0 .0 % 100 {
+            0 => Ok(()),
+            cents => write!(f, ",{cents:02}"),
+        }
+    }
+}
+
 impl FromStr for Money {
     type Err = MoneyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -260,5 +288,15 @@ mod tests {
         assert_eq!(serde_json::from_str::<Money>("\"1250.50\"").unwrap(), m);
         assert!(serde_json::from_str::<Money>("\"-3.00\"").is_err());
         assert!(serde_json::from_str::<Money>("1250").is_err());
+    }
+
+    #[test]
+    fn dutch_notation() {
+        let m = |c| Money::from_cents(c).unwrap().dutch().to_string();
+        assert_eq!(m(0), "€ 0");
+        assert_eq!(m(125_000), "€ 1.250");
+        assert_eq!(m(1_250_000), "€ 12.500");
+        assert_eq!(m(123_456_789), "€ 1.234.567,89");
+        assert_eq!(m(105), "€ 1,05");
     }
 }

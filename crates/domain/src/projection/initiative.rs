@@ -127,7 +127,7 @@ pub enum ConnectedWith {
 }
 
 impl HistoryEntry {
-    /// What happened, in Dutch, for residents and staff: e.g. `Gefinancierd: € 1000.00 uit het
+    /// What happened, in Dutch, for residents and staff: e.g. `Gefinancierd: € 1.000 uit het
     /// budget groen 2026`.
     pub fn summary(&self) -> String {
         match &self.detail {
@@ -143,9 +143,10 @@ impl HistoryEntry {
                     ""
                 };
                 format!(
-                    "Ingediend {}{staff}: {}, gevraagd € {requested_amount}",
+                    "Ingediend {}{staff}: {}, gevraagd {}",
                     channel.label_nl(),
                     theme.label_nl(),
+                    requested_amount.dutch(),
                 )
             }
             HistoryDetail::Connected { with, direction } => match (with, direction) {
@@ -161,11 +162,17 @@ impl HistoryEntry {
                 (ConnectedWith::Person, _) => "Verbonden met een persoon".to_owned(),
             },
             HistoryDetail::Funded { line, amount } => format!(
-                "Gefinancierd: € {amount} uit het budget {} {}",
-                line.theme, line.year
+                "Gefinancierd: {} uit het budget {} {}",
+                amount.dutch(),
+                line.theme,
+                line.year
             ),
             HistoryDetail::Completed { spent, returned } => {
-                format!("Afgerond: € {spent} besteed, € {returned} terug naar het budget")
+                format!(
+                    "Afgerond: {} besteed, {} terug naar het budget",
+                    spent.dutch(),
+                    returned.dutch()
+                )
             }
             HistoryDetail::Rejected { reason } => format!("Afgewezen: {reason}"),
             HistoryDetail::Referred { sociaal_wijkteam } => {
@@ -178,7 +185,7 @@ impl HistoryEntry {
                 };
                 match returned {
                     Some(amount) => {
-                        format!("Ingetrokken door {by}, € {amount} terug naar het budget")
+                        format!("Ingetrokken door {by}, {} terug naar het budget", amount.dutch())
                     }
                     None => format!("Ingetrokken door {by}"),
                 }
