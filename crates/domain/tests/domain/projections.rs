@@ -246,10 +246,10 @@ fn history_and_summaries_hold_no_personal_data() {
     assert_eq!(
         summaries,
         vec![
-            "Ingediend via de website: Groen, gevraagd € 100.00",
+            "Ingediend via de website: Groen, gevraagd € 100",
             "Verbonden met een persoon",
-            "Gefinancierd: € 100.00 uit het budget groen 2026",
-            "Ingetrokken door de initiatiefnemer, € 100.00 terug naar het budget",
+            "Gefinancierd: € 100 uit het budget groen 2026",
+            "Ingetrokken door de initiatiefnemer, € 100 terug naar het budget",
         ]
     );
     let two: Vec<String> = log
@@ -389,10 +389,10 @@ fn every_kind_of_history_entry_reads_in_dutch() {
     assert_eq!(
         summaries(1),
         vec![
-            "Ingediend telefonisch (ingevoerd door een medewerker): Groen, gevraagd € 250.00",
+            "Ingediend telefonisch (ingevoerd door een medewerker): Groen, gevraagd € 250",
             "Verbonden met organisatie Rijnstad",
-            "Gefinancierd: € 250.00 uit het budget groen 2026",
-            "Afgerond: € 200.50 besteed, € 49.50 terug naar het budget",
+            "Gefinancierd: € 250 uit het budget groen 2026",
+            "Afgerond: € 200,50 besteed, € 49,50 terug naar het budget",
             "Persoonsgegevens van de initiatiefnemer gewist",
         ]
     );
