@@ -40,15 +40,20 @@ impl Live {
     pub async fn replay(store: &EventStore) -> anyhow::Result<Arc<Live>> {
         let mut state = CityState::new();
         let mut events = std::pin::pin!(store.read_all(Position::START));
-        let mut recent = std::collections::VecDeque::new();
+        // Only the last few events get feed lines; they are named from the final state.
+        let mut tail = std::collections::VecDeque::with_capacity(RECENT);
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
             state.apply(&recorded);
-            if recent.len() == RECENT {
-                recent.pop_front();
+            if tail.len() == RECENT {
+                tail.pop_front();
             }
-            recent.push_back(Arc::new(feed::item(&state, &record, &recorded)));
+            tail.push_back((record, recorded));
         }
+        let recent = tail
+            .iter()
+            .map(|(record, recorded)| Arc::new(feed::item(&state, record, recorded)))
+            .collect();
         let position = state.position();
         Ok(Arc::new(Live {
             state: RwLock::new(state),
