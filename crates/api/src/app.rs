@@ -103,19 +103,27 @@ impl Application {
 
     /// Serves until `signal` completes, then stops accepting, finishes requests in flight and
     /// closes WebSockets with 1001.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let shutdown = self.shutdown;
-        axum::serve(
+        let notify = shutdown.clone();
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             signal.await;
-            shutdown.send_replace(true);
+            notify.send_replace(true);
         })
         .await
-        .context("the HTTP server failed")
+        .context("the HTTP server failed");
+        // axum does not wait for upgraded connections: wait (briefly) until every WebSocket
+        // has been closed with 1001 and let go of its receiver.
+        let _ = tokio::time::timeout(Duration::from_secs(5), shutdown.closed()).await;
+        served
     }
 }
 

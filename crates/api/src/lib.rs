@@ -13,7 +13,8 @@
 //! - [`schema`]: queries, mutations, subscriptions; [`error`]: the one mapping from refusals
 //!   to `extensions.code`;
 //! - [`auth`], [`tracking`], [`personal`], [`ratelimit`]: who may do what, and personal data;
-//! - [`routes`]: HTTP; [`feed`]: the public event lines; [`demo`]: `--demo`.
+//! - [`transport`]: GraphQL over HTTP and WebSocket, standards-exact;
+//! - [`routes`]: HTTP; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
 
 pub mod app;
 pub mod auth;
@@ -22,11 +23,13 @@ pub mod demo;
 pub mod error;
 pub mod feed;
 pub mod live;
+pub mod overview;
 pub mod personal;
 pub mod ratelimit;
 pub mod routes;
 pub mod schema;
 pub mod service;
 pub mod tracking;
+pub mod transport;
 
 pub use app::{Application, Config};

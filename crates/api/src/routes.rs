@@ -5,15 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, State};
+use async_graphql::Data;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::app::Config;
 use crate::auth::Actor;
 use crate::schema::{self, AppState};
+use crate::transport::{graphql_router, GraphqlHooks, TransportOptions};
 
 pub fn router(
     state: Arc<AppState>,
@@ -21,14 +23,16 @@ pub fn router(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let schema = schema::build(state.clone());
-    let _ = (config, shutdown);
-    let graphql = interim_graphql(schema, state.clone());
+    let mut options = TransportOptions::new(shutdown);
+    options.ws_init_timeout = config.ws_init_timeout;
+    let graphql = graphql_router(schema, Arc::new(Hooks(state.clone())), options);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(graphql)
+        .merge(crate::overview::router())
 }
 
 /// The actor of an HTTP request, from its `Authorization` header.
@@ -47,44 +51,39 @@ pub fn actor_for(
         .map_err(|e| format!("{e}; ask for a new token"))
 }
 
-fn interim_graphql(schema: schema::WijkpulsSchema, state: Arc<AppState>) -> Router {
-    use async_graphql::http::GraphiQLSource;
-    use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
-    let post = {
-        let schema = schema.clone();
-        let state = state.clone();
-        move |peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>, headers: HeaderMap, request: GraphQLRequest| async move {
-            let mut request = request.into_inner();
-            match actor_for(&state, &headers, peer.map(|p| p.0 .0)) {
-                Ok(actor) => request = request.data(actor),
-                Err(message) => {
-                    let error = async_graphql::ServerError::new(message, None);
-                    let mut response = async_graphql::Response::from_errors(vec![error]);
-                    response.errors[0].extensions = Some({
-                        let mut ext = async_graphql::ErrorExtensionValues::default();
-                        ext.set("code", "UNAUTHENTICATED");
-                        ext
-                    });
-                    return GraphQLResponse::from(response);
-                }
-            }
-            GraphQLResponse::from(schema.execute(request).await)
-        }
-    };
-    Router::new()
-        .route(
-            "/graphql",
-            get(|| async {
-                Html(
-                    GraphiQLSource::build()
-                        .endpoint("/graphql")
-                        .subscription_endpoint("/graphql/ws")
-                        .finish(),
-                )
-            })
-            .post(post),
-        )
-        .route_service("/graphql/ws", GraphQLSubscription::new(schema))
+/// Authentication for the transport: the actor of a request or WebSocket connection.
+struct Hooks(Arc<AppState>);
+
+impl GraphqlHooks for Hooks {
+    fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String> {
+        let actor = actor_for(&self.0, headers, peer)?;
+        let mut data = Data::default();
+        data.insert(actor);
+        Ok(data)
+    }
+
+    fn ws_data(
+        &self,
+        init_payload: Option<&serde_json::Value>,
+        _headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<Data, String> {
+        // On WebSocket the token comes in the connection_init payload (browsers cannot set
+        // headers there).
+        let authorization = match init_payload.and_then(|p| p.get("authorization")) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(value)) => Some(value.as_str()),
+            Some(_) => return Err("authorization must be a string".into()),
+        };
+        let actor = self
+            .0
+            .tokens
+            .actor_from_header(authorization, peer.map(|p| p.ip()))
+            .map_err(|e| e.to_string())?;
+        let mut data = Data::default();
+        data.insert(actor);
+        Ok(data)
+    }
 }
 
 async fn healthz() -> &'static str {

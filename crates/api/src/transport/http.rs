@@ -200,10 +200,12 @@ pub(super) async fn get_graphql<E: Executor>(
 
     if param("query").is_none() && accepts_html(request.headers()) {
         let mut response = shared.graphiql.clone().into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
+        headers.insert(header::VARY, HeaderValue::from_static("accept"));
         return response;
     }
     let Some(media) = negotiate(request.headers()) else {
@@ -297,11 +299,7 @@ pub(super) async fn post_graphql<E: Executor>(
     }
 
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            media,
-            "The request body is empty",
-        );
+        return error_response(StatusCode::BAD_REQUEST, media, "The request body is empty");
     }
     let object = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(object)) => object,
@@ -336,8 +334,7 @@ pub(super) async fn post_graphql<E: Executor>(
 
 /// Only `application/json` bodies, in UTF-8.
 fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
-    let unsupported =
-        || Err("The request body must be application/json (in UTF-8)".to_owned());
+    let unsupported = || Err("The request body must be application/json (in UTF-8)".to_owned());
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return unsupported();
     };
@@ -407,9 +404,8 @@ async fn execute<E: Executor>(
         _ => {}
     }
 
-    let decision = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        shared.hooks.http_data(headers, peer)
-    }));
+    let decision =
+        std::panic::catch_unwind(AssertUnwindSafe(|| shared.hooks.http_data(headers, peer)));
     let data = match decision {
         Ok(Ok(data)) => data,
         Err(_) => {
@@ -508,19 +504,27 @@ mod tests {
             Some(GraphqlResponseJson)
         );
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json, application/json;q=0.9")),
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
             Some(GraphqlResponseJson)
         );
         assert_eq!(
-            negotiate(&accept("application/json, application/graphql-response+json")),
+            negotiate(&accept(
+                "application/json, application/graphql-response+json"
+            )),
             Some(GraphqlResponseJson)
         );
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json;q=0.5, application/json")),
+            negotiate(&accept(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
             Some(Json)
         );
         assert_eq!(
-            negotiate(&accept("application/graphql-response+json; charset=utf-8, */*;q=0.1")),
+            negotiate(&accept(
+                "application/graphql-response+json; charset=utf-8, */*;q=0.1"
+            )),
             Some(GraphqlResponseJson)
         );
         assert_eq!(

@@ -37,11 +37,7 @@ pub trait GraphqlHooks: Send + Sync + 'static {
     /// Data to attach to an HTTP GraphQL request, from its headers and peer address; an
     /// Err(message) answers with a GraphQL error whose extensions.code is "UNAUTHENTICATED"
     /// (HTTP 401 with graphql-response+json; 200 with application/json) and executes nothing.
-    fn http_data(
-        &self,
-        headers: &HeaderMap,
-        peer: Option<SocketAddr>,
-    ) -> Result<Data, String>;
+    fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String>;
 
     /// Data for a WebSocket connection, from the `connection_init` payload (e.g.
     /// {"authorization": "Bearer ..."}); Err → close 4403 "Forbidden".
@@ -62,8 +58,13 @@ pub struct TransportOptions {
     /// The largest HTTP request body (413 beyond it) and the largest WebSocket message (the
     /// connection is dropped beyond it), in bytes.
     pub body_limit: usize,
-    /// Shutdown signal: once it reads `true`, every WebSocket is closed with 1001 (Going away).
-    /// A dropped sender is not a shutdown.
+    /// Shutdown signal: once it reads `true`, every WebSocket is closed with 1001 (Going away),
+    /// and WebSockets opened later are closed so at once. A dropped sender is not a shutdown.
+    ///
+    /// The transport holds clones of this receiver only in the router and in open WebSocket
+    /// connections, so after `send(true)` the sender's `closed()` completes once every WebSocket
+    /// has finished closing and the router is dropped (axum's graceful shutdown does not wait
+    /// for upgraded connections).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -264,11 +265,9 @@ fn select_operation<'d>(
 ) -> Result<&'d Positioned<OperationDefinition>, ServerError> {
     match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), None) => Ok(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).ok_or_else(|| {
-                ServerError::new(format!(r#"Unknown operation named "{name}""#), None)
-            })
-        }
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .get(name)
+            .ok_or_else(|| ServerError::new(format!(r#"Unknown operation named "{name}""#), None)),
         (DocumentOperations::Single(_), Some(name)) => Err(ServerError::new(
             format!(r#"Unknown operation named "{name}""#),
             None,

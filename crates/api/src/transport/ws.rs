@@ -32,6 +32,7 @@ use futures::{
     stream::{BoxStream, SplitSink, SplitStream},
     SinkExt, StreamExt,
 };
+use serde::Serialize;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -135,7 +136,11 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
 }
 
 async fn shutdown_signalled(shutdown: &mut watch::Receiver<bool>) {
-    if shutdown.wait_for(|shutting_down| *shutting_down).await.is_err() {
+    if shutdown
+        .wait_for(|shutting_down| *shutting_down)
+        .await
+        .is_err()
+    {
         // The sender is gone without signalling: no shutdown will ever come.
         std::future::pending::<()>().await;
     }
@@ -176,7 +181,8 @@ async fn serve<E: Executor>(
                 () = shutdown_signalled(&mut shutdown) => CloseCmd::going_away(),
                 close = connection.run(&mut stream) => close,
             };
-            connection.abort_all();
+            // Dropping the connection stops its operations.
+            drop(connection);
             close
         }
     };
@@ -250,6 +256,32 @@ async fn write_loop(
     .await;
 }
 
+/// A server message: `{"type": .., "id": .., "payload": ..}`, without the absent members.
+fn encode<P: Serialize>(ty: &str, id: Option<&str>, payload: Option<P>) -> Message {
+    #[derive(Serialize)]
+    struct ServerMessage<'a, P> {
+        #[serde(rename = "type")]
+        ty: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload: Option<P>,
+    }
+    match serde_json::to_string(&ServerMessage { ty, id, payload }) {
+        Ok(text) => Message::Text(text.into()),
+        Err(error) => {
+            tracing::error!(%error, "could not serialize a GraphQL over WebSocket message");
+            let text = serde_json::to_string(&ServerMessage {
+                ty: "error",
+                id,
+                payload: Some([internal_error()]),
+            })
+            .unwrap_or_default();
+            Message::Text(text.into())
+        }
+    }
+}
+
 /// A running operation.
 struct Operation {
     generation: u64,
@@ -277,13 +309,21 @@ enum ClientMessage {
     ConnectionInit(Option<Json>),
     Ping(Option<Json>),
     Pong,
-    Subscribe { id: String, params: Params },
-    Complete { id: String },
+    Subscribe {
+        id: String,
+        params: Params,
+    },
+    Complete {
+        id: String,
+    },
     /// Legacy only.
     ConnectionTerminate,
 }
 
-fn payload_object(message: &mut serde_json::Map<String, Json>, ty: &str) -> Result<Option<Json>, String> {
+fn payload_object(
+    message: &mut serde_json::Map<String, Json>,
+    ty: &str,
+) -> Result<Option<Json>, String> {
     match message.remove("payload") {
         None | Some(Json::Null) => Ok(None),
         Some(payload @ Json::Object(_)) => Ok(Some(payload)),
@@ -293,12 +333,18 @@ fn payload_object(message: &mut serde_json::Map<String, Json>, ty: &str) -> Resu
     }
 }
 
-fn operation_id(message: &mut serde_json::Map<String, Json>, ty: &str, protocol: Protocol) -> Result<String, String> {
+fn operation_id(
+    message: &mut serde_json::Map<String, Json>,
+    ty: &str,
+    protocol: Protocol,
+) -> Result<String, String> {
     match message.remove("id") {
         Some(Json::String(id)) if !id.is_empty() => Ok(id),
         // subscriptions-transport-ws clients may number their operations.
         Some(Json::Number(id)) if protocol == Protocol::Legacy => Ok(id.to_string()),
-        _ => Err(format!("\"{ty}\" message requires a non-empty string 'id' property")),
+        _ => Err(format!(
+            "\"{ty}\" message requires a non-empty string 'id' property"
+        )),
     }
 }
 
@@ -321,7 +367,10 @@ fn parse_message(text: &str, protocol: Protocol) -> Result<ClientMessage, String
         Protocol::Legacy => "stop",
     };
     match ty.as_str() {
-        "connection_init" => Ok(ClientMessage::ConnectionInit(payload_object(&mut message, &ty)?)),
+        "connection_init" => Ok(ClientMessage::ConnectionInit(payload_object(
+            &mut message,
+            &ty,
+        )?)),
         "ping" if protocol == Protocol::TransportWs => {
             Ok(ClientMessage::Ping(payload_object(&mut message, &ty)?))
         }
@@ -329,12 +378,18 @@ fn parse_message(text: &str, protocol: Protocol) -> Result<ClientMessage, String
             payload_object(&mut message, &ty)?;
             Ok(ClientMessage::Pong)
         }
-        "connection_terminate" if protocol == Protocol::Legacy => Ok(ClientMessage::ConnectionTerminate),
+        "connection_terminate" if protocol == Protocol::Legacy => {
+            Ok(ClientMessage::ConnectionTerminate)
+        }
         _ if ty == start => {
             let id = operation_id(&mut message, &ty, protocol)?;
             let params = match message.remove("payload") {
                 Some(Json::Object(payload)) => Params::from_json(payload)?,
-                _ => return Err(format!("\"{ty}\" message expects the 'payload' property to be an object")),
+                _ => {
+                    return Err(format!(
+                        "\"{ty}\" message expects the 'payload' property to be an object"
+                    ))
+                }
             };
             Ok(ClientMessage::Subscribe { id, params })
         }
@@ -358,6 +413,15 @@ struct Connection<E> {
     init_received: bool,
     /// The connection's data, once `connection_init` was accepted.
     session: Option<Arc<Data>>,
+}
+
+/// However the connection ends (even when its task is cancelled), its operations stop.
+impl<E> Drop for Connection<E> {
+    fn drop(&mut self) {
+        for (_, operation) in self.operations.drain() {
+            operation.task.abort();
+        }
+    }
 }
 
 impl<E: Executor> Connection<E> {
@@ -395,25 +459,16 @@ impl<E: Executor> Connection<E> {
         }
     }
 
-    /// Stops every operation (the connection is closing).
-    fn abort_all(&mut self) {
-        for (_, operation) in self.operations.drain() {
-            operation.task.abort();
-        }
-    }
-
-    async fn send(&self, message: Json) {
+    async fn send(&self, message: Message) {
         // Fails only once the writer is gone, and then the connection is closing anyway.
-        let _ = self.out.send(Message::Text(message.to_string().into())).await;
+        let _ = self.out.send(message).await;
     }
 
     fn keepalive(&self) {
         // Best effort: when the queue is full the client has plenty to read already.
         let message = match self.protocol {
             Protocol::TransportWs => Message::Ping(Default::default()),
-            Protocol::Legacy if self.session.is_some() => {
-                Message::Text(json!({ "type": "ka" }).to_string().into())
-            }
+            Protocol::Legacy if self.session.is_some() => encode("ka", None, None::<()>),
             Protocol::Legacy => return,
         };
         let _ = self.out.try_send(message);
@@ -422,8 +477,12 @@ impl<E: Executor> Connection<E> {
     /// A refusal: legacy clients get a `connection_error` first.
     async fn refuse(&self, code: u16, reason: &str) -> Option<CloseCmd> {
         if self.protocol == Protocol::Legacy {
-            self.send(json!({ "type": "connection_error", "payload": { "message": reason } }))
-                .await;
+            self.send(encode(
+                "connection_error",
+                None,
+                Some(json!({ "message": reason })),
+            ))
+            .await;
         }
         Some(CloseCmd::protocol(code, reason))
     }
@@ -442,7 +501,10 @@ impl<E: Executor> Connection<E> {
             ClientMessage::ConnectionInit(payload) => {
                 if self.init_received {
                     return self
-                        .refuse(TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests")
+                        .refuse(
+                            TOO_MANY_INITIALISATION_REQUESTS,
+                            "Too many initialisation requests",
+                        )
                         .await;
                 }
                 self.init_received = true;
@@ -453,25 +515,22 @@ impl<E: Executor> Connection<E> {
                 match decision {
                     Ok(Ok(data)) => {
                         self.session = Some(Arc::new(data));
-                        self.send(json!({ "type": "connection_ack" })).await;
+                        self.send(encode("connection_ack", None, None::<()>)).await;
                         if self.protocol == Protocol::Legacy {
-                            self.send(json!({ "type": "ka" })).await;
+                            self.send(encode("ka", None, None::<()>)).await;
                         }
                         None
                     }
                     Ok(Err(_)) => self.refuse(FORBIDDEN, "Forbidden").await,
                     Err(_) => {
                         tracing::error!("the ws_data hook panicked");
-                        self.refuse(INTERNAL_SERVER_ERROR, "Internal server error").await
+                        self.refuse(INTERNAL_SERVER_ERROR, "Internal server error")
+                            .await
                     }
                 }
             }
             ClientMessage::Ping(payload) => {
-                let pong = match payload {
-                    Some(payload) => json!({ "type": "pong", "payload": payload }),
-                    None => json!({ "type": "pong" }),
-                };
-                self.send(pong).await;
+                self.send(encode("pong", None, payload)).await;
                 None
             }
             ClientMessage::Pong => None,
@@ -497,7 +556,7 @@ impl<E: Executor> Connection<E> {
                     operation.task.abort();
                     // graphql-transport-ws: the client knows; legacy servers confirm a `stop`.
                     if self.protocol == Protocol::Legacy {
-                        self.send(json!({ "type": "complete", "id": id })).await;
+                        self.send(encode("complete", Some(&id), None::<()>)).await;
                     }
                 }
                 None
@@ -543,20 +602,24 @@ impl<E: Executor> Connection<E> {
             outcome,
         } = finished;
         // A stale report: the client completed the operation, and may have reused its id.
-        if self.operations.get(&id).is_none_or(|operation| operation.generation != generation) {
+        if self
+            .operations
+            .get(&id)
+            .is_none_or(|operation| operation.generation != generation)
+        {
             return;
         }
         self.operations.remove(&id);
         match outcome {
-            Outcome::Completed => self.send(json!({ "type": "complete", "id": id })).await,
+            Outcome::Completed => self.send(encode("complete", Some(&id), None::<()>)).await,
             Outcome::RequestError(errors) => self.send_request_error(&id, &errors).await,
             Outcome::Internal => match self.protocol {
                 Protocol::TransportWs => {
-                    self.send(json!({ "type": "error", "id": id, "payload": [internal_error()] }))
+                    self.send(encode("error", Some(&id), Some([internal_error()])))
                         .await
                 }
                 Protocol::Legacy => {
-                    self.send(json!({ "type": "error", "id": id, "payload": internal_error() }))
+                    self.send(encode("error", Some(&id), Some(internal_error())))
                         .await
                 }
             },
@@ -567,18 +630,11 @@ impl<E: Executor> Connection<E> {
     /// like subscriptions-transport-ws, `data` with the errors and then `complete`.
     async fn send_request_error(&self, id: &str, errors: &[ServerError]) {
         match self.protocol {
-            Protocol::TransportWs => {
-                self.send(json!({ "type": "error", "id": id, "payload": errors }))
-                    .await
-            }
+            Protocol::TransportWs => self.send(encode("error", Some(id), Some(errors))).await,
             Protocol::Legacy => {
-                self.send(json!({
-                    "type": "data",
-                    "id": id,
-                    "payload": WireResponse::errors(errors),
-                }))
-                .await;
-                self.send(json!({ "type": "complete", "id": id })).await;
+                self.send(encode("data", Some(id), Some(WireResponse::errors(errors))))
+                    .await;
+                self.send(encode("complete", Some(id), None::<()>)).await;
             }
         }
     }
@@ -612,16 +668,8 @@ async fn drive(
                     break Outcome::RequestError(response.errors);
                 }
                 first = false;
-                let message = json!({
-                    "type": next,
-                    "id": id,
-                    "payload": WireResponse::executed(&response),
-                });
-                if out
-                    .send(Message::Text(message.to_string().into()))
-                    .await
-                    .is_err()
-                {
+                let message = encode(next, Some(&id), Some(WireResponse::executed(&response)));
+                if out.send(message).await.is_err() {
                     return;
                 }
             }
