@@ -68,10 +68,12 @@ impl Application {
         if !state.live.read().has_reference_data() {
             let reference = match &config.wijken_file {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read the wijken file {}", path.display()))?;
-                    ReferenceData::parse(&text)
-                        .with_context(|| format!("the wijken file {} cannot be used", path.display()))?
+                    let text = std::fs::read_to_string(path).with_context(|| {
+                        format!("cannot read the wijken file {}", path.display())
+                    })?;
+                    ReferenceData::parse(&text).with_context(|| {
+                        format!("the wijken file {} cannot be used", path.display())
+                    })?
                 }
                 None => ReferenceData::arnhem(),
             };
@@ -94,7 +96,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &Arc<AppState> {
@@ -176,13 +180,19 @@ pub fn system_actor() -> Actor {
 async fn register(state: &AppState, reference: ReferenceData) -> anyhow::Result<()> {
     let result = state
         .service
-        .execute(&system_actor(), "registerReferenceData", Some("initial"), |_| {
-            Ok(Command::RegisterReferenceData(reference.clone()))
-        })
+        .execute(
+            &system_actor(),
+            "registerReferenceData",
+            Some("initial"),
+            |_| Ok(Command::RegisterReferenceData(reference.clone())),
+        )
         .await;
     match result {
         // Another instance registered it at the same moment.
         Ok(_) | Err(ApiError::Domain(DomainError::AlreadyExists { .. })) => Ok(()),
-        Err(error) => Err(anyhow::anyhow!("cannot register the wijken: {}", error.detail())),
+        Err(error) => Err(anyhow::anyhow!(
+            "cannot register the wijken: {}",
+            error.detail()
+        )),
     }
 }

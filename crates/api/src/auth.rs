@@ -223,7 +223,10 @@ fn unix_now() -> u64 {
 /// Parses `8h`, `30m`, `7d`, `90s` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = number
         .parse()
         .map_err(|_| format!("invalid duration {text:?}: use e.g. 8h, 30m, 7d"))?;
@@ -235,7 +238,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("invalid duration {text:?}: use e.g. 8h, 30m, 7d")),
     };
     if seconds == 0 || seconds > 366 * 86_400 {
-        return Err(format!("invalid duration {text:?}: between 1 second and a year"));
+        return Err(format!(
+            "invalid duration {text:?}: between 1 second and a year"
+        ));
     }
     Ok(Duration::from_secs(seconds))
 }
@@ -255,11 +260,17 @@ mod tests {
         assert_eq!(actor.gebieden, vec![w2]);
 
         let other = TokenKey::new(b"other");
-        assert_eq!(other.verify(&token, None).unwrap_err(), TokenError::BadSignature);
+        assert_eq!(
+            other.verify(&token, None).unwrap_err(),
+            TokenError::BadSignature
+        );
         let mut tampered = token.clone();
         tampered.insert(5, 'x');
         assert!(key.verify(&tampered, None).is_err());
-        assert_eq!(key.verify("nonsense", None).unwrap_err(), TokenError::Malformed);
+        assert_eq!(
+            key.verify("nonsense", None).unwrap_err(),
+            TokenError::Malformed
+        );
         assert_eq!(
             key.actor_from_header(Some("Basic abc"), None).unwrap_err(),
             TokenError::Malformed

@@ -34,7 +34,9 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
         let command = step.into_command(|_, _, _| sealed.clone().expect("sealed for a submission"));
         state
             .service
-            .execute(&actor, "demo", Some(&format!("{year}-{index}")), |_| Ok(command.clone()))
+            .execute(&actor, "demo", Some(&format!("{year}-{index}")), |_| {
+                Ok(command.clone())
+            })
             .await
             .map_err(|e| anyhow::anyhow!("demo step {index} failed: {}", e.detail()))?;
     }

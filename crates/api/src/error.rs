@@ -111,8 +111,51 @@ impl From<ApiError> for async_graphql::Error {
             tracing::error!(error = %error.detail(), "internal error");
         }
         use async_graphql::ErrorExtensions as _;
-        async_graphql::Error::new(error.client_message()).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(error.client_message())
+            .extend_with(|_, ext| ext.set("code", code))
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Gives every error a code: errors raised before execution (parse, validation, variable
+/// coercion — e.g. `"12.345"` as `Money`) come from async-graphql without one, and are always
+/// the client's input; resolver errors already carry theirs (see [`ApiError::code`]).
+pub struct ErrorCodes;
+
+impl async_graphql::extensions::ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for ErrorCodes {
+    async fn request(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextRequest<'_>,
+    ) -> async_graphql::Response {
+        with_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        stream: futures::stream::BoxStream<'s, async_graphql::Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures::stream::BoxStream<'s, async_graphql::Response> {
+        use futures::StreamExt as _;
+        next.run(ctx, stream).map(with_codes).boxed()
+    }
+}
+
+fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
+}

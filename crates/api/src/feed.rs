@@ -50,7 +50,9 @@ fn summary(state: &CityState, event: &DomainEvent) -> String {
         )
     };
     match event {
-        DomainEvent::MunicipalityRegistered(e) => format!("Gemeente {} geregistreerd", e.name.as_str()),
+        DomainEvent::MunicipalityRegistered(e) => {
+            format!("Gemeente {} geregistreerd", e.name.as_str())
+        }
         DomainEvent::GebiedRegistered(e) => format!("Gebied {} geregistreerd", e.name.as_str()),
         DomainEvent::WijkRegistered(e) => format!("Wijk {} geregistreerd", e.name.as_str()),
         DomainEvent::TeamContactChanged(e) => {
@@ -82,7 +84,10 @@ fn summary(state: &CityState, event: &DomainEvent) -> String {
         ),
         DomainEvent::InitiativeRejected(e) => format!("{} afgewezen", initiative(&e.id)),
         DomainEvent::InitiativeReferred(e) => {
-            format!("{} doorverwezen naar het sociaal wijkteam", initiative(&e.id))
+            format!(
+                "{} doorverwezen naar het sociaal wijkteam",
+                initiative(&e.id)
+            )
         }
         DomainEvent::InitiativeWithdrawn(e) => format!("{} ingetrokken", initiative(&e.id)),
         DomainEvent::InitiatorDataErased(e) => {

@@ -98,7 +98,12 @@ impl Live {
             Arc::new(feed::item(&state, record, &recorded))
         };
         for wijk in touched_wijken(&self.read(), &recorded) {
-            if let Some(sender) = self.wijken.lock().unwrap_or_else(|e| e.into_inner()).get(&wijk) {
+            if let Some(sender) = self
+                .wijken
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&wijk)
+            {
                 sender.send_replace(recorded.position);
             }
         }

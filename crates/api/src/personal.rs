@@ -60,7 +60,10 @@ impl Sealer {
     }
 
     /// Decrypts, or `None` when the key was destroyed (erased) or the data does not open.
-    pub async fn open(&self, sealed: &SealedInitiator) -> Result<Option<InitiatorData>, StoreError> {
+    pub async fn open(
+        &self,
+        sealed: &SealedInitiator,
+    ) -> Result<Option<InitiatorData>, StoreError> {
         let keys = self.vault.keys(&[sealed.key_id.as_str()]).await?;
         let Some(key) = keys.get(&sealed.key_id) else {
             return Ok(None);

@@ -43,7 +43,10 @@ pub fn actor_for(
 ) -> Result<Actor, String> {
     let header = headers
         .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map_err(|_| "the Authorization header is malformed".to_owned()))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| "the Authorization header is malformed".to_owned())
+        })
         .transpose()?;
     state
         .tokens
@@ -101,24 +104,38 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         }
     };
     if !state.live.is_following() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "live state is not following the log\n")
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live state is not following the log\n",
+        )
             .into_response();
     }
     let caught_up = tokio::time::timeout(Duration::from_secs(2), state.live.wait_for(head.0)).await;
     match caught_up {
         Ok(()) => "ready\n".into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "live state is catching up\n").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live state is catching up\n",
+        )
+            .into_response(),
     }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
     let head = state.service.store.head_position().await.map(|p| p.0).ok();
-    out.push_str("# HELP wijkpuls_live_position Position of the last event applied to the live state.\n");
+    out.push_str(
+        "# HELP wijkpuls_live_position Position of the last event applied to the live state.\n",
+    );
     out.push_str("# TYPE wijkpuls_live_position gauge\n");
-    out.push_str(&format!("wijkpuls_live_position {}\n", state.live.position()));
+    out.push_str(&format!(
+        "wijkpuls_live_position {}\n",
+        state.live.position()
+    ));
     if let Some(head) = head {
-        out.push_str("# HELP wijkpuls_log_head_position Position of the last event committed to the log.\n");
+        out.push_str(
+            "# HELP wijkpuls_log_head_position Position of the last event committed to the log.\n",
+        );
         out.push_str("# TYPE wijkpuls_log_head_position gauge\n");
         out.push_str(&format!("wijkpuls_log_head_position {head}\n"));
     }
@@ -132,7 +149,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         ));
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()

@@ -55,11 +55,26 @@ impl Service {
         let idempotency_key = idempotency_key
             .map(|key| scoped_key(actor, operation, key))
             .transpose()?;
-        for _ in 0..ATTEMPTS {
-            let decision: Decision = {
+        for attempt in 0..ATTEMPTS {
+            let decided: ApiResult<Decision> = {
                 let state = self.live.read();
-                let command = command(&state)?;
-                decide(&state, command)?
+                command(&state).and_then(|command| Ok(decide(&state, command)?))
+            };
+            let decision = match decided {
+                Err(error) if attempt == 0 && error.code() == "NOT_FOUND" => {
+                    // Another instance may have just recorded it: catch up with the log once.
+                    let head = self.store.head_position().await?;
+                    if head.0 <= self.live.position() {
+                        return Err(error);
+                    }
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(2),
+                        self.live.wait_for(head.0),
+                    )
+                    .await;
+                    continue;
+                }
+                other => other?,
             };
             if decision.events.is_empty() {
                 return Ok(Executed { outcome: None });
@@ -122,12 +137,20 @@ impl Service {
     }
 }
 
-fn scoped_key(actor: &Actor, operation: &str, key: &str) -> ApiResult<String> {
-    if key.is_empty() || key.len() > 100 || key.chars().any(char::is_control) {
+/// Checks a client's idempotency key: 1–100 characters, no control characters.
+pub fn check_idempotency_key(key: &str) -> ApiResult<&str> {
+    if key.is_empty() || key.chars().count() > 100 || key.chars().any(char::is_control) {
         return Err(ApiError::BadInput(
             "idempotencyKey must be 1-100 characters without control characters".into(),
         ));
     }
+    Ok(key)
+}
+
+fn scoped_key(actor: &Actor, operation: &str, key: &str) -> ApiResult<String> {
+    // The key may carry a fingerprint of the request after a '#' (see submitInitiative).
+    let (client_key, _) = key.split_once('#').unwrap_or((key, ""));
+    check_idempotency_key(client_key)?;
     // The subject, never the client's address: keys are stored in the log's metadata.
     Ok(format!("{operation}:{}:{key}", actor.subject))
 }

@@ -24,7 +24,11 @@ pub fn new_code(id: &InitiativeId, key: &TokenKey, idempotency_key: Option<&str>
             bytes
         }
     };
-    format!("{}.{}", id.as_uuid().simple(), URL_SAFE_NO_PAD.encode(secret))
+    format!(
+        "{}.{}",
+        id.as_uuid().simple(),
+        URL_SAFE_NO_PAD.encode(secret)
+    )
 }
 
 pub fn hash(code: &str) -> String {

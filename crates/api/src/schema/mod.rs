@@ -42,6 +42,7 @@ pub fn build(state: Arc<AppState>) -> WijkpulsSchema {
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(crate::error::ErrorCodes)
         .finish()
 }
 

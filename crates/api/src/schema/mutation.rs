@@ -1,8 +1,6 @@
 //! The mutations: one per command of the lifecycle, each taking one `input` with an optional
 //! `idempotencyKey`, each checking who may do it before anything is recorded.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use wijkpuls_domain as domain;
 use wijkpuls_domain::{
@@ -174,8 +172,28 @@ impl Mutation {
             }
         };
         let id = InitiativeId::new();
-        let derive_from = input
+        // Anonymous clients share one subject, so a key alone could let one resident's retry
+        // answer with another's submission (and tracking code). The key therefore counts only
+        // together with a fingerprint of what is submitted (not of the personal data, which
+        // must not leave a trace in the log).
+        let idempotency_key = input
             .idempotency_key
+            .as_deref()
+            .map(|key| {
+                crate::service::check_idempotency_key(key)?;
+                Ok::<_, ApiError>(format!(
+                    "{key}#{}",
+                    fingerprint(&[
+                        wijk.as_str(),
+                        title.as_str(),
+                        description.as_str(),
+                        input.theme_str(),
+                        &input.requested_amount.0.to_string(),
+                    ])
+                ))
+            })
+            .transpose()?;
+        let derive_from = idempotency_key
             .as_deref()
             .map(|k| format!("{}:{k}", actor.subject));
         let code = crate::tracking::new_code(&id, &app.tokens, derive_from.as_deref());
@@ -183,20 +201,25 @@ impl Mutation {
         let tracking_code_hash = crate::tracking::hash(&code);
         let executed = app
             .service
-            .execute(actor, "submitInitiative", input.idempotency_key.as_deref(), |_| {
-                Ok(Command::Submit {
-                    id,
-                    wijk,
-                    title: title.clone(),
-                    description: description.clone(),
-                    theme: input.theme.into(),
-                    requested_amount: input.requested_amount.0,
-                    channel,
-                    initiator: sealed.clone(),
-                    tracking_code_hash: tracking_code_hash.clone(),
-                    entered_by_staff: staff,
-                })
-            })
+            .execute(
+                actor,
+                "submitInitiative",
+                idempotency_key.as_deref(),
+                |_| {
+                    Ok(Command::Submit {
+                        id,
+                        wijk,
+                        title: title.clone(),
+                        description: description.clone(),
+                        theme: input.theme.into(),
+                        requested_amount: input.requested_amount.0,
+                        channel,
+                        initiator: sealed.clone(),
+                        tracking_code_hash: tracking_code_hash.clone(),
+                        entered_by_staff: staff,
+                    })
+                },
+            )
             .await;
         let executed = match executed {
             Ok(executed) => executed,
@@ -239,16 +262,23 @@ impl Mutation {
         require_admin(actor)?;
         let wijk = WijkCode::parse(&input.wijk_code)?;
         app.service
-            .execute(actor, "allocateBudget", input.idempotency_key.as_deref(), |_| {
-                Ok(Command::AllocateBudget {
-                    wijk,
-                    year: input.year,
-                    theme: input.theme.into(),
-                    amount: input.amount.0,
-                })
-            })
+            .execute(
+                actor,
+                "allocateBudget",
+                input.idempotency_key.as_deref(),
+                |_| {
+                    Ok(Command::AllocateBudget {
+                        wijk,
+                        year: input.year,
+                        theme: input.theme.into(),
+                        amount: input.amount.0,
+                    })
+                },
+            )
             .await?;
-        Ok(Budget::from(&app.live.read().wijk_budget(&wijk, input.year)))
+        Ok(Budget::from(
+            &app.live.read().wijk_budget(&wijk, input.year),
+        ))
     }
 
     /// Connects an initiative with another one (the link shows on both) or with an
@@ -272,13 +302,19 @@ impl Mutation {
             }
         };
         let note = domain::Note::parse(&input.note)?;
-        staff_command(ctx, "connectInitiative", id, input.idempotency_key.as_deref(), |_| {
-            Ok(Command::Connect {
-                id,
-                target: target.clone(),
-                note: note.clone(),
-            })
-        })
+        staff_command(
+            ctx,
+            "connectInitiative",
+            id,
+            input.idempotency_key.as_deref(),
+            |_| {
+                Ok(Command::Connect {
+                    id,
+                    target: target.clone(),
+                    note: note.clone(),
+                })
+            },
+        )
         .await
     }
 
@@ -289,13 +325,19 @@ impl Mutation {
         input: FundInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
-        staff_command(ctx, "fundInitiative", id, input.idempotency_key.as_deref(), |_| {
-            Ok(Command::Fund {
-                id,
-                year: input.year,
-                amount: input.amount.0,
-            })
-        })
+        staff_command(
+            ctx,
+            "fundInitiative",
+            id,
+            input.idempotency_key.as_deref(),
+            |_| {
+                Ok(Command::Fund {
+                    id,
+                    year: input.year,
+                    amount: input.amount.0,
+                })
+            },
+        )
         .await
     }
 
@@ -307,13 +349,19 @@ impl Mutation {
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let report = domain::Report::parse(&input.report)?;
-        staff_command(ctx, "completeInitiative", id, input.idempotency_key.as_deref(), |_| {
-            Ok(Command::Complete {
-                id,
-                spent: input.spent_amount.0,
-                report: report.clone(),
-            })
-        })
+        staff_command(
+            ctx,
+            "completeInitiative",
+            id,
+            input.idempotency_key.as_deref(),
+            |_| {
+                Ok(Command::Complete {
+                    id,
+                    spent: input.spent_amount.0,
+                    report: report.clone(),
+                })
+            },
+        )
         .await
     }
 
@@ -324,12 +372,18 @@ impl Mutation {
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let reason = domain::Reason::parse(&input.reason)?;
-        staff_command(ctx, "rejectInitiative", id, input.idempotency_key.as_deref(), |_| {
-            Ok(Command::Reject {
-                id,
-                reason: reason.clone(),
-            })
-        })
+        staff_command(
+            ctx,
+            "rejectInitiative",
+            id,
+            input.idempotency_key.as_deref(),
+            |_| {
+                Ok(Command::Reject {
+                    id,
+                    reason: reason.clone(),
+                })
+            },
+        )
         .await
     }
 
@@ -344,13 +398,19 @@ impl Mutation {
         let note = non_empty(input.note.as_deref())
             .map(domain::Note::parse)
             .transpose()?;
-        staff_command(ctx, "referInitiative", id, input.idempotency_key.as_deref(), |_| {
-            Ok(Command::Refer {
-                id,
-                sociaal_wijkteam: team.clone(),
-                note: note.clone(),
-            })
-        })
+        staff_command(
+            ctx,
+            "referInitiative",
+            id,
+            input.idempotency_key.as_deref(),
+            |_| {
+                Ok(Command::Refer {
+                    id,
+                    sociaal_wijkteam: team.clone(),
+                    note: note.clone(),
+                })
+            },
+        )
         .await
     }
 
@@ -369,26 +429,33 @@ impl Mutation {
             .transpose()?;
         let code = input.tracking_code.clone();
         app.service
-            .execute(actor, "withdrawInitiative", input.idempotency_key.as_deref(), |state| {
-                let view = find(state, &id)?;
-                let by = match &code {
-                    Some(code) if crate::tracking::matches(code, view) => domain::WithdrawnBy::Initiator,
-                    Some(_) => {
-                        return Err(ApiError::Forbidden(
-                            "this tracking code does not belong to this initiative".into(),
-                        ))
-                    }
-                    None => {
-                        may_act(actor, view)?;
-                        domain::WithdrawnBy::Staff
-                    }
-                };
-                Ok(Command::Withdraw {
-                    id,
-                    by,
-                    reason: reason.clone(),
-                })
-            })
+            .execute(
+                actor,
+                "withdrawInitiative",
+                input.idempotency_key.as_deref(),
+                |state| {
+                    let view = find(state, &id)?;
+                    let by = match &code {
+                        Some(code) if crate::tracking::matches(code, view) => {
+                            domain::WithdrawnBy::Initiator
+                        }
+                        Some(_) => {
+                            return Err(ApiError::Forbidden(
+                                "this tracking code does not belong to this initiative".into(),
+                            ))
+                        }
+                        None => {
+                            may_act(actor, view)?;
+                            domain::WithdrawnBy::Staff
+                        }
+                    };
+                    Ok(Command::Withdraw {
+                        id,
+                        by,
+                        reason: reason.clone(),
+                    })
+                },
+            )
             .await?;
         initiative(app, &id)
     }
@@ -405,9 +472,12 @@ impl Mutation {
         require_admin(actor)?;
         let id = InitiativeId::parse(&input.initiative_id)?;
         app.service
-            .execute(actor, "eraseInitiatorData", input.idempotency_key.as_deref(), |_| {
-                Ok(Command::EraseInitiatorData { id })
-            })
+            .execute(
+                actor,
+                "eraseInitiatorData",
+                input.idempotency_key.as_deref(),
+                |_| Ok(Command::EraseInitiatorData { id }),
+            )
             .await?;
         // Also when it was erased before: a key that survived a failure is destroyed now.
         app.sealer.erase(&crate::personal::key_id(&id)).await?;
@@ -429,12 +499,17 @@ impl Mutation {
             phone: domain::Phone::parse(&input.phone)?,
         };
         app.service
-            .execute(actor, "changeTeamContact", input.idempotency_key.as_deref(), |_| {
-                Ok(Command::ChangeTeamContact {
-                    gebied,
-                    team: team.clone(),
-                })
-            })
+            .execute(
+                actor,
+                "changeTeamContact",
+                input.idempotency_key.as_deref(),
+                |_| {
+                    Ok(Command::ChangeTeamContact {
+                        gebied,
+                        team: team.clone(),
+                    })
+                },
+            )
             .await?;
         Ok(super::types::Gebied {
             code: gebied,
@@ -498,7 +573,27 @@ fn find<'a>(state: &'a CityState, id: &InitiativeId) -> ApiResult<&'a Initiative
 
 fn initiative(app: &AppState, id: &InitiativeId) -> ApiResult<Initiative> {
     let state = app.live.read();
-    Ok(Initiative(Arc::new(find(&state, id)?.clone())))
+    Ok(Initiative::new(find(&state, id)?.clone()))
+}
+
+impl SubmitInitiativeInput {
+    fn theme_str(&self) -> &'static str {
+        domain::Theme::from(self.theme).as_str()
+    }
+}
+
+/// A short hash of a request's (non-personal) fields, to tell different requests apart.
+fn fingerprint(fields: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update(field.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

@@ -1,7 +1,5 @@
 //! The queries: wijken, gebieden, initiatives and the city overview, answered from memory.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, InputObject, Object, ID};
 use wijkpuls_domain::{GebiedCode, InitiativeId, WijkCode};
 
@@ -47,14 +45,10 @@ impl Query {
     /// One wijk by its CBS code (`WK020207`), or null.
     async fn wijk(&self, ctx: &Context<'_>, code: ID) -> ApiResult<Option<Wijk>> {
         let code = WijkCode::parse(&code)?;
-        Ok(app(ctx)
-            .live
-            .read()
-            .wijk(&code)
-            .map(|w| Wijk {
-                code: w.code,
-                year: None,
-            }))
+        Ok(app(ctx).live.read().wijk(&code).map(|w| Wijk {
+            code: w.code,
+            year: None,
+        }))
     }
 
     /// All gebieden (wijkprogramma's), ordered by code.
@@ -73,14 +67,10 @@ impl Query {
     /// One gebied by code (`W2`), or null.
     async fn gebied(&self, ctx: &Context<'_>, code: ID) -> ApiResult<Option<Gebied>> {
         let code = GebiedCode::parse(&code)?;
-        Ok(app(ctx)
-            .live
-            .read()
-            .gebied(&code)
-            .map(|g| Gebied {
-                code: g.code,
-                year: None,
-            }))
+        Ok(app(ctx).live.read().gebied(&code).map(|g| Gebied {
+            code: g.code,
+            year: None,
+        }))
     }
 
     /// One initiative by id, or null.
@@ -90,7 +80,7 @@ impl Query {
             .live
             .read()
             .initiative(&id)
-            .map(|view| Initiative(Arc::new(view.clone()))))
+            .map(|view| Initiative::new(view.clone())))
     }
 
     /// The initiative a tracking code belongs to, for its initiator; null for a wrong code.
@@ -102,7 +92,8 @@ impl Query {
         let id = crate::tracking::initiative_of(&tracking_code)?;
         let state = app(ctx).live.read();
         let view = state.initiative(&id)?;
-        crate::tracking::matches(&tracking_code, view).then(|| Initiative(Arc::new(view.clone())))
+        crate::tracking::matches(&tracking_code, view)
+            .then(|| Initiative::for_initiator(view.clone()))
     }
 
     /// Initiatives, newest first, filtered; pages of at most 100.
@@ -162,8 +153,16 @@ pub fn initiatives_page(
         )));
     }
     let filter = filter.unwrap_or_default();
-    let wijk = filter.wijk.as_deref().map(|w| WijkCode::parse(w)).transpose()?;
-    let gebied = filter.gebied.as_deref().map(|g| GebiedCode::parse(g)).transpose()?;
+    let wijk = filter
+        .wijk
+        .as_deref()
+        .map(|w| WijkCode::parse(w))
+        .transpose()?;
+    let gebied = filter
+        .gebied
+        .as_deref()
+        .map(|g| GebiedCode::parse(g))
+        .transpose()?;
     let statuses: Option<Vec<wijkpuls_domain::InitiativeStatus>> = filter
         .status
         .map(|s| s.into_iter().map(Into::into).collect());
@@ -213,7 +212,7 @@ pub fn initiatives_page(
         if edges.len() < first as usize {
             edges.push(InitiativeEdge {
                 cursor: view.id.to_string(),
-                node: Initiative(Arc::new(view.clone())),
+                node: Initiative::new(view.clone()),
             });
         } else {
             has_next = true;

@@ -41,11 +41,12 @@ pub struct Position(pub u64);
 impl ScalarType for Position {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(text) => text
-                .parse::<u64>()
-                .map(Position)
-                .map_err(|_| InputValueError::custom("a position is a string of digits, e.g. \"1042\"")),
-            _ => Err(InputValueError::custom("a position is a string of digits, e.g. \"1042\"")),
+            Value::String(text) => text.parse::<u64>().map(Position).map_err(|_| {
+                InputValueError::custom("a position is a string of digits, e.g. \"1042\"")
+            }),
+            _ => Err(InputValueError::custom(
+                "a position is a string of digits, e.g. \"1042\"",
+            )),
         }
     }
 

@@ -55,32 +55,41 @@ impl Subscription {
         let id = InitiativeId::parse(&id).map_err(ApiError::from)?;
         let app: Arc<AppState> = ctx.data_unchecked::<Arc<AppState>>().clone();
         let feed = app.live.feed();
-        let first = snapshot(&app, &id)
-            .ok_or_else(|| async_graphql::Error::from(ApiError::NotFound(format!("initiative {id} was not found"))))?;
-        let after = first.initiative.0.history.last().map_or(0, |h| h.position);
-        let updates = stream::unfold((feed, after, app, id), |(mut feed, mut after, app, id)| async move {
-            loop {
-                match feed.recv().await {
-                    Ok(item) if item.position > after && item.initiatives.contains(&id) => {
-                        after = item.position;
-                        let view = app.live.read().initiative(&id).cloned()?;
-                        let update = InitiativeUpdate {
-                            initiative: Initiative(Arc::new(view)),
-                            event: Some(EventRecord(item)),
-                        };
-                        return Some((update, (feed, after, app, id)));
+        let first = snapshot(&app, &id).ok_or_else(|| {
+            async_graphql::Error::from(ApiError::NotFound(format!("initiative {id} was not found")))
+        })?;
+        let after = first
+            .initiative
+            .view
+            .history
+            .last()
+            .map_or(0, |h| h.position);
+        let updates = stream::unfold(
+            (feed, after, app, id),
+            |(mut feed, mut after, app, id)| async move {
+                loop {
+                    match feed.recv().await {
+                        Ok(item) if item.position > after && item.initiatives.contains(&id) => {
+                            after = item.position;
+                            let view = app.live.read().initiative(&id).cloned()?;
+                            let update = InitiativeUpdate {
+                                initiative: Initiative::new(view),
+                                event: Some(EventRecord(item)),
+                            };
+                            return Some((update, (feed, after, app, id)));
+                        }
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(_)) => {
+                            // Told by the gap: send the current state again (without an event).
+                            let update = snapshot(&app, &id)?;
+                            after = app.live.position();
+                            return Some((update, (feed, after, app, id)));
+                        }
+                        Err(RecvError::Closed) => return None,
                     }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => {
-                        // Told by the gap: send the current state again (without an event).
-                        let update = snapshot(&app, &id)?;
-                        after = app.live.position();
-                        return Some((update, (feed, after, app, id)));
-                    }
-                    Err(RecvError::Closed) => return None,
                 }
-            }
-        });
+            },
+        );
         Ok(stream::once(async move { first }).chain(updates))
     }
 
@@ -138,7 +147,7 @@ impl Subscription {
 fn snapshot(app: &AppState, id: &InitiativeId) -> Option<InitiativeUpdate> {
     let view = app.live.read().initiative(id).cloned()?;
     Some(InitiativeUpdate {
-        initiative: Initiative(Arc::new(view)),
+        initiative: Initiative::new(view),
         event: None,
     })
 }
@@ -152,7 +161,13 @@ fn feed_from(app: Arc<AppState>, after: u64) -> impl Stream<Item = EventRecord> 
     }
     let feed = app.live.feed();
     stream::unfold(
-        (app, feed, after, Mode::CatchUp, std::collections::VecDeque::new()),
+        (
+            app,
+            feed,
+            after,
+            Mode::CatchUp,
+            std::collections::VecDeque::new(),
+        ),
         move |(app, mut feed, mut last, mut mode, mut pending)| async move {
             loop {
                 if let Some(record) = pending.pop_front() {

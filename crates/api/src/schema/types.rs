@@ -301,92 +301,116 @@ impl CityOverview {
 
 /// An initiative, as it is now.
 #[derive(Clone)]
-pub struct Initiative(pub Arc<InitiativeView>);
+pub struct Initiative {
+    pub view: Arc<InitiativeView>,
+    /// Looked up with its tracking code: the caller is its initiator.
+    pub opened_by_initiator: bool,
+}
+
+impl Initiative {
+    pub fn new(view: InitiativeView) -> Initiative {
+        Initiative {
+            view: Arc::new(view),
+            opened_by_initiator: false,
+        }
+    }
+
+    /// An initiative its initiator opened with the tracking code (and so may see their data).
+    pub fn for_initiator(view: InitiativeView) -> Initiative {
+        Initiative {
+            view: Arc::new(view),
+            opened_by_initiator: true,
+        }
+    }
+}
 
 #[Object]
 impl Initiative {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.view.id.to_string())
     }
 
     async fn wijk(&self) -> Wijk {
         Wijk {
-            code: self.0.wijk,
+            code: self.view.wijk,
             year: None,
         }
     }
 
     async fn title(&self) -> &str {
-        self.0.title.as_str()
+        self.view.title.as_str()
     }
 
     async fn description(&self) -> &str {
-        self.0.description.as_str()
+        self.view.description.as_str()
     }
 
     async fn theme(&self) -> Theme {
-        self.0.theme.into()
+        self.view.theme.into()
     }
 
     async fn status(&self) -> InitiativeStatus {
-        self.0.status.into()
+        self.view.status.into()
     }
 
     async fn channel(&self) -> Channel {
-        self.0.channel.into()
+        self.view.channel.into()
     }
 
     /// True when staff entered it on a resident's behalf.
     async fn entered_by_staff(&self) -> bool {
-        self.0.entered_by_staff
+        self.view.entered_by_staff
     }
 
     async fn requested_amount(&self) -> Money {
-        self.0.requested_amount.into()
+        self.view.requested_amount.into()
     }
 
     /// What was committed from the budget line, once funded.
     async fn funded_amount(&self) -> Option<Money> {
-        self.0.funded_amount.map(Money)
+        self.view.funded_amount.map(Money)
     }
 
     /// The budget year it was funded from.
     async fn funded_year(&self) -> Option<i32> {
-        self.0.funded_line.map(|l| l.year)
+        self.view.funded_line.map(|l| l.year)
     }
 
     /// What was reported spent on completion.
     async fn spent_amount(&self) -> Option<Money> {
-        self.0.spent_amount.map(Money)
+        self.view.spent_amount.map(Money)
     }
 
     /// The completion report.
     async fn report(&self) -> Option<&str> {
-        self.0.report.as_ref().map(|r| r.as_str())
+        self.view.report.as_ref().map(|r| r.as_str())
     }
 
     /// Why it was rejected (readable by the resident).
     async fn rejection_reason(&self) -> Option<&str> {
-        self.0.rejection_reason.as_ref().map(|r| r.as_str())
+        self.view.rejection_reason.as_ref().map(|r| r.as_str())
     }
 
     /// The sociaal wijkteam it was referred to.
     async fn referred_to(&self) -> Option<&str> {
-        self.0.referral.as_ref().map(|r| r.sociaal_wijkteam.as_str())
+        self.view
+            .referral
+            .as_ref()
+            .map(|r| r.sociaal_wijkteam.as_str())
     }
 
     async fn submitted_at(&self) -> DateTime<Utc> {
-        self.0.submitted_at
+        self.view.submitted_at
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.view.updated_at
     }
 
     /// Links to other initiatives (both ways) and to organisations or persons.
     async fn connections(&self, ctx: &Context<'_>) -> Vec<InitiativeLink> {
-        let sees_people = actor(ctx).works_in(&self.0.gebied);
-        self.0
+        let sees_people = actor(ctx).works_in(&self.view.gebied);
+        self.view
             .connections
             .iter()
             .map(|c| InitiativeLink {
@@ -412,7 +436,7 @@ impl Initiative {
 
     /// What happened, oldest first, without personal data.
     async fn history(&self) -> Vec<HistoryEntry> {
-        self.0
+        self.view
             .history
             .iter()
             .map(|h| HistoryEntry {
@@ -427,26 +451,27 @@ impl Initiative {
 
     /// Who withdrew it, if withdrawn.
     async fn withdrawn_by(&self) -> Option<WithdrawnBy> {
-        self.0.withdrawal.as_ref().map(|w| w.by.into())
+        self.view.withdrawal.as_ref().map(|w| w.by.into())
     }
 
     /// The initiator's contact details: personal data. Shown to staff of the wijk's gebied,
-    /// admins, and the initiator (with the tracking code); `null` for everyone else and after
-    /// erasure.
+    /// admins, and the initiator (who opened it with `trackedInitiative`, or passes the tracking
+    /// code here); `null` for everyone else and after erasure.
     async fn initiator(
         &self,
         ctx: &Context<'_>,
         tracking_code: Option<String>,
     ) -> ApiResult<Option<Initiator>> {
         let app = app(ctx);
-        let allowed = actor(ctx).works_in(&self.0.gebied)
+        let allowed = actor(ctx).works_in(&self.view.gebied)
+            || self.opened_by_initiator
             || tracking_code
                 .as_deref()
-                .is_some_and(|code| crate::tracking::matches(code, &self.0));
+                .is_some_and(|code| crate::tracking::matches(code, &self.view));
         if !allowed {
             return Ok(None);
         }
-        let Some(sealed) = &self.0.initiator else {
+        let Some(sealed) = &self.view.initiator else {
             return Ok(None);
         };
         let data = app.sealer.open(sealed).await?;
@@ -459,7 +484,7 @@ impl Initiative {
 
     /// Whether the initiator's personal data was erased.
     async fn initiator_erased(&self) -> bool {
-        self.0.initiator.is_none()
+        self.view.initiator.is_none()
     }
 }
 
@@ -569,9 +594,7 @@ impl EventRecord {
 
     /// Who did it: for staff and admins only (`null` for the public).
     async fn actor(&self, ctx: &Context<'_>) -> Option<String> {
-        actor(ctx)
-            .is_staff_or_admin()
-            .then(|| self.0.actor.clone())
+        actor(ctx).is_staff_or_admin().then(|| self.0.actor.clone())
     }
 }
 

@@ -1,0 +1,28 @@
+//! The end-to-end suite of the wijkpuls service: the real router on port 0 (and, where it
+//! matters, the real `wijkpuls` binary), spoken to over HTTP and WebSocket the way clients do,
+//! each test on a fresh database. Every test runs on SQLite, and on PostgreSQL when
+//! `TEST_DATABASE_URL` is set (see [`helpers`]).
+//!
+//! - [`mutations`]: every mutation's success path and what it does to budgets;
+//! - [`queries`]: reference data, budgets, pagination and filters, the city overview, events;
+//! - [`errors`]: every error code, and that a refusal records nothing;
+//! - [`idempotency`]: retries with an `idempotencyKey`;
+//! - [`subscriptions`]: graphql-transport-ws: first the current state, then every change;
+//! - [`permissions`]: who may do what, as a matrix over mutations and roles, and who sees
+//!   personal data;
+//! - [`personal_data`]: erasure, encryption at rest, logs;
+//! - [`schema_file`]: `schema.graphql` matches the code;
+//! - [`cli`]: the binary: serve, token, errors, signals.
+
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod errors;
+mod idempotency;
+mod mutations;
+mod permissions;
+mod personal_data;
+mod queries;
+mod schema_file;
+mod subscriptions;
