@@ -55,10 +55,21 @@ impl Service {
         let idempotency_key = idempotency_key
             .map(|key| scoped_key(actor, operation, key))
             .transpose()?;
+        if let Some(done) = self.already_done(idempotency_key.as_deref()).await? {
+            return Ok(done);
+        }
         for attempt in 0..ATTEMPTS {
             let decided: ApiResult<Decision> = {
                 let state = self.live.read();
                 command(&state).and_then(|command| Ok(decide(&state, command)?))
+            };
+            let decided = match decided {
+                // A retry racing its own first attempt: that one may have just committed.
+                Err(error) => match self.already_done(idempotency_key.as_deref()).await? {
+                    Some(done) => return Ok(done),
+                    None => Err(error),
+                },
+                decided => decided,
             };
             let decision = match decided {
                 Err(error) if attempt == 0 && error.code() == "NOT_FOUND" => {
@@ -118,6 +129,21 @@ impl Service {
         Err(ApiError::Conflict(
             "this changed too often at the same moment; try again".into(),
         ))
+    }
+
+    /// The first result of an append with this (scoped) idempotency key, once the live state
+    /// has applied it.
+    async fn already_done(&self, key: Option<&str>) -> ApiResult<Option<Executed>> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let Some(outcome) = self.store.idempotent_result(key).await? else {
+            return Ok(None);
+        };
+        self.live.wait_for(outcome.last_position.0).await;
+        Ok(Some(Executed {
+            outcome: Some(outcome),
+        }))
     }
 
     /// The events recorded by an earlier append (for answering an idempotent retry).

@@ -25,6 +25,7 @@
 
 mod batch;
 mod error;
+mod idempotency;
 mod postgres;
 mod sqlite;
 mod store;
