@@ -10,6 +10,8 @@ use wijkpuls_api::auth::{parse_duration, Role};
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
+mod bench;
+
 #[derive(Parser)]
 #[command(name = "wijkpuls", version, about = "Live tracking of wijk initiatives and budgets")]
 struct Cli {
@@ -27,6 +29,36 @@ enum Commands {
     Migrate(DatabaseArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
+    /// Measure, next to a baseline from the same run (see bench/README.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Event store appends per second on SQLite and PostgreSQL, against pgbench.
+    Append {
+        /// PostgreSQL server for the PostgreSQL half and the pgbench baseline.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Skip the pgbench baseline.
+        #[arg(long)]
+        no_pgbench: bool,
+    },
+    /// GraphQL requests per second: live-state reads against `{ __typename }`, and
+    /// submitInitiative on PostgreSQL against pgbench.
+    Graphql {
+        #[arg(long)]
+        postgres_url: Option<String>,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Concurrent clients for the read benchmark.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
 }
 
 #[derive(Args)]
@@ -113,6 +145,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Schema => {
             print!("{}", wijkpuls_api::schema::sdl());
             Ok(())
+        }
+        Commands::Bench(BenchCommand::Append {
+            postgres_url,
+            seconds,
+            no_pgbench,
+        }) => {
+            let dir = tempfile::tempdir()?;
+            bench::append::run_append(bench::append::AppendBenchOptions {
+                postgres_url,
+                sqlite_dir: dir.path().to_owned(),
+                seconds,
+                pgbench: !no_pgbench,
+            })
+            .await
+        }
+        Commands::Bench(BenchCommand::Graphql {
+            postgres_url,
+            seconds,
+            connections,
+        }) => {
+            bench::graphql::run_graphql(bench::graphql::GraphqlBenchOptions {
+                postgres_url,
+                seconds,
+                connections,
+            })
+            .await
         }
     }
 }

@@ -214,6 +214,16 @@ pub(crate) async fn run_writer<W: BatchWriter>(
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut batch, max_batch).await > 0 {
+        // Appenders answered by the previous batch are waking up to send their next append;
+        // letting them run once before the batch is closed makes it whole instead of leaving
+        // half of them for a batch of their own.
+        tokio::task::yield_now().await;
+        while batch.len() < max_batch {
+            match queue.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
         match writer.write(&batch).await {
             Ok(plan) => answer(batch.drain(..), plan, &on_commit),
             Err(error) if batch.len() > 1 && !matches!(error, StoreError::Unavailable(_)) => {
@@ -244,11 +254,7 @@ pub(crate) async fn run_writer<W: BatchWriter>(
     }
 }
 
-fn answer(
-    batch: impl Iterator<Item = Pending>,
-    plan: Plan,
-    on_commit: &impl Fn(Position),
-) {
+fn answer(batch: impl Iterator<Item = Pending>, plan: Plan, on_commit: &impl Fn(Position)) {
     if let Some(last) = plan.last_position() {
         on_commit(last);
     }
@@ -259,9 +265,14 @@ fn answer(
 }
 
 /// Rejects what no retry could fix, before it reaches the writer.
-pub(crate) fn validate(request: &AppendRequest, max_event_bytes: usize) -> Result<Vec<EncodedEvent>, StoreError> {
+pub(crate) fn validate(
+    request: &AppendRequest,
+    max_event_bytes: usize,
+) -> Result<Vec<EncodedEvent>, StoreError> {
     if request.events.is_empty() {
-        return Err(StoreError::InvalidInput("an append needs at least one event".into()));
+        return Err(StoreError::InvalidInput(
+            "an append needs at least one event".into(),
+        ));
     }
     if let Some(key) = &request.idempotency_key {
         if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
@@ -284,7 +295,30 @@ pub(crate) fn validate(request: &AppendRequest, max_event_bytes: usize) -> Resul
         }
         expected_streams.push(stream);
     }
-    let mut metadata = request.metadata.clone();
+    // A condition's tags and types follow the rules of events' tags and types: a query for a
+    // tag no event can carry is a mistake, and the backends would each read it differently.
+    if let Some(condition) = &request.condition {
+        for item in &condition.fail_if_events_match.items {
+            item.types.iter().try_for_each(|t| check_event_type(t))?;
+            item.tags.iter().try_for_each(|t| check_tag(t))?;
+        }
+    }
+    let metadata = &request.metadata;
+    let metadata_texts = [
+        Some(&metadata.actor),
+        Some(&metadata.role),
+        metadata.request_id.as_ref(),
+    ];
+    if metadata_texts
+        .into_iter()
+        .flatten()
+        .any(|text| text.contains('\0'))
+    {
+        return Err(StoreError::InvalidInput(
+            "the metadata contains a NUL character".into(),
+        ));
+    }
+    let mut metadata = metadata.clone();
     metadata.idempotency_key = request.idempotency_key.clone();
     let metadata = serde_json::to_string(&metadata)
         .map_err(|e| StoreError::InvalidInput(format!("metadata: {e}")))?;
@@ -292,30 +326,16 @@ pub(crate) fn validate(request: &AppendRequest, max_event_bytes: usize) -> Resul
         .events
         .iter()
         .map(|event| {
-            if event.event_type.is_empty()
-                || event.event_type.len() > 100
-                || !event.event_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-            {
-                return Err(StoreError::InvalidInput(format!(
-                    "invalid event type {:?}",
-                    crate::types::truncate(&event.event_type, 40)
-                )));
-            }
-            for tag in &event.tags {
-                if tag.is_empty() || tag.len() > 200 || tag.chars().any(char::is_control) {
-                    return Err(StoreError::InvalidInput(
-                        "a tag must be 1-200 characters without control characters".into(),
-                    ));
-                }
-            }
-            let payload = serde_json::to_string(&event.payload)
-                .map_err(|e| StoreError::InvalidInput(format!("payload: {e}")))?;
+            check_event_type(&event.event_type)?;
+            event.tags.iter().try_for_each(|t| check_tag(t))?;
             // PostgreSQL's jsonb cannot hold NUL characters; refuse them on every backend alike.
-            if payload.contains("\\u0000") {
+            if contains_nul(&event.payload) {
                 return Err(StoreError::InvalidInput(
                     "the payload contains a NUL character".into(),
                 ));
             }
+            let payload = serde_json::to_string(&event.payload)
+                .map_err(|e| StoreError::InvalidInput(format!("payload: {e}")))?;
             let size = payload.len() + metadata.len();
             if size > max_event_bytes {
                 return Err(StoreError::EventTooLarge {
@@ -333,4 +353,36 @@ pub(crate) fn validate(request: &AppendRequest, max_event_bytes: usize) -> Resul
             })
         })
         .collect()
+}
+
+fn check_event_type(event_type: &str) -> Result<(), StoreError> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    if event_type.is_empty() || event_type.len() > 100 || !event_type.chars().all(valid_char) {
+        return Err(StoreError::InvalidInput(format!(
+            "invalid event type {:?}: use 1-100 ASCII letters, digits, _ or .",
+            crate::types::truncate(event_type, 40)
+        )));
+    }
+    Ok(())
+}
+
+fn check_tag(tag: &str) -> Result<(), StoreError> {
+    if tag.is_empty() || tag.len() > 200 || tag.chars().any(char::is_control) {
+        return Err(StoreError::InvalidInput(
+            "a tag must be 1-200 characters without control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether any string or key in `value` holds a NUL character. (Looking for `\u0000` in the
+/// serialised JSON would also refuse the harmless text `\\u0000`.)
+fn contains_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }

@@ -35,7 +35,9 @@ pub enum Conflict {
         expected: String,
         actual: u64,
     },
-    #[error("an event matching the append condition was appended at position {position}, after {after}")]
+    #[error(
+        "an event matching the append condition was appended at position {position}, after {after}"
+    )]
     ConditionFailed { after: Position, position: Position },
 }
 
@@ -54,9 +56,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
             sqlx::Error::Database(ref db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03") =>
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03"
+                }) =>
             {
                 // Connection exceptions and admin shutdown / crash / cannot connect now.
                 StoreError::Unavailable(error)

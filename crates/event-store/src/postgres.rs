@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 
 use crate::batch::{plan, streams_of, BatchWriter, Lookups, Pending, Plan};
 use crate::error::StoreError;
@@ -36,75 +36,118 @@ pub(crate) async fn open(url: &str, pool_size: u32) -> Result<PgPool, StoreError
         .connect_with(options.application_name("wijkpuls"))
         .await?;
     // Several instances may start at once; sqlx's migrator takes its own advisory lock.
-    sqlx::migrate!("../../migrations/postgres").run(&pool).await?;
+    sqlx::migrate!("../../migrations/postgres")
+        .run(&pool)
+        .await?;
     Ok(pool)
 }
 
+/// The writer's own connection, outside the pool: appends never queue behind readers for a
+/// connection, and no health check costs a round trip per batch (a dead connection shows at
+/// the batch's first statement, which is then retried on a new one).
 pub(crate) struct PgWriter {
-    pub pool: PgPool,
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
 }
 
-impl BatchWriter for PgWriter {
-    async fn write(&mut self, batch: &[Pending]) -> Result<Plan, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(APPEND_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let lookups = look_up(&mut tx, batch).await?;
-        let plan = plan(batch, &lookups);
-        if let Some(last) = plan.last_position() {
-            insert(&mut tx, batch, &plan).await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(NOTIFY_CHANNEL)
-                .bind(last.0.to_string())
-                .execute(&mut *tx)
-                .await?;
+impl PgWriter {
+    pub fn new(pool: &PgPool) -> PgWriter {
+        PgWriter {
+            options: (*pool.connect_options()).clone(),
+            conn: None,
         }
-        tx.commit().await?;
-        Ok(plan)
+    }
+
+    /// Opens the batch transaction and takes the append lock, in one round trip. If the
+    /// connection turns out to be dead (the server restarted, the backend was terminated),
+    /// nothing of the batch has reached the database: connect again and go on.
+    async fn begin(&mut self) -> Result<&mut PgConnection, StoreError> {
+        let mut retried = false;
+        loop {
+            if self.conn.is_none() {
+                let connect = PgConnection::connect_with(&self.options);
+                let conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "connecting to PostgreSQL timed out",
+                        )))
+                    })??;
+                self.conn = Some(conn);
+            }
+            let conn = self.conn.as_mut().expect("connected above");
+            match conn.execute(BEGIN_AND_LOCK).await {
+                Ok(_) => break,
+                Err(error) => {
+                    // Whatever the error, this connection's state is unknown: drop it.
+                    self.conn = None;
+                    let error = StoreError::from(error);
+                    if retried || !matches!(error, StoreError::Unavailable(_)) {
+                        return Err(error);
+                    }
+                    retried = true;
+                }
+            }
+        }
+        Ok(self.conn.as_mut().expect("begun above"))
     }
 }
 
-async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Lookups, StoreError> {
-    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut lookups = Lookups {
-        head: Position(head as u64),
-        ..Lookups::default()
-    };
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `BEGIN` and the append lock. The lock must be a statement of its own, before the reads: a
+/// statement reads from a snapshot taken when it starts, so a read in the statement that waited
+/// for the lock could miss the commit of the writer it waited for.
+const BEGIN_AND_LOCK: &str = "BEGIN; SELECT pg_advisory_xact_lock(2003397227)";
+
+impl BatchWriter for PgWriter {
+    /// Four round trips per batch, whatever its size: begin and lock, look up, write (events,
+    /// keys and the notification in one statement), commit.
+    async fn write(&mut self, batch: &[Pending]) -> Result<Plan, StoreError> {
+        let conn = self.begin().await?;
+        let written = write_in_transaction(conn, batch).await;
+        if let Err(error) = &written {
+            // A lost connection is replaced at the next batch; otherwise end the transaction
+            // (after a failed COMMIT PostgreSQL has already, and ROLLBACK merely warns).
+            let broken = matches!(error, StoreError::Unavailable(_))
+                || conn.execute("ROLLBACK").await.is_err();
+            if broken {
+                self.conn = None;
+            }
+        }
+        written
+    }
+}
+
+async fn write_in_transaction(
+    conn: &mut PgConnection,
+    batch: &[Pending],
+) -> Result<Plan, StoreError> {
+    let lookups = look_up(conn, batch).await?;
+    let plan = plan(batch, &lookups);
+    if let Some(last) = plan.last_position() {
+        insert(conn, batch, &plan, last).await?;
+    }
+    conn.execute("COMMIT").await?;
+    Ok(plan)
+}
+
+/// One row of [`look_up`]'s answer: kind (0 head, 1 stream, 2 key, 3 condition), then a name
+/// and up to two numbers.
+type LookupRow = (i32, Option<String>, Option<i64>, Option<i64>);
+
+/// Everything the plan needs, read in one statement (so from one snapshot, taken after the
+/// lock): the head, the current version of each stream the batch touches (a correlated MAX is
+/// one index probe; MAX ... GROUP BY would read each stream whole), the idempotency keys
+/// already recorded, and per append with a condition the first event matching it.
+async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Lookups, StoreError> {
+    let streams = streams_of(batch);
     let keys: Vec<&str> = batch
         .iter()
         .filter_map(|p| p.request.idempotency_key.as_deref())
         .collect();
-    if !keys.is_empty() {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT key, first_position, last_position FROM idempotency_keys WHERE key = ANY($1)",
-        )
-        .bind(&keys)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (key, first, last) in rows {
-            lookups
-                .recorded_keys
-                .insert(key, (Position(first as u64), Position(last as u64)));
-        }
-    }
-
-    let streams = streams_of(batch);
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id",
-    )
-    .bind(&streams)
-    .fetch_all(&mut *conn)
-    .await?;
-    lookups
-        .stream_versions
-        .extend(rows.into_iter().map(|(s, v)| (s, v as u64)));
-
-    // All conditions of the batch in one round trip: one row per query item.
+    // Conditions as one row per query item.
     let (mut indexes, mut tags, mut types, mut afters) = (vec![], vec![], vec![], vec![]);
     for (index, pending) in batch.iter().enumerate() {
         if let Some(condition) = &pending.request.condition {
@@ -116,38 +159,67 @@ async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Loo
             }
         }
     }
-    if !indexes.is_empty() {
-        let rows: Vec<(i32, i64)> = sqlx::query_as(
-            "SELECT c.idx, MIN(hit.position)::int8
-             FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[]) AS c(idx, tags, types, after)
-             CROSS JOIN LATERAL (
-                 SELECT e.position FROM events e
-                 WHERE e.position > c.after
-                   AND (c.tags = '' OR e.tags @> string_to_array(c.tags, chr(31)))
-                   AND (c.types = '' OR e.event_type = ANY(string_to_array(c.types, chr(31))))
-                 ORDER BY e.position LIMIT 1
-             ) hit
-             GROUP BY c.idx",
-        )
-        .bind(&indexes)
-        .bind(&tags)
-        .bind(&types)
-        .bind(&afters)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (index, position) in rows {
-            lookups
-                .condition_hits
-                .insert(index as usize, Position(position as u64));
+    let rows: Vec<LookupRow> = sqlx::query_as(
+        "SELECT 0, NULL::text, (SELECT MAX(position) FROM events), NULL::int8
+         UNION ALL
+         SELECT 1, s, (SELECT MAX(stream_version) FROM events WHERE stream_id = s), NULL
+         FROM unnest($1::text[]) AS s
+         UNION ALL
+         SELECT 2, key, first_position, last_position
+         FROM idempotency_keys WHERE key = ANY($2::text[])
+         UNION ALL
+         SELECT 3, c.idx::text, MIN(hit.position), NULL
+         FROM unnest($3::int4[], $4::text[], $5::text[], $6::int8[]) AS c(idx, tags, types, after)
+         CROSS JOIN LATERAL (
+             SELECT e.position FROM events e
+             WHERE e.position > c.after
+               AND (c.tags = '' OR e.tags @> string_to_array(c.tags, chr(31)))
+               AND (c.types = '' OR e.event_type = ANY(string_to_array(c.types, chr(31))))
+             ORDER BY e.position LIMIT 1
+         ) hit
+         GROUP BY c.idx",
+    )
+    .bind(&streams)
+    .bind(&keys)
+    .bind(&indexes)
+    .bind(&tags)
+    .bind(&types)
+    .bind(&afters)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let mut lookups = Lookups::default();
+    for (kind, name, a, b) in rows {
+        match (kind, name, a, b) {
+            (0, _, head, _) => lookups.head = Position(head.unwrap_or(0) as u64),
+            (1, Some(stream), Some(version), _) => {
+                lookups.stream_versions.insert(stream, version as u64);
+            }
+            (2, Some(key), Some(first), Some(last)) => {
+                lookups
+                    .recorded_keys
+                    .insert(key, (Position(first as u64), Position(last as u64)));
+            }
+            (3, Some(index), Some(position), _) => {
+                if let Ok(index) = index.parse::<usize>() {
+                    lookups
+                        .condition_hits
+                        .insert(index, Position(position as u64));
+                }
+            }
+            _ => {}
         }
     }
     Ok(lookups)
 }
 
+/// Writes the planned events and idempotency keys and announces the new head, in one
+/// statement (data-modifying CTEs run to completion whether or not they are read).
 async fn insert(
     conn: &mut sqlx::PgConnection,
     batch: &[Pending],
     plan: &Plan,
+    last: Position,
 ) -> Result<(), StoreError> {
     let n = plan.rows.len();
     let (mut positions, mut streams, mut versions, mut types) = (
@@ -173,14 +245,23 @@ async fn insert(
         payloads.push(event.payload.as_str());
         metadata.push(event.metadata.as_str());
     }
+    let keys: Vec<&str> = plan.new_keys.iter().map(|(k, _, _)| k.as_str()).collect();
+    let firsts: Vec<i64> = plan.new_keys.iter().map(|(_, f, _)| f.as_i64()).collect();
+    let lasts: Vec<i64> = plan.new_keys.iter().map(|(_, _, l)| l.as_i64()).collect();
     sqlx::query(
-        "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, tags,
-                             payload, metadata, recorded_at)
-         SELECT p, s, v, t, sv,
-                CASE WHEN tg = '' THEN '{}'::text[] ELSE string_to_array(tg, chr(31)) END,
-                pl::jsonb, md::jsonb, $9
-         FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::text[],
-                     $7::text[], $8::text[]) AS r(p, s, v, t, sv, tg, pl, md)",
+        "WITH new_events AS (
+             INSERT INTO events (position, stream_id, stream_version, event_type, schema_version,
+                                 tags, payload, metadata, recorded_at)
+             SELECT p, s, v, t, sv,
+                    CASE WHEN tg = '' THEN '{}'::text[] ELSE string_to_array(tg, chr(31)) END,
+                    pl::jsonb, md::jsonb, $9
+             FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::text[],
+                         $7::text[], $8::text[]) AS r(p, s, v, t, sv, tg, pl, md)
+         ), new_keys AS (
+             INSERT INTO idempotency_keys (key, first_position, last_position)
+             SELECT * FROM unnest($10::text[], $11::int8[], $12::int8[])
+         )
+         SELECT pg_notify($13, $14)",
     )
     .bind(&positions)
     .bind(&streams)
@@ -191,23 +272,13 @@ async fn insert(
     .bind(&payloads)
     .bind(&metadata)
     .bind(Utc::now())
+    .bind(&keys)
+    .bind(&firsts)
+    .bind(&lasts)
+    .bind(NOTIFY_CHANNEL)
+    .bind(last.0.to_string())
     .execute(&mut *conn)
     .await?;
-
-    if !plan.new_keys.is_empty() {
-        let keys: Vec<&str> = plan.new_keys.iter().map(|(k, _, _)| k.as_str()).collect();
-        let firsts: Vec<i64> = plan.new_keys.iter().map(|(_, f, _)| f.as_i64()).collect();
-        let lasts: Vec<i64> = plan.new_keys.iter().map(|(_, _, l)| l.as_i64()).collect();
-        sqlx::query(
-            "INSERT INTO idempotency_keys (key, first_position, last_position)
-             SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])",
-        )
-        .bind(&keys)
-        .bind(&firsts)
-        .bind(&lasts)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }
 
@@ -234,7 +305,7 @@ pub(crate) async fn read_after(
         "SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
     ))
     .bind(after.as_i64())
-    .bind(limit as i64)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
     rows.iter().map(decode).collect()
@@ -317,5 +388,18 @@ pub(crate) async fn listen(pool: PgPool, on_head: impl Fn(Position) + Send + 'st
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_begin_statement_takes_the_append_lock() {
+        assert_eq!(
+            BEGIN_AND_LOCK,
+            format!("BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+        );
     }
 }

@@ -24,7 +24,8 @@ pub struct StoreOptions {
     /// How often subscribers look for new events when no wake-up arrives: the safety net under
     /// in-process wake-ups and PostgreSQL notifications.
     pub poll_interval: Duration,
-    /// Database connections for readers (PostgreSQL: for the writer too).
+    /// Database connections for readers and subscribers. (The writer and, on PostgreSQL, the
+    /// notification listener have a connection of their own besides.)
     pub pool_size: u32,
     /// Rewrites old event versions as they are read.
     pub upcaster: Option<Arc<dyn Upcaster>>,
@@ -94,6 +95,11 @@ impl EventStore {
     /// Opens (creating and migrating if needed) the store at `url`: `sqlite://PATH` or
     /// `sqlite::memory:` for SQLite, `postgres://...` or `postgresql://...` for PostgreSQL.
     pub async fn open(url: &str, options: StoreOptions) -> Result<EventStore, StoreError> {
+        if options.max_batch == 0 {
+            return Err(StoreError::InvalidInput(
+                "max_batch must be at least 1".into(),
+            ));
+        }
         let (queue, receiver) = mpsc::channel::<Pending>(options.max_batch * 4);
         let head_hint = Arc::new(watch::Sender::new(Position::START));
         let publish = {
@@ -120,8 +126,11 @@ impl EventStore {
             Readers::Sqlite(opened.readers)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = postgres::open(url, options.pool_size).await?;
-            let writer = postgres::PgWriter { pool: pool.clone() };
-            tasks.push(tokio::spawn(postgres::listen(pool.clone(), publish.clone())));
+            let writer = postgres::PgWriter::new(&pool);
+            tasks.push(tokio::spawn(postgres::listen(
+                pool.clone(),
+                publish.clone(),
+            )));
             tasks.push(tokio::spawn(run_writer(
                 writer,
                 receiver,
@@ -222,7 +231,10 @@ impl EventStore {
                 let page = store.read_batch(after, PAGE).await?;
                 let next = page.last().map_or(after, |e| e.position);
                 let done = page.len() < PAGE;
-                Ok(Some((futures::stream::iter(page.into_iter().map(Ok::<_, StoreError>)), (next, done))))
+                Ok(Some((
+                    futures::stream::iter(page.into_iter().map(Ok::<_, StoreError>)),
+                    (next, done),
+                )))
             }
         })
         .try_flatten()

@@ -18,7 +18,10 @@ pub struct TestDatabase {
 
 enum Cleanup {
     Directory(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin: PgConnectOptions, name: String },
+    Postgres {
+        admin: Box<PgConnectOptions>,
+        name: String,
+    },
 }
 
 impl TestDatabase {
@@ -55,7 +58,10 @@ impl TestDatabase {
         let url = admin.clone().database(&name).to_url_lossy().to_string();
         Some(TestDatabase {
             url,
-            cleanup: Cleanup::Postgres { admin, name },
+            cleanup: Cleanup::Postgres {
+                admin: Box::new(admin),
+                name,
+            },
         })
     }
 
@@ -70,7 +76,7 @@ impl Drop for TestDatabase {
         let Cleanup::Postgres { admin, name } = &self.cleanup else {
             return;
         };
-        let (admin, name) = (admin.clone(), name.clone());
+        let (admin, name) = ((**admin).clone(), name.clone());
         // Drop may run inside a runtime (or during a panic): use a thread with its own.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()

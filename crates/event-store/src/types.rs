@@ -10,7 +10,9 @@ use crate::error::StoreError;
 
 /// A global position in the log: 1 for the first event, then strictly increasing without gaps.
 /// `Position(0)` means "before the first event".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Position(pub u64);
 
 impl Position {

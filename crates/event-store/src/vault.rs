@@ -63,8 +63,18 @@ impl Vault {
     pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         let query = "SELECT value FROM settings WHERE name = $1";
         Ok(match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query_scalar(query).bind(name).fetch_optional(pool).await?,
-            Backend::Postgres(pool) => sqlx::query_scalar(query).bind(name).fetch_optional(pool).await?,
+            Backend::Sqlite(pool) => {
+                sqlx::query_scalar(query)
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_scalar(query)
+                    .bind(name)
+                    .fetch_optional(pool)
+                    .await?
+            }
         })
     }
 
@@ -96,8 +106,18 @@ impl Vault {
         for id in ids {
             let query = "SELECT key FROM subject_keys WHERE id = $1";
             let key: Option<Vec<u8>> = match &self.backend {
-                Backend::Sqlite(pool) => sqlx::query_scalar(query).bind(id).fetch_optional(pool).await?,
-                Backend::Postgres(pool) => sqlx::query_scalar(query).bind(id).fetch_optional(pool).await?,
+                Backend::Sqlite(pool) => {
+                    sqlx::query_scalar(query)
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?
+                }
+                Backend::Postgres(pool) => {
+                    sqlx::query_scalar(query)
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?
+                }
             };
             if let Some(key) = key {
                 found.insert((*id).to_owned(), key);
@@ -110,13 +130,23 @@ impl Vault {
     pub async fn destroy_key(&self, id: &str) -> Result<bool, StoreError> {
         let query = "DELETE FROM subject_keys WHERE id = $1";
         let deleted = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query(query).bind(id).execute(pool).await?.rows_affected(),
-            Backend::Postgres(pool) => sqlx::query(query).bind(id).execute(pool).await?.rows_affected(),
+            Backend::Sqlite(pool) => sqlx::query(query)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Backend::Postgres(pool) => sqlx::query(query)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected(),
         };
         if let Backend::Sqlite(pool) = &self.backend {
             // The WAL still holds the page as it was; fold it into the (securely overwritten)
             // database file. Best effort: a busy reader only delays it to the next checkpoint.
-            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await;
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await;
         }
         Ok(deleted > 0)
     }
