@@ -49,8 +49,10 @@ impl Vault {
             )
         } else {
             Backend::Postgres(
+                // Every sealed submission stores its key in a transaction of its own: as many
+                // connections as submissions run at once, or they queue here.
                 PgPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?,

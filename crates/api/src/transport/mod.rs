@@ -221,8 +221,7 @@ struct Prepared {
 /// Parses the document, selects the operation and checks the non-null variables: request
 /// errors found here never reach the executor.
 fn prepare(params: Params) -> Result<Prepared, Vec<ServerError>> {
-    let document = async_graphql::parser::parse_query(&params.query)
-        .map_err(|error| vec![ServerError::from(error)])?;
+    let document = parse_cached(&params.query).map_err(|error| vec![error])?;
     let operation = select_operation(&document, params.operation_name.as_deref())
         .map_err(|error| vec![error])?;
     check_variables(&operation.node, &params.variables)?;
@@ -256,6 +255,30 @@ fn prepare(params: Params) -> Result<Prepared, Vec<ServerError>> {
     request.extensions = extensions;
     request.set_parsed_query(document);
     Ok(Prepared { request, operation })
+}
+
+/// Parses a query, remembering the documents of recent ones: dashboards and screens send the
+/// same few queries over and over, and parsing is a large share of what a small query costs.
+/// The cache is bounded (it starts afresh when full) and skips very long queries.
+fn parse_cached(query: &str) -> Result<ExecutableDocument, ServerError> {
+    const ENTRIES: usize = 512;
+    const LONGEST: usize = 16 * 1024;
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, ExecutableDocument>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(document) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(query) {
+        return Ok(document.clone());
+    }
+    let document = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
+    if query.len() <= LONGEST {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= ENTRIES {
+            cache.clear();
+        }
+        cache.insert(query.to_owned(), document.clone());
+    }
+    Ok(document)
 }
 
 /// The operation a request executes, chosen the way async-graphql chooses it.
