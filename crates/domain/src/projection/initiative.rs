@@ -185,7 +185,10 @@ impl HistoryEntry {
                 };
                 match returned {
                     Some(amount) => {
-                        format!("Ingetrokken door {by}, {} terug naar het budget", amount.dutch())
+                        format!(
+                            "Ingetrokken door {by}, {} terug naar het budget",
+                            amount.dutch()
+                        )
                     }
                     None => format!("Ingetrokken door {by}"),
                 }
