@@ -13,7 +13,11 @@ use wijkpuls_domain::GebiedCode;
 mod bench;
 
 #[derive(Parser)]
-#[command(name = "wijkpuls", version, about = "Live tracking of wijk initiatives and budgets")]
+#[command(
+    name = "wijkpuls",
+    version,
+    about = "Live tracking of wijk initiatives and budgets"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -211,9 +215,12 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let vault = wijkpuls_event_store::Vault::open(&args.database.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-    let key = wijkpuls_api::app::token_key(&vault, std::env::var("WIJKPULS_AUTH_SECRET").ok().as_deref())
-        .await
-        .context("cannot read the signing key")?;
+    let key = wijkpuls_api::app::token_key(
+        &vault,
+        std::env::var("WIJKPULS_AUTH_SECRET").ok().as_deref(),
+    )
+    .await
+    .context("cannot read the signing key")?;
     let subject = args.subject.unwrap_or_else(|| role.as_str().to_owned());
     println!("{}", key.issue(role, &subject, &gebieden, args.valid_for));
     Ok(())
