@@ -92,12 +92,15 @@ impl Live {
                 return;
             }
         };
-        let item = {
+        let (item, wijken) = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             state.apply(&recorded);
-            Arc::new(feed::item(&state, record, &recorded))
+            (
+                Arc::new(feed::item(&state, record, &recorded)),
+                touched_wijken(&state, &recorded),
+            )
         };
-        for wijk in touched_wijken(&self.read(), &recorded) {
+        for wijk in wijken {
             if let Some(sender) = self
                 .wijken
                 .lock()

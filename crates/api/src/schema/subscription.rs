@@ -175,18 +175,34 @@ fn feed_from(app: Arc<AppState>, after: u64) -> impl Stream<Item = EventRecord> 
                 }
                 match mode {
                     Mode::CatchUp => {
-                        let records = app
+                        let read = app
                             .service
                             .store
                             .read_batch(wijkpuls_event_store::Position(last), PAGE)
-                            .await
-                            .ok()?;
+                            .await;
+                        let records = match read {
+                            Ok(records) => records,
+                            Err(error) => {
+                                // The store reconnects; ask again from the same position rather
+                                // than end the feed (a staff screen would silently go stale).
+                                tracing::warn!(%error, after = last, "event feed read failed; retrying");
+                                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                                continue;
+                            }
+                        };
                         if records.is_empty() {
                             mode = Mode::Live;
                             continue;
                         }
                         last = records.last().map_or(last, |r| r.position.0);
-                        pending.extend(feed_records(&app, &records).ok()?);
+                        match feed_records(&app, &records) {
+                            Ok(items) => pending.extend(items),
+                            Err(error) => {
+                                // An unreadable event cannot be skipped without a gap: end here.
+                                tracing::error!(error = %error.detail(), "event feed stops at an unreadable event");
+                                return None;
+                            }
+                        }
                     }
                     Mode::Live => match feed.recv().await {
                         Ok(item) if item.position > last => {
