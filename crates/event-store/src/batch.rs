@@ -7,6 +7,7 @@
 //! needs and write what it decided.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -192,7 +193,8 @@ pub(crate) fn streams_of(batch: &[Pending]) -> Vec<String> {
     streams
 }
 
-/// The backend half of group commit: look up, write, commit — one transaction per batch.
+/// The backend half of group commit for a database driven asynchronously (PostgreSQL): look
+/// up, write, commit — one transaction per batch.
 pub(crate) trait BatchWriter: Send + 'static {
     /// Records the batch and returns one result per append, plus the new head if anything
     /// was written. A failure of the whole transaction is returned as `Err`.
@@ -200,6 +202,12 @@ pub(crate) trait BatchWriter: Send + 'static {
         &mut self,
         batch: &[Pending],
     ) -> impl std::future::Future<Output = Result<Plan, StoreError>> + Send;
+}
+
+/// The same for a database driven from a thread of its own (SQLite: its calls block, and
+/// handing each statement to a worker thread costs more than the statement).
+pub(crate) trait BlockingBatchWriter: Send + 'static {
+    fn write(&mut self, batch: &[Pending]) -> Result<Plan, StoreError>;
 }
 
 /// The writer task: takes what is queued (up to `max_batch` appends), writes it as one
@@ -218,39 +226,125 @@ pub(crate) async fn run_writer<W: BatchWriter>(
         // letting them run once before the batch is closed makes it whole instead of leaving
         // half of them for a batch of their own.
         tokio::task::yield_now().await;
-        while batch.len() < max_batch {
-            match queue.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut queue, &mut batch, max_batch);
         match writer.write(&batch).await {
             Ok(plan) => answer(batch.drain(..), plan, &on_commit),
-            Err(error) if batch.len() > 1 && !matches!(error, StoreError::Unavailable(_)) => {
+            Err(error) if retry_one_by_one(&error, batch.len()) => {
                 tracing::warn!(%error, size = batch.len(), "batch append failed; retrying one by one");
                 for pending in batch.drain(..) {
                     let single = [pending];
-                    match writer.write(&single).await {
-                        Ok(plan) => answer(single.into_iter(), plan, &on_commit),
-                        Err(error) => {
-                            let [pending] = single;
-                            let _ = pending.reply.send(Err(error));
-                        }
-                    }
+                    let result = writer.write(&single).await;
+                    settle_single(single, result, &on_commit);
                 }
             }
-            Err(error) => {
-                tracing::warn!(%error, size = batch.len(), "batch append failed");
-                let message = error.to_string();
-                let mut first = Some(error);
-                for pending in batch.drain(..) {
-                    let error = first.take().unwrap_or_else(|| {
-                        StoreError::Unavailable(sqlx::Error::Protocol(message.clone()))
-                    });
-                    let _ = pending.reply.send(Err(error));
-                }
-            }
+            Err(error) => fail_all(batch.drain(..), error),
         }
+    }
+}
+
+/// [`run_writer`] on a thread of its own, for a [`BlockingBatchWriter`]. Returns when every
+/// sender of the queue is gone (the store was dropped).
+pub(crate) fn run_blocking_writer<W: BlockingBatchWriter>(
+    mut writer: W,
+    mut queue: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    on_commit: impl Fn(Position),
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+    let mut previous = 0;
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        take_queued(&mut queue, &mut batch, max_batch);
+        linger(&mut queue, &mut batch, previous, max_batch);
+        previous = batch.len();
+        match writer.write(&batch) {
+            Ok(plan) => answer(batch.drain(..), plan, &on_commit),
+            Err(error) if retry_one_by_one(&error, batch.len()) => {
+                tracing::warn!(%error, size = batch.len(), "batch append failed; retrying one by one");
+                for pending in batch.drain(..) {
+                    let single = [pending];
+                    let result = writer.write(&single);
+                    settle_single(single, result, &on_commit);
+                }
+            }
+            Err(error) => fail_all(batch.drain(..), error),
+        }
+    }
+}
+
+/// How long a writer thread waits, at most, for the appenders its previous batch answered.
+const LINGER: Duration = Duration::from_micros(200);
+/// ... and for the next of them once one arrives: a longer pause means they are not coming.
+const LINGER_GAP: Duration = Duration::from_micros(50);
+
+/// Waits a moment for the batch to grow to the size of the previous one. The appenders that
+/// batch answered are sending their next appends right now, on other threads; closing the
+/// batch at once would commit a few of them alone and leave the rest for a batch of their
+/// own, paying the commit twice. Returns at once when the previous batch was no bigger (a
+/// single appender never waits), and stops waiting when arrivals stop.
+fn linger(
+    queue: &mut mpsc::Receiver<Pending>,
+    batch: &mut Vec<Pending>,
+    previous: usize,
+    max_batch: usize,
+) {
+    let start = Instant::now();
+    let mut last_arrival = start;
+    while batch.len() < previous.min(max_batch) {
+        let now = Instant::now();
+        if now - start >= LINGER || now - last_arrival >= LINGER_GAP {
+            break;
+        }
+        std::thread::yield_now();
+        let before = batch.len();
+        take_queued(queue, batch, max_batch);
+        if batch.len() > before {
+            last_arrival = Instant::now();
+        }
+    }
+}
+
+/// Adds what is already queued to the batch, up to `max_batch` appends.
+fn take_queued(queue: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, max_batch: usize) {
+    while batch.len() < max_batch {
+        match queue.try_recv() {
+            Ok(pending) => batch.push(pending),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Whether a failed batch is worth retrying append by append: not when the database is gone
+/// (every retry would fail alike), nor when the batch was a single append already.
+fn retry_one_by_one(error: &StoreError, size: usize) -> bool {
+    size > 1 && !matches!(error, StoreError::Unavailable(_))
+}
+
+fn settle_single(
+    single: [Pending; 1],
+    result: Result<Plan, StoreError>,
+    on_commit: &impl Fn(Position),
+) {
+    match result {
+        Ok(plan) => answer(single.into_iter(), plan, on_commit),
+        Err(error) => {
+            let [pending] = single;
+            let _ = pending.reply.send(Err(error));
+        }
+    }
+}
+
+/// Answers every append of a batch whose transaction failed as a whole: the first gets the
+/// error itself, the others (errors cannot be cloned) an `Unavailable` with its message.
+fn fail_all(batch: impl Iterator<Item = Pending>, error: StoreError) {
+    tracing::warn!(%error, "batch append failed");
+    let message = error.to_string();
+    let mut first = Some(error);
+    for pending in batch {
+        let error = first
+            .take()
+            .unwrap_or_else(|| StoreError::Unavailable(sqlx::Error::Protocol(message.clone())));
+        let _ = pending.reply.send(Err(error));
     }
 }
 

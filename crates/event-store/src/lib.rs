@@ -20,8 +20,10 @@
 //! - **metadata** on every event and an [`Upcaster`] hook for old schema versions.
 //!
 //! Concurrent appends are committed in shared transactions (group commit, `batch`): that is
-//! where the throughput comes from. Dependencies: sqlx, tokio, serde — never the domain or the
-//! web.
+//! where the throughput comes from. On SQLite the writer is a thread of its own with a plain
+//! rusqlite connection and cached statements (`sqlite`); everything else goes through sqlx.
+//! Dependencies: sqlx, rusqlite (one SQLite library with sqlx's), tokio, serde — never the
+//! domain or the web.
 
 mod batch;
 mod error;

@@ -1,17 +1,28 @@
-//! The SQLite backend, the embedded default: WAL mode, one writer connection that takes the
-//! write lock up front (`BEGIN IMMEDIATE`; sqlx's own begin is deferred and could fail to
-//! upgrade), and a small pool of readers that never block it.
+//! The SQLite backend, the embedded default: WAL mode, one writer, and a small pool of readers
+//! that never block it.
+//!
+//! The writer is a thread of its own with a plain (rusqlite) connection: it takes the write
+//! lock up front (`BEGIN IMMEDIATE`, so a transaction never fails to upgrade a read lock), and
+//! runs a batch's lookups and inserts as cached prepared statements. Handing each statement to
+//! sqlx's worker thread and back cost more than the statement itself; readers, which run
+//! concurrently and rarely, stay on sqlx.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::{params, OpenFlags, OptionalExtension};
+use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 
-use crate::batch::{plan, streams_of, BatchWriter, Lookups, Pending, Plan};
+use crate::batch::{plan, streams_of, BlockingBatchWriter, Lookups, Pending, Plan};
 use crate::error::StoreError;
 use crate::types::{Metadata, Position, RecordedEvent, StreamId};
+
+/// How long a statement waits for a lock held by another process before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Opened {
     pub readers: SqlitePool,
@@ -19,204 +30,287 @@ pub(crate) struct Opened {
 }
 
 pub(crate) async fn open(url: &str, readers: u32) -> Result<Opened, StoreError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::InvalidInput(
+            "an in-memory SQLite event store is not supported: use a file, sqlite://PATH".into(),
+        ));
+    }
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::InvalidInput(format!("invalid SQLite URL: {e}")))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // FULL: an acknowledged append is on disk, not only in the OS cache.
         .synchronous(SqliteSynchronous::Full)
-        // Multi-row statements keep a statement journal (to undo a half-done statement); in
-        // memory rather than in a temporary file.
-        .pragma("temp_store", "memory")
-        // Checkpoint every 10,000 WAL pages (40 MB) rather than 1,000: the writer runs the
-        // checkpoint inside a commit, and concurrent appends to many streams rewrite the same
-        // index pages over and over, which a rarer checkpoint copies to the database once.
-        .pragma("wal_autocheckpoint", "10000")
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    let mut writer = SqliteConnection::connect_with(&options).await?;
+        .busy_timeout(BUSY_TIMEOUT);
+    // Creates the file (in WAL mode, which is persistent) and brings the schema up to date.
+    let mut migrator = SqliteConnection::connect_with(&options).await?;
     sqlx::migrate!("../../migrations/sqlite")
-        .run(&mut writer)
+        .run(&mut migrator)
         .await?;
+    migrator.close().await?;
+    let path = options.get_filename().to_owned();
+    let writer = tokio::task::spawn_blocking(move || SqliteWriter::open(&path))
+        .await
+        .map_err(|e| StoreError::Unavailable(sqlx::Error::Protocol(e.to_string())))??;
     let readers = SqlitePoolOptions::new()
         .max_connections(readers.max(1))
         .connect_with(options.read_only(true))
         .await?;
-    Ok(Opened {
-        readers,
-        writer: SqliteWriter { conn: writer },
-    })
+    Ok(Opened { readers, writer })
 }
 
+/// The writer's connection; [`crate::batch::run_blocking_writer`] drives it from its thread.
 pub(crate) struct SqliteWriter {
-    conn: SqliteConnection,
+    conn: rusqlite::Connection,
 }
 
-impl BatchWriter for SqliteWriter {
-    async fn write(&mut self, batch: &[Pending]) -> Result<Plan, StoreError> {
-        let written = write_and_commit(&mut self.conn, batch).await;
-        if written.is_err() {
-            // Whatever failed (BEGIN, a lookup, a write, or COMMIT itself, which leaves the
+impl SqliteWriter {
+    fn open(path: &std::path::Path) -> Result<SqliteWriter, StoreError> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
+        conn.execute_batch(
+            // FULL: an acknowledged append is on disk, not only in the OS cache.
+            "PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             -- A statement journal (for undoing half a statement), if one is ever needed, in
+             -- memory rather than in a temporary file.
+             PRAGMA temp_store = MEMORY;
+             -- Checkpoint every 10,000 WAL pages (40 MB) rather than 1,000: the writer runs
+             -- the checkpoint inside a commit, and appends to many streams rewrite the same
+             -- index pages over and over, which a rarer checkpoint copies to the database once.
+             PRAGMA wal_autocheckpoint = 10000;",
+        )
+        .map_err(store_error)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(store_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::InvalidInput(format!(
+                "the SQLite database is in journal mode {mode}, not WAL"
+            )));
+        }
+        Ok(SqliteWriter { conn })
+    }
+
+    /// One batch as one transaction: lock, look up, plan, insert, commit.
+    fn write_and_commit(&mut self, batch: &[Pending]) -> rusqlite::Result<Plan> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let lookups = self.look_up(batch)?;
+        let plan = plan(batch, &lookups);
+        if !plan.rows.is_empty() {
+            self.insert(batch, &plan)?;
+        }
+        self.conn.execute_batch("COMMIT")?;
+        Ok(plan)
+    }
+
+    /// Reads, under the write lock, what the plan needs: the head, the current version of each
+    /// stream the batch touches, the idempotency keys already recorded, and per query item of
+    /// each condition the first event after its position that matches it.
+    fn look_up(&self, batch: &[Pending]) -> rusqlite::Result<Lookups> {
+        let conn = &self.conn;
+        let mut lookups = Lookups::default();
+        let head: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")?
+            .query_row([], |row| row.get(0))?;
+        lookups.head = Position(head as u64);
+
+        let mut version = conn.prepare_cached(
+            // MAX over the (stream_id, stream_version) index: one probe, not a scan.
+            "SELECT MAX(stream_version) FROM events WHERE stream_id = ?1",
+        )?;
+        for stream in streams_of(batch) {
+            let current: Option<i64> = version.query_row([&stream], |row| row.get(0))?;
+            if let Some(current) = current {
+                lookups.stream_versions.insert(stream, current as u64);
+            }
+        }
+
+        let mut recorded = conn.prepare_cached(
+            "SELECT first_position, last_position FROM idempotency_keys WHERE key = ?1",
+        )?;
+        for key in batch
+            .iter()
+            .filter_map(|p| p.request.idempotency_key.as_deref())
+        {
+            let found: Option<(i64, i64)> = recorded
+                .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((first, last)) = found {
+                lookups.recorded_keys.insert(
+                    key.to_owned(),
+                    (Position(first as u64), Position(last as u64)),
+                );
+            }
+        }
+
+        // An event matches a query item if it carries all of the item's tags and, if the item
+        // names types, is of one of them.
+        let mut first_match = conn.prepare_cached(
+            "SELECT MIN(e.position) FROM events AS e
+             WHERE e.position > ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM json_each(?2) AS wanted
+                   WHERE NOT EXISTS (
+                       SELECT 1 FROM event_tags AS t
+                       WHERE t.tag = wanted.value AND t.position = e.position))
+               AND (json_array_length(?3) = 0
+                    OR e.event_type IN (SELECT value FROM json_each(?3)))",
+        )?;
+        for (index, pending) in batch.iter().enumerate() {
+            let Some(condition) = &pending.request.condition else {
+                continue;
+            };
+            for item in &condition.fail_if_events_match.items {
+                let tags = serde_json::to_string(&item.tags).expect("tags serialise");
+                let types = serde_json::to_string(&item.types).expect("types serialise");
+                let hit: Option<i64> = first_match
+                    .query_row(params![condition.after.as_i64(), tags, types], |row| {
+                        row.get(0)
+                    })?;
+                if let Some(hit) = hit {
+                    let hit = Position(hit as u64);
+                    let first = lookups.condition_hits.entry(index).or_insert(hit);
+                    *first = (*first).min(hit);
+                }
+            }
+        }
+        Ok(lookups)
+    }
+
+    fn insert(&self, batch: &[Pending], plan: &Plan) -> rusqlite::Result<()> {
+        let conn = &self.conn;
+        let recorded_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut event_row = conn.prepare_cached(
+            "INSERT INTO events (position, stream_id, stream_version, event_type, \
+             schema_version, tags, payload, metadata, recorded_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut tag_row = conn
+            .prepare_cached("INSERT OR IGNORE INTO event_tags (tag, position) VALUES (?1, ?2)")?;
+        for row in &plan.rows {
+            let event = &batch[row.batch_index].encoded[row.event_index];
+            let position = row.position.as_i64();
+            event_row.execute(params![
+                position,
+                event.stream_id,
+                row.stream_version as i64,
+                event.event_type,
+                i64::from(event.schema_version),
+                serde_json::to_string(&event.tags).expect("tags serialise"),
+                event.payload,
+                event.metadata,
+                recorded_at,
+            ])?;
+            for tag in &event.tags {
+                tag_row.execute(params![tag, position])?;
+            }
+        }
+        let mut key_row = conn.prepare_cached(
+            "INSERT INTO idempotency_keys (key, first_position, last_position) VALUES (?1, ?2, ?3)",
+        )?;
+        for (key, first, last) in &plan.new_keys {
+            key_row.execute(params![key, first.as_i64(), last.as_i64()])?;
+        }
+        Ok(())
+    }
+}
+
+impl BlockingBatchWriter for SqliteWriter {
+    fn write(&mut self, batch: &[Pending]) -> Result<Plan, StoreError> {
+        let written = self.write_and_commit(batch).map_err(store_error);
+        if written.is_err() && !self.conn.is_autocommit() {
+            // Whatever failed (a lookup, an insert, or COMMIT itself, which leaves the
             // transaction open, e.g. on a deferred constraint), the connection must leave the
             // transaction, or every later BEGIN on it fails.
-            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
         written
     }
 }
 
-/// One batch in two round trips to sqlx's SQLite worker thread (each costs more than a row):
-/// begin and look up; then write and commit.
-async fn write_and_commit(
-    conn: &mut SqliteConnection,
-    batch: &[Pending],
-) -> Result<Plan, StoreError> {
-    let lookups = begin_and_look_up(conn, batch).await?;
-    let plan = plan(batch, &lookups);
-    if plan.rows.is_empty() {
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
-        return Ok(plan);
+/// The writer's errors in the store's terms: a database that is locked by another process
+/// beyond the busy timeout, cannot be opened, or fails to read or write is unavailable; the
+/// rest (constraints, a corrupt file) are database errors.
+fn store_error(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    let code = error.sqlite_error().map(|e| (e.code, e.extended_code));
+    let unavailable = matches!(
+        code,
+        Some((
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::ReadOnly,
+            _
+        ))
+    );
+    let error = sqlx::Error::Database(Box::new(WriterError {
+        code: code.map(|(_, extended)| extended),
+        message: error.to_string(),
+    }));
+    if unavailable {
+        StoreError::Unavailable(error)
+    } else {
+        StoreError::Database(error)
     }
-    let recorded_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let mut rows = Vec::with_capacity(plan.rows.len());
-    let mut tags = Vec::new();
-    for row in &plan.rows {
-        let event = &batch[row.batch_index].encoded[row.event_index];
-        let tags_json = serde_json::to_string(&event.tags).expect("tags serialise");
-        rows.push((row, event, tags_json));
-        tags.extend(
-            event
-                .tags
-                .iter()
-                .map(|tag| (tag.as_str(), row.position.as_i64())),
-        );
-    }
-    // Multi-row VALUES, a statement per chunk (SQLite allows 32766 parameters a statement),
-    // then COMMIT: all in one round trip to the worker thread.
-    let mut sql = QueryBuilder::<Sqlite>::new("");
-    for chunk in rows.chunks(1000) {
-        sql.push(
-            "INSERT INTO events (position, stream_id, stream_version, event_type, schema_version, \
-             tags, payload, metadata, recorded_at) ",
-        );
-        sql.push_values(chunk, |mut values, (row, event, tags_json)| {
-            values
-                .push_bind(row.position.as_i64())
-                .push_bind(event.stream_id.as_str())
-                .push_bind(row.stream_version as i64)
-                .push_bind(event.event_type.as_str())
-                .push_bind(i64::from(event.schema_version))
-                .push_bind(tags_json.as_str())
-                .push_bind(event.payload.as_str())
-                .push_bind(event.metadata.as_str())
-                .push_bind(recorded_at.as_str());
-        });
-        sql.push(";\n");
-    }
-    for chunk in tags.chunks(10_000) {
-        sql.push("INSERT OR IGNORE INTO event_tags (tag, position) ");
-        sql.push_values(chunk, |mut values, (tag, position)| {
-            values.push_bind(*tag).push_bind(*position);
-        });
-        sql.push(";\n");
-    }
-    for chunk in plan.new_keys.chunks(10_000) {
-        sql.push("INSERT INTO idempotency_keys (key, first_position, last_position) ");
-        sql.push_values(chunk, |mut values, (key, first, last)| {
-            values
-                .push_bind(key.as_str())
-                .push_bind(first.as_i64())
-                .push_bind(last.as_i64());
-        });
-        sql.push(";\n");
-    }
-    sql.push("COMMIT");
-    // The text differs with the batch's shape: not worth a place in the statement cache.
-    sql.build().persistent(false).execute(&mut *conn).await?;
-    Ok(plan)
 }
 
-/// One row of [`begin_and_look_up`]'s answer: a kind, then a name and up to two numbers.
-type LookupRow = (String, Option<String>, Option<i64>, Option<i64>);
+/// An error of the writer's connection, in the shape sqlx gives its own database errors.
+#[derive(Debug)]
+struct WriterError {
+    /// SQLite's extended result code.
+    code: Option<i32>,
+    message: String,
+}
 
-/// Takes the write lock up front (`BEGIN IMMEDIATE`) and reads what the plan needs: the head,
-/// the current version of each stream the batch touches (a correlated MAX is one index probe;
-/// MAX ... GROUP BY would read each stream whole), the idempotency keys already recorded, and
-/// per query item of each condition the first event after its position that matches it.
-async fn begin_and_look_up(
-    conn: &mut SqliteConnection,
-    batch: &[Pending],
-) -> Result<Lookups, StoreError> {
-    let streams = serde_json::to_string(&streams_of(batch)).expect("stream ids serialise");
-    let keys: Vec<&str> = batch
-        .iter()
-        .filter_map(|p| p.request.idempotency_key.as_deref())
-        .collect();
-    // [append index, after, [tags], [types]] per query item.
-    let mut conditions = Vec::new();
-    for (index, pending) in batch.iter().enumerate() {
-        if let Some(condition) = &pending.request.condition {
-            for item in &condition.fail_if_events_match.items {
-                conditions.push(serde_json::json!([
-                    index,
-                    condition.after.as_i64(),
-                    item.tags,
-                    item.types
-                ]));
-            }
+impl std::fmt::Display for WriterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WriterError {}
+
+impl DatabaseError for WriterError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        // As sqlx reports SQLite's codes: the extended code's number.
+        self.code.map(|code| Cow::Owned(code.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        // SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE, _FOREIGNKEY, _NOTNULL, _CHECK
+        match self.code {
+            Some(1555 | 2067) => ErrorKind::UniqueViolation,
+            Some(787) => ErrorKind::ForeignKeyViolation,
+            Some(1299) => ErrorKind::NotNullViolation,
+            Some(275) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
         }
     }
-    let rows: Vec<LookupRow> = sqlx::query_as(
-        "BEGIN IMMEDIATE;
-         SELECT 'head', NULL, (SELECT MAX(position) FROM events), NULL
-         UNION ALL
-         SELECT 'stream', s.value,
-                (SELECT MAX(stream_version) FROM events WHERE stream_id = s.value), NULL
-         FROM json_each(?1) AS s
-         UNION ALL
-         SELECT 'key', k.key, k.first_position, k.last_position
-         FROM idempotency_keys AS k WHERE k.key IN (SELECT value FROM json_each(?2))
-         UNION ALL
-         SELECT 'condition', NULL, c.value ->> 0, (
-             SELECT MIN(e.position) FROM events AS e
-             WHERE e.position > c.value ->> 1
-               AND NOT EXISTS (
-                   SELECT 1 FROM json_each(c.value -> 2) AS wanted
-                   WHERE NOT EXISTS (
-                       SELECT 1 FROM event_tags AS t
-                       WHERE t.tag = wanted.value AND t.position = e.position))
-               AND (json_array_length(c.value -> 3) = 0
-                    OR e.event_type IN (SELECT value FROM json_each(c.value -> 3))))
-         FROM json_each(?3) AS c",
-    )
-    .bind(&streams)
-    .bind(serde_json::to_string(&keys).expect("keys serialise"))
-    .bind(serde_json::Value::Array(conditions).to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut lookups = Lookups::default();
-    for (kind, name, a, b) in rows {
-        match (kind.as_str(), name, a, b) {
-            ("head", _, head, _) => lookups.head = Position(head.unwrap_or(0) as u64),
-            ("stream", Some(stream), Some(version), _) => {
-                lookups.stream_versions.insert(stream, version as u64);
-            }
-            ("key", Some(key), Some(first), Some(last)) => {
-                lookups
-                    .recorded_keys
-                    .insert(key, (Position(first as u64), Position(last as u64)));
-            }
-            ("condition", _, Some(index), Some(position)) => {
-                let hit = lookups
-                    .condition_hits
-                    .entry(index as usize)
-                    .or_insert(Position(position as u64));
-                *hit = (*hit).min(Position(position as u64));
-            }
-            _ => {}
-        }
-    }
-    Ok(lookups)
 }
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_type, schema_version, tags, \

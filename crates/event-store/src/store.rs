@@ -7,7 +7,7 @@ use futures::{Stream, TryStreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::batch::{run_writer, validate, Pending};
+use crate::batch::{run_blocking_writer, run_writer, validate, Pending};
 use crate::error::StoreError;
 use crate::subscription::Subscription;
 use crate::types::{AppendOutcome, AppendRequest, Position, RecordedEvent, StreamId};
@@ -81,6 +81,8 @@ struct Inner {
     head_hint: Arc<watch::Sender<Position>>,
     options: StoreOptions,
     tasks: Vec<JoinHandle<()>>,
+    /// The SQLite writer's thread; it ends when `queue` is dropped.
+    writer_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Inner {
@@ -92,8 +94,9 @@ impl Drop for Inner {
 }
 
 impl EventStore {
-    /// Opens (creating and migrating if needed) the store at `url`: `sqlite://PATH` or
-    /// `sqlite::memory:` for SQLite, `postgres://...` or `postgresql://...` for PostgreSQL.
+    /// Opens (creating and migrating if needed) the store at `url`: `sqlite://PATH` for SQLite
+    /// (a file; an in-memory database is refused), `postgres://...` or `postgresql://...` for
+    /// PostgreSQL.
     pub async fn open(url: &str, options: StoreOptions) -> Result<EventStore, StoreError> {
         if options.max_batch == 0 {
             return Err(StoreError::InvalidInput(
@@ -115,14 +118,16 @@ impl EventStore {
             }
         };
         let mut tasks = Vec::new();
+        let mut writer_thread = None;
         let readers = if url.starts_with("sqlite:") {
             let opened = sqlite::open(url, options.pool_size).await?;
-            tasks.push(tokio::spawn(run_writer(
-                opened.writer,
-                receiver,
-                options.max_batch,
-                publish,
-            )));
+            let max_batch = options.max_batch;
+            writer_thread = Some(
+                std::thread::Builder::new()
+                    .name("sqlite-writer".into())
+                    .spawn(move || run_blocking_writer(opened.writer, receiver, max_batch, publish))
+                    .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?,
+            );
             Readers::Sqlite(opened.readers)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = postgres::open(url, options.pool_size).await?;
@@ -150,11 +155,32 @@ impl EventStore {
                 head_hint,
                 options,
                 tasks,
+                writer_thread,
             }),
         };
         let head = store.head_position().await?;
         store.inner.head_hint.send_replace(head);
         Ok(store)
+    }
+
+    /// Shuts the store down if this is its last handle: lets the writer finish what is queued,
+    /// waits until it has closed its connection, and closes the readers' connections. With
+    /// other handles still open, it only drops this one.
+    pub async fn close(self) {
+        let Some(mut inner) = Arc::into_inner(self.inner) else {
+            return;
+        };
+        let writer_thread = inner.writer_thread.take();
+        let readers = inner.readers.clone();
+        // Closes the queue: the writer answers what it holds and stops.
+        drop(inner);
+        if let Some(thread) = writer_thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        match readers {
+            Readers::Sqlite(pool) => pool.close().await,
+            Readers::Postgres(pool) => pool.close().await,
+        }
     }
 
     pub fn backend(&self) -> BackendKind {

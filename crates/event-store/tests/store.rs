@@ -22,6 +22,8 @@ mod concurrency;
 mod durability;
 #[path = "store/faults.rs"]
 mod faults;
+#[path = "store/lifecycle.rs"]
+mod lifecycle;
 #[path = "store/postgres_only.rs"]
 mod postgres_only;
 #[path = "store/subscribe.rs"]

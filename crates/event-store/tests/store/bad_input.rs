@@ -318,3 +318,18 @@ async fn events_larger_than_the_limit_are_refused(db: TestDatabase) {
     .await;
     assert_eq!(store.head_position().await.unwrap(), Position(2));
 }
+
+/// An in-memory SQLite database would lose every event when the process ends, and its
+/// connections could not share it the way the store's writer and readers need.
+#[tokio::test]
+async fn an_in_memory_sqlite_store_is_refused() {
+    for url in ["sqlite::memory:", "sqlite://events.db?mode=memory"] {
+        match EventStore::open(url, StoreOptions::default()).await {
+            Err(StoreError::InvalidInput(message)) => assert!(message.contains("in-memory")),
+            other => panic!(
+                "{url}: expected InvalidInput, got {:?}",
+                other.map(|_| "a store")
+            ),
+        }
+    }
+}
