@@ -196,6 +196,9 @@ async fn measure(url: &str, scenario: &Scenario, seconds: f64) -> anyhow::Result
     for appender in appenders {
         appender.await.context("an appender panicked")??;
     }
+    // Wait until the store has closed its files, so that its last writes (SQLite's final
+    // checkpoint) do not run into the next measurement.
+    store.close().await;
     Ok((end_count - start_count) as f64 / elapsed.as_secs_f64())
 }
 
