@@ -21,15 +21,18 @@ use crate::batch::{plan, streams_of, BlockingBatchWriter, Lookups, Pending, Plan
 use crate::error::StoreError;
 use crate::types::{Metadata, Position, RecordedEvent, StreamId};
 
-/// How long a statement waits for a lock held by another process before it gives up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub(crate) struct Opened {
     pub readers: SqlitePool,
     pub writer: SqliteWriter,
 }
 
-pub(crate) async fn open(url: &str, readers: u32) -> Result<Opened, StoreError> {
+/// Opens the database at `url`; `lock_timeout` is how long a statement waits for a lock held
+/// by another process before it fails as unavailable.
+pub(crate) async fn open(
+    url: &str,
+    readers: u32,
+    lock_timeout: Duration,
+) -> Result<Opened, StoreError> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(StoreError::InvalidInput(
             "an in-memory SQLite event store is not supported: use a file, sqlite://PATH".into(),
@@ -42,7 +45,7 @@ pub(crate) async fn open(url: &str, readers: u32) -> Result<Opened, StoreError> 
         // FULL: an acknowledged append is on disk, not only in the OS cache.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(lock_timeout);
     // Creates the file (in WAL mode, which is persistent) and brings the schema up to date.
     let mut migrator = SqliteConnection::connect_with(&options).await?;
     sqlx::migrate!("../../migrations/sqlite")
@@ -50,7 +53,7 @@ pub(crate) async fn open(url: &str, readers: u32) -> Result<Opened, StoreError> 
         .await?;
     migrator.close().await?;
     let path = options.get_filename().to_owned();
-    let writer = tokio::task::spawn_blocking(move || SqliteWriter::open(&path))
+    let writer = tokio::task::spawn_blocking(move || SqliteWriter::open(&path, lock_timeout))
         .await
         .map_err(|e| StoreError::Unavailable(sqlx::Error::Protocol(e.to_string())))??;
     let readers = SqlitePoolOptions::new()
@@ -66,13 +69,13 @@ pub(crate) struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    fn open(path: &std::path::Path) -> Result<SqliteWriter, StoreError> {
+    fn open(path: &std::path::Path, lock_timeout: Duration) -> Result<SqliteWriter, StoreError> {
         let conn = rusqlite::Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(store_error)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
+        conn.busy_timeout(lock_timeout).map_err(store_error)?;
         conn.execute_batch(
             // FULL: an acknowledged append is on disk, not only in the OS cache.
             "PRAGMA synchronous = FULL;

@@ -27,6 +27,9 @@ pub struct StoreOptions {
     /// Database connections for readers and subscribers. (The writer and, on PostgreSQL, the
     /// notification listener have a connection of their own besides.)
     pub pool_size: u32,
+    /// SQLite: how long an append or read waits for a lock another process holds on the
+    /// database (its write lock, a checkpoint) before it fails as unavailable.
+    pub lock_timeout: Duration,
     /// Rewrites old event versions as they are read.
     pub upcaster: Option<Arc<dyn Upcaster>>,
 }
@@ -38,6 +41,7 @@ impl Default for StoreOptions {
             max_batch: 512,
             poll_interval: Duration::from_millis(500),
             pool_size: 8,
+            lock_timeout: Duration::from_secs(10),
             upcaster: None,
         }
     }
@@ -50,6 +54,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("max_batch", &self.max_batch)
             .field("poll_interval", &self.poll_interval)
             .field("pool_size", &self.pool_size)
+            .field("lock_timeout", &self.lock_timeout)
             .field("upcaster", &self.upcaster.is_some())
             .finish()
     }
@@ -120,7 +125,7 @@ impl EventStore {
         let mut tasks = Vec::new();
         let mut writer_thread = None;
         let readers = if url.starts_with("sqlite:") {
-            let opened = sqlite::open(url, options.pool_size).await?;
+            let opened = sqlite::open(url, options.pool_size, options.lock_timeout).await?;
             let max_batch = options.max_batch;
             writer_thread = Some(
                 std::thread::Builder::new()

@@ -26,5 +26,7 @@ mod faults;
 mod lifecycle;
 #[path = "store/postgres_only.rs"]
 mod postgres_only;
+#[path = "store/sqlite_only.rs"]
+mod sqlite_only;
 #[path = "store/subscribe.rs"]
 mod subscribe;
