@@ -198,7 +198,9 @@ async fn measure(url: &str, scenario: &Scenario, seconds: f64) -> anyhow::Result
     }
     // Wait until the store has closed its files, so that its last writes (SQLite's final
     // checkpoint) do not run into the next measurement.
-    store.close().await;
+    if !store.close().await {
+        bail!("the benchmark's store still had other handles open");
+    }
     Ok((end_count - start_count) as f64 / elapsed.as_secs_f64())
 }
 

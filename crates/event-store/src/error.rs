@@ -63,6 +63,17 @@ impl From<sqlx::Error> for StoreError {
                 // Connection exceptions and admin shutdown / crash / cannot connect now.
                 StoreError::Unavailable(error)
             }
+            // SQLite: locked by another connection beyond the busy timeout (SQLITE_BUSY,
+            // SQLITE_LOCKED and their extended codes).
+            sqlx::Error::Database(ref db)
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && db
+                        .code()
+                        .and_then(|code| code.parse::<i32>().ok())
+                        .is_some_and(|code| matches!(code & 0xff, 5 | 6)) =>
+            {
+                StoreError::Unavailable(error)
+            }
             other => StoreError::Database(other),
         }
     }

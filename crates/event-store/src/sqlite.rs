@@ -38,6 +38,13 @@ pub(crate) async fn open(
             "an in-memory SQLite event store is not supported: use a file, sqlite://PATH".into(),
         ));
     }
+    // The writer opens the file by its path; a URL that asks for another VFS or declares the
+    // file immutable would have the readers look at it differently than the writer.
+    if url.contains("vfs=") || url.contains("immutable=") {
+        return Err(StoreError::InvalidInput(
+            "the SQLite URL parameters vfs and immutable are not supported".into(),
+        ));
+    }
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::InvalidInput(format!("invalid SQLite URL: {e}")))?
         .create_if_missing(true)

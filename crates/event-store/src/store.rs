@@ -27,8 +27,8 @@ pub struct StoreOptions {
     /// Database connections for readers and subscribers. (The writer and, on PostgreSQL, the
     /// notification listener have a connection of their own besides.)
     pub pool_size: u32,
-    /// SQLite: how long an append or read waits for a lock another process holds on the
-    /// database (its write lock, a checkpoint) before it fails as unavailable.
+    /// SQLite: how long an append waits for the write lock while another process holds it
+    /// before it fails as unavailable. (Readers are not blocked by writers in WAL mode.)
     pub lock_timeout: Duration,
     /// Rewrites old event versions as they are read.
     pub upcaster: Option<Arc<dyn Upcaster>>,
@@ -168,24 +168,30 @@ impl EventStore {
         Ok(store)
     }
 
-    /// Shuts the store down if this is its last handle: lets the writer finish what is queued,
-    /// waits until it has closed its connection, and closes the readers' connections. With
-    /// other handles still open, it only drops this one.
-    pub async fn close(self) {
+    /// Shuts the store down if this is its last handle, and says whether it did: stops the
+    /// writer (on SQLite after it has answered the appends it holds; appends still waiting
+    /// fail with [`StoreError::Closed`]), waits until the writer has closed its connection,
+    /// and closes the readers' connections. While other handles are open — clones, running
+    /// subscriptions — it only drops this one and returns `false`.
+    pub async fn close(self) -> bool {
         let Some(mut inner) = Arc::into_inner(self.inner) else {
-            return;
+            return false;
         };
         let writer_thread = inner.writer_thread.take();
         let readers = inner.readers.clone();
-        // Closes the queue: the writer answers what it holds and stops.
+        // Closes the queue and aborts the tasks (PostgreSQL's writer and listener).
         drop(inner);
         if let Some(thread) = writer_thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::error!("the SQLite writer thread panicked");
+            }
         }
         match readers {
             Readers::Sqlite(pool) => pool.close().await,
             Readers::Postgres(pool) => pool.close().await,
         }
+        true
     }
 
     pub fn backend(&self) -> BackendKind {

@@ -320,16 +320,28 @@ async fn events_larger_than_the_limit_are_refused(db: TestDatabase) {
 }
 
 /// An in-memory SQLite database would lose every event when the process ends, and its
-/// connections could not share it the way the store's writer and readers need.
+/// connections could not share it the way the store's writer and readers need; a different
+/// VFS or an "immutable" file would have the readers see the file differently than the writer.
 #[tokio::test]
-async fn an_in_memory_sqlite_store_is_refused() {
-    for url in ["sqlite::memory:", "sqlite://events.db?mode=memory"] {
+async fn unsupported_sqlite_urls_are_refused() {
+    for (url, reason) in [
+        ("sqlite::memory:", "in-memory"),
+        ("sqlite://events.db?mode=memory", "in-memory"),
+        ("sqlite://events.db?vfs=unix-dotfile", "vfs"),
+        ("sqlite://events.db?immutable=true", "immutable"),
+    ] {
         match EventStore::open(url, StoreOptions::default()).await {
-            Err(StoreError::InvalidInput(message)) => assert!(message.contains("in-memory")),
+            Err(StoreError::InvalidInput(message)) => {
+                assert!(message.contains(reason), "{url}: {message}")
+            }
             other => panic!(
                 "{url}: expected InvalidInput, got {:?}",
                 other.map(|_| "a store")
             ),
         }
     }
+    assert!(
+        !std::path::Path::new("events.db").exists(),
+        "a refused URL created no file"
+    );
 }

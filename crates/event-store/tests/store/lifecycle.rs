@@ -16,14 +16,14 @@ async fn closing_one_handle_leaves_the_others_working_and_the_last_closes_the_st
     let store = open(&db).await;
     let other = store.clone();
     store.append(note("s", 0)).await.unwrap();
-    store.close().await;
+    assert!(!store.close().await, "another handle is still open");
     other
         .append(note("s", 1))
         .await
         .expect("the other handle still appends");
     assert_eq!(positions(&all_events(&other).await), [1, 2]);
 
-    other.close().await;
+    assert!(other.close().await, "the last handle closes the store");
     if Backend::of(&db) == Backend::Postgres {
         assert_eventually_no_connections(&db).await;
     }

@@ -1,7 +1,9 @@
 //! What only SQLite has: a database file that another process can lock.
 
+use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use wijkpuls_event_store::testing::TestDatabase;
 use wijkpuls_event_store::{StoreError, StoreOptions};
@@ -42,4 +44,39 @@ async fn a_database_locked_by_another_process_is_unavailable_and_changes_nothing
         .await
         .expect("the store works once the lock is released");
     assert_eq!(positions(&all_events(&store).await), [1, 2]);
+}
+
+/// Reads go through sqlx: its SQLite "database is locked" means unavailable too, and other
+/// SQLite errors stay database errors.
+#[tokio::test]
+async fn sqlx_lock_errors_count_as_unavailable() {
+    let db = TestDatabase::sqlite();
+    drop(open_with(&db, options()).await);
+    let connect = || async {
+        let options = SqliteConnectOptions::from_str(db.url())
+            .unwrap()
+            .busy_timeout(Duration::ZERO);
+        SqliteConnection::connect_with(&options).await.unwrap()
+    };
+    let (mut holder, mut waiter) = (connect().await, connect().await);
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let locked = sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut waiter)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(StoreError::from(locked), StoreError::Unavailable(_)),
+        "SQLITE_BUSY"
+    );
+    let bad = sqlx::query("SELECT * FROM no_such_table")
+        .execute(&mut waiter)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(StoreError::from(bad), StoreError::Database(_)),
+        "no such table"
+    );
 }
