@@ -86,6 +86,15 @@ pub async fn run_append(options: AppendBenchOptions) -> anyhow::Result<()> {
     let mut baseline = None;
     println!("append benchmark: {seconds} s per measurement, a fresh database each");
 
+    // SQLite first: PostgreSQL keeps writing in the background after a measurement
+    // (checkpoints, dropped databases), which would land in SQLite's measurements.
+    let mut sqlite_rows = Vec::new();
+    for scenario in &SCENARIOS {
+        let database = TempSqliteDatabase::create(&options.sqlite_dir)?;
+        let rate = measure(&database.url, scenario, seconds).await?;
+        report(&mut sqlite_rows, scenario.name, "sqlite", rate);
+    }
+
     match &options.postgres_url {
         Some(server) => {
             if options.pgbench {
@@ -107,11 +116,7 @@ pub async fn run_append(options: AppendBenchOptions) -> anyhow::Result<()> {
         }
         None => println!("no PostgreSQL URL: PostgreSQL and the pgbench baseline are skipped"),
     }
-    for scenario in &SCENARIOS {
-        let database = TempSqliteDatabase::create(&options.sqlite_dir)?;
-        let rate = measure(&database.url, scenario, seconds).await?;
-        report(&mut rows, scenario.name, "sqlite", rate);
-    }
+    rows.append(&mut sqlite_rows);
 
     println!();
     println!(
