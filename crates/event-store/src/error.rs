@@ -63,18 +63,30 @@ impl From<sqlx::Error> for StoreError {
                 // Connection exceptions and admin shutdown / crash / cannot connect now.
                 StoreError::Unavailable(error)
             }
-            // SQLite: locked by another connection beyond the busy timeout (SQLITE_BUSY,
-            // SQLITE_LOCKED and their extended codes).
-            sqlx::Error::Database(ref db)
-                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-                    && db
-                        .code()
-                        .and_then(|code| code.parse::<i32>().ok())
-                        .is_some_and(|code| matches!(code & 0xff, 5 | 6)) =>
-            {
+            sqlx::Error::Database(ref db) if sqlite_unavailable(db.as_ref()) => {
                 StoreError::Unavailable(error)
             }
             other => StoreError::Database(other),
         }
     }
+}
+
+/// Whether an SQLite error (from sqlx's readers or the SQLite writer) means the database cannot
+/// be used right now rather than that the request was wrong: locked by another process beyond
+/// the busy timeout, unopenable, read-only, full, or failing to read or write.
+fn sqlite_unavailable(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let from_sqlite = error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+        || error
+            .try_downcast_ref::<crate::sqlite::WriterError>()
+            .is_some();
+    // The primary result code is the low byte of the extended one: SQLITE_BUSY (5),
+    // SQLITE_LOCKED (6), SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13),
+    // SQLITE_CANTOPEN (14).
+    from_sqlite
+        && error
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }

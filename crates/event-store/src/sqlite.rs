@@ -244,38 +244,17 @@ impl BlockingBatchWriter for SqliteWriter {
     }
 }
 
-/// The writer's errors in the store's terms: a database that is locked by another process
-/// beyond the busy timeout, cannot be opened, or fails to read or write is unavailable; the
-/// rest (constraints, a corrupt file) are database errors.
+/// The writer's errors in the store's terms, classified like sqlx's SQLite errors.
 fn store_error(error: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode;
-    let code = error.sqlite_error().map(|e| (e.code, e.extended_code));
-    let unavailable = matches!(
-        code,
-        Some((
-            ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::CannotOpen
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::DiskFull
-                | ErrorCode::ReadOnly,
-            _
-        ))
-    );
-    let error = sqlx::Error::Database(Box::new(WriterError {
-        code: code.map(|(_, extended)| extended),
+    StoreError::from(sqlx::Error::Database(Box::new(WriterError {
+        code: error.sqlite_error().map(|e| e.extended_code),
         message: error.to_string(),
-    }));
-    if unavailable {
-        StoreError::Unavailable(error)
-    } else {
-        StoreError::Database(error)
-    }
+    })))
 }
 
 /// An error of the writer's connection, in the shape sqlx gives its own database errors.
 #[derive(Debug)]
-struct WriterError {
+pub(crate) struct WriterError {
     /// SQLite's extended result code.
     code: Option<i32>,
     message: String,
