@@ -17,6 +17,17 @@ use wijkpuls_event_store::{
 use crate::common::{assert_no_event, next_event, note, open, options};
 use crate::subscribe::watch_positions;
 
+/// Opens a transaction on `conn` that holds the writers' position lock, as a writer does from
+/// taking its positions until it commits.
+async fn begin_holding_append_lock(conn: &mut PgConnection) {
+    sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
 /// Inserts event `position` by hand on `conn`, the way the writer does (without a NOTIFY).
 async fn insert_by_hand(conn: &mut PgConnection, position: i64, stream: &str) {
     sqlx::query(
@@ -53,12 +64,7 @@ async fn out_of_order_commit_is_neither_skipped_nor_seen_below() {
     let reader = tokio::spawn(watch_positions(store.clone(), done.clone()));
 
     let mut held = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut held).await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(APPEND_LOCK)
-        .execute(&mut held)
-        .await
-        .unwrap();
+    begin_holding_append_lock(&mut held).await;
     let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
         .fetch_one(&mut held)
         .await
@@ -101,12 +107,7 @@ async fn out_of_order_commit_is_neither_skipped_nor_seen_below() {
     );
 
     // A commit nobody announces (no NOTIFY, not this process) still arrives: the poll finds it.
-    sqlx::query("BEGIN").execute(&mut held).await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(APPEND_LOCK)
-        .execute(&mut held)
-        .await
-        .unwrap();
+    begin_holding_append_lock(&mut held).await;
     insert_by_hand(&mut held, 3, "unannounced").await;
     sqlx::query("COMMIT").execute(&mut held).await.unwrap();
     assert_eq!(next_event(&mut subscription).await.position, Position(3));
