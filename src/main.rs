@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use wijkpuls_api::auth::{parse_duration, Role};
+use wijkpuls_api::transport::WsLimits;
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
@@ -91,6 +92,20 @@ struct ServeArgs {
     /// Anonymous submissions allowed per client address per minute (0: no limit).
     #[arg(long, env = "WIJKPULS_SUBMIT_PER_MINUTE", default_value_t = 10)]
     submit_per_minute: u32,
+    /// Seconds one mutation may take (queueing, deciding again after a race lost to another
+    /// instance, waiting for its result to be applied) before it answers CONFLICT or says its
+    /// change is recorded but not yet visible here.
+    #[arg(long, env = "WIJKPULS_MUTATION_DEADLINE", default_value_t = 5.0)]
+    mutation_deadline: f64,
+    /// WebSocket connections the server holds open at most (0: no limit).
+    #[arg(long, env = "WIJKPULS_WS_MAX_CONNECTIONS", default_value_t = WsLimits::default().max_connections)]
+    ws_max_connections: usize,
+    /// WebSocket connections one client address may hold open (0: no limit).
+    #[arg(long, env = "WIJKPULS_WS_MAX_PER_ADDRESS", default_value_t = WsLimits::default().max_per_address)]
+    ws_max_per_address: usize,
+    /// Operations (subscriptions) one WebSocket connection may run at once.
+    #[arg(long, env = "WIJKPULS_WS_MAX_OPERATIONS", default_value_t = WsLimits::default().max_operations)]
+    ws_max_operations: usize,
 }
 
 #[derive(Args)]
@@ -188,6 +203,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ws_init_timeout: Duration::from_secs(args.ws_init_timeout),
         submit_per_minute: args.submit_per_minute,
         auth_secret: std::env::var("WIJKPULS_AUTH_SECRET").ok(),
+        mutation_deadline: Duration::try_from_secs_f64(args.mutation_deadline)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--mutation-deadline must be a positive number of seconds")?,
+        ws_limits: WsLimits {
+            max_connections: args.ws_max_connections,
+            max_per_address: args.ws_max_per_address,
+            max_operations: args.ws_max_operations.max(1),
+            ..WsLimits::default()
+        },
     };
     let app = Application::build(config).await?;
     tracing::info!("listening on http://{}", app.local_addr());

@@ -129,6 +129,8 @@ pub struct TestApp {
     pub tokens: TokenKey,
     /// A token of an admin ("beheer").
     pub admin_token: String,
+    /// The running service's state (for tests that look inside, e.g. pause the tailer).
+    pub state: Arc<wijkpuls_api::schema::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     // Last: dropped after the service is told to stop. Shared by a second instance.
     pub db: Arc<TestDatabase>,
@@ -171,6 +173,7 @@ async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> Te
         .unwrap_or_else(|e| panic!("the application does not start: {e:#}"));
     let address = app.local_addr();
     let tokens = app.state().tokens.clone();
+    let state = app.state().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -181,6 +184,7 @@ async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> Te
         client: reqwest::Client::new(),
         tokens,
         admin_token,
+        state,
         stop: Some(stop),
         db,
     }
@@ -389,6 +393,16 @@ impl TestApp {
         data["allocateBudget"].clone()
     }
 
+    /// The whole answer to setting a budget line of `YEAR` (as admin), refusals included.
+    pub async fn allocate_answer(&self, wijk: &str, theme: &str, amount: &str) -> Value {
+        self.graphql(
+            ALLOCATE,
+            json!({ "input": { "wijkCode": wijk, "year": YEAR, "theme": theme, "amount": amount } }),
+            Some(&self.admin_token),
+        )
+        .await
+    }
+
     /// Funds from `YEAR` as admin.
     pub async fn fund(&self, id: &str, amount: &str) -> Value {
         let data = self
@@ -595,6 +609,11 @@ impl WsClient {
             next_id: 0,
             queued: HashMap::new(),
         }
+    }
+
+    /// Sends any protocol message, as a client that does not follow the rules might.
+    pub async fn send_raw(&mut self, message: Value) {
+        self.send(message).await
     }
 
     async fn send(&mut self, message: Value) {

@@ -12,12 +12,15 @@
 //!   personal data;
 //! - [`personal_data`]: erasure, encryption at rest, logs;
 //! - [`schema_file`]: `schema.graphql` matches the code;
+//! - [`contention`]: many at once: racing fundings queue, deadlines, WebSocket limits, shared
+//!   subscriptions;
 //! - [`cli`]: the binary: serve, token, errors, signals.
 
 #[macro_use]
 mod helpers;
 
 mod cli;
+mod contention;
 mod errors;
 mod idempotency;
 mod mutations;

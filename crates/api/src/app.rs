@@ -20,7 +20,7 @@ use crate::live::Live;
 use crate::personal::Sealer;
 use crate::ratelimit::RateLimiter;
 use crate::schema::AppState;
-use crate::service::Service;
+use crate::service::{Service, ServiceOptions};
 
 /// Everything `wijkpuls serve` can be told.
 #[derive(Debug, Clone)]
@@ -37,6 +37,11 @@ pub struct Config {
     pub submit_per_minute: u32,
     /// Overrides the signing key kept in the database.
     pub auth_secret: Option<String>,
+    /// How long one mutation may take: queueing, deciding again after races lost to other
+    /// servers, waiting for the live state to apply it.
+    pub mutation_deadline: Duration,
+    /// Bounds on WebSocket connections and their operations.
+    pub ws_limits: crate::transport::WsLimits,
 }
 
 impl Config {
@@ -49,6 +54,8 @@ impl Config {
             ws_init_timeout: Duration::from_secs(10),
             submit_per_minute: 10,
             auth_secret: None,
+            mutation_deadline: crate::service::ServiceOptions::default().deadline,
+            ws_limits: crate::transport::WsLimits::default(),
         }
     }
 }
@@ -143,10 +150,14 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let live = Live::replay(&store).await?;
     tokio::spawn(live.clone().follow(store.clone()));
     Ok(Arc::new(AppState {
-        service: Service {
+        service: Service::new(
             store,
-            live: live.clone(),
-        },
+            vault.clone(),
+            live.clone(),
+            ServiceOptions {
+                deadline: config.mutation_deadline,
+            },
+        ),
         live,
         sealer: Sealer::new(vault),
         tokens,

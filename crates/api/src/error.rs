@@ -19,6 +19,9 @@ pub enum ApiError {
     Forbidden(String),
     Conflict(String),
     RateLimited(String),
+    /// The service cannot answer fully right now (e.g. a change was recorded but this server
+    /// has not caught up with it in time); the message says what is known.
+    Unavailable(String),
     Internal(Arc<anyhow::Error>),
 }
 
@@ -70,7 +73,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited(_) => "RATE_LIMITED",
-            ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            ApiError::Unavailable(_) | ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 
@@ -86,7 +89,8 @@ impl ApiError {
             | ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::Conflict(m)
-            | ApiError::RateLimited(m) => m.clone(),
+            | ApiError::RateLimited(m)
+            | ApiError::Unavailable(m) => m.clone(),
         }
     }
 

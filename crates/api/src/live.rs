@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -25,6 +26,9 @@ use crate::feed::{self, FeedItem};
 const FEED_CAPACITY: usize = 1024;
 /// How many recent feed items are kept for a new subscriber's first view.
 const RECENT: usize = 50;
+/// The tailer's first and longest pause before it starts following the log again.
+const RESUME_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 pub struct Live {
     state: RwLock<CityState>,
@@ -33,6 +37,17 @@ pub struct Live {
     feed: broadcast::Sender<Arc<FeedItem>>,
     recent: Mutex<std::collections::VecDeque<Arc<FeedItem>>>,
     caught_up: watch::Sender<bool>,
+    /// While `true`, the tailer applies nothing (see [`Live::pause`]).
+    paused: watch::Sender<bool>,
+}
+
+/// The live state has not applied a position within the time it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotYetApplied {
+    /// The position waited for.
+    pub position: u64,
+    /// The position the live state had applied when the wait gave up.
+    pub applied: u64,
 }
 
 impl Live {
@@ -62,24 +77,50 @@ impl Live {
             feed: broadcast::Sender::new(FEED_CAPACITY),
             recent: Mutex::new(recent),
             caught_up: watch::Sender::new(false),
+            paused: watch::Sender::new(false),
         }))
     }
 
     /// Follows the store from the replayed position, applying every new event. Runs until the
-    /// process ends; the store's subscription survives lost connections.
+    /// process ends. The store's subscription survives lost connections by itself; should it
+    /// still end with an error, readiness says so and the tailer starts again from the last
+    /// applied position after a pause that grows to at most [`RESUME_BACKOFF_MAX`].
     pub async fn follow(self: Arc<Live>, store: EventStore) {
-        let mut subscription = store.subscribe(Position(self.position()));
-        self.caught_up.send_replace(true);
-        while let Some(next) = subscription.next().await {
-            match next {
-                Ok(record) => self.apply(&record),
-                Err(error) => {
-                    tracing::error!(%error, "the live state cannot read the log; it stops here");
-                    self.caught_up.send_replace(false);
-                    return;
+        let mut backoff = RESUME_BACKOFF_MIN;
+        loop {
+            let from = self.position();
+            let mut subscription = store.subscribe(Position(from));
+            self.caught_up.send_replace(true);
+            let error = loop {
+                match subscription.next().await {
+                    Some(Ok(record)) => {
+                        self.wait_while_paused().await;
+                        self.apply(&record);
+                        backoff = RESUME_BACKOFF_MIN;
+                    }
+                    Some(Err(error)) => break error.to_string(),
+                    None => break "the subscription ended".to_owned(),
                 }
-            }
+            };
+            self.caught_up.send_replace(false);
+            tracing::error!(%error, position = self.position(), ?backoff,
+                "the live state cannot follow the log; resuming after a pause");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(RESUME_BACKOFF_MAX);
         }
+    }
+
+    async fn wait_while_paused(&self) {
+        let mut paused = self.paused.subscribe();
+        let _ = paused.wait_for(|paused| !*paused).await;
+    }
+
+    /// Stops applying events until the returned guard is dropped, as if the tailer had stalled.
+    /// For tests of what mutations and readiness do then; nothing in the service calls it.
+    #[doc(hidden)]
+    pub fn pause(self: &Arc<Live>) -> PauseGuard {
+        self.paused.send_replace(true);
+        PauseGuard(self.clone())
     }
 
     fn apply(&self, record: &RecordedEvent) {
@@ -135,10 +176,18 @@ impl Live {
         *self.caught_up.borrow()
     }
 
-    /// Waits until the state has applied `position` (read-your-writes).
-    pub async fn wait_for(&self, position: u64) {
+    /// Waits until the state has applied `position` (read-your-writes), for at most `deadline`.
+    pub async fn wait_for(&self, position: u64, deadline: Duration) -> Result<(), NotYetApplied> {
         let mut applied = self.applied.subscribe();
-        let _ = applied.wait_for(|p| *p >= position).await;
+        let waited = tokio::time::timeout(deadline, applied.wait_for(|p| *p >= position)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            // The sender lives as long as `self`: a closed channel cannot happen while we wait.
+            Ok(Err(_)) | Err(_) => Err(NotYetApplied {
+                position,
+                applied: self.position(),
+            }),
+        }
     }
 
     /// Changes anywhere (the applied position).
@@ -172,6 +221,15 @@ impl Live {
     /// When the last applied event was recorded.
     pub fn as_of(&self) -> Option<DateTime<Utc>> {
         self.read().as_of()
+    }
+}
+
+/// Keeps the tailer paused (see [`Live::pause`]); dropping it lets the tailer go on.
+pub struct PauseGuard(Arc<Live>);
+
+impl Drop for PauseGuard {
+    fn drop(&mut self) {
+        self.0.paused.send_replace(false);
     }
 }
 

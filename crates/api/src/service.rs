@@ -2,30 +2,102 @@
 //! condition, and answer once the live state has applied the result (read-your-writes).
 //!
 //! A decision names the tags it read and the position it read them at; the append fails if any
-//! event with one of those tags was recorded since. Then the live state has moved on (or is
-//! about to): wait for it to apply the conflicting event and decide again. This is what keeps a
-//! budget line from being overspent by two staff members — or two servers — funding at once.
+//! event with one of those tags was recorded since. That check in the store is the one guarantee
+//! across servers: it keeps a budget line from being overspent by two staff members — or two
+//! servers — funding at once.
+//!
+//! Liveness is this module's job. Within one server, decisions on the same consistency boundary
+//! (a budget line, an initiative) queue one after another ([`Boundaries`]): each is taken on the
+//! state its predecessor left, so they never lose a race to each other, and a queue on one hot
+//! budget line never holds up decisions on other lines. A race lost to another server is decided
+//! again on fresh state until [`ServiceOptions::deadline`]; only then does the client get
+//! `CONFLICT`, counted in [`Counters::conflicts`]. Every wait has that deadline too: a mutation
+//! whose events are committed but not yet applied (a stalled tailer) answers with what is known
+//! instead of hanging.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
 use wijkpuls_domain::{decide, CityState, Command, Decision};
 use wijkpuls_event_store::{
     AppendCondition, AppendOutcome, AppendRequest, Conflict, EventStore, Metadata, Position, Query,
-    StoreError,
+    StoreError, Vault,
 };
 
 use crate::auth::Actor;
 use crate::codec;
 use crate::error::{ApiError, ApiResult};
-use crate::live::Live;
+use crate::live::{Live, NotYetApplied};
 
-/// How often a decision is made again after losing a race before giving up with CONFLICT.
-const ATTEMPTS: usize = 10;
+/// How long the service keeps trying and waiting on one command.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceOptions {
+    /// The longest a command may take: queueing behind others on its boundary, deciding again
+    /// after races lost to other servers, and waiting for the live state to apply its events.
+    pub deadline: Duration,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the service counts, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Decisions taken again because another server's append won the race.
+    pub conflict_retries: AtomicU64,
+    /// Commands answered with `CONFLICT` because the deadline passed first.
+    pub conflicts: AtomicU64,
+    /// Commands whose events were committed but not applied here within the deadline.
+    pub apply_timeouts: AtomicU64,
+}
 
 #[derive(Clone)]
 pub struct Service {
     pub store: EventStore,
     pub live: Arc<Live>,
+    pub options: ServiceOptions,
+    pub counters: Arc<Counters>,
+    boundaries: Boundaries,
+    writable: WriteProbe,
+}
+
+/// Whether the database takes writes, probed at most once per [`WriteProbe::FRESH`] however
+/// often readiness is asked (each probe is a committed write).
+#[derive(Clone)]
+struct WriteProbe {
+    vault: Vault,
+    last: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
+}
+
+impl WriteProbe {
+    const FRESH: Duration = Duration::from_secs(2);
+
+    async fn writable(&self) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((at, writable)) = *last {
+            if at.elapsed() < Self::FRESH {
+                return writable;
+            }
+        }
+        let writable = match self.vault.probe_write().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "readiness: the database does not take writes");
+                false
+            }
+        };
+        *last = Some((Instant::now(), writable));
+        writable
+    }
 }
 
 /// What a command did.
@@ -41,10 +113,46 @@ impl Executed {
     }
 }
 
+/// How one attempt at recording a decision ended.
+enum Attempt {
+    Done(Executed),
+    /// Another server recorded something on the boundary first: decide again once this
+    /// position is applied.
+    Lost(u64),
+}
+
 impl Service {
+    pub fn new(
+        store: EventStore,
+        vault: Vault,
+        live: Arc<Live>,
+        options: ServiceOptions,
+    ) -> Service {
+        Service {
+            store,
+            live,
+            options,
+            counters: Arc::default(),
+            boundaries: Boundaries::default(),
+            writable: WriteProbe {
+                vault,
+                last: Arc::default(),
+            },
+        }
+    }
+
+    /// Whether the database takes writes right now (cached for a moment; see [`WriteProbe`]).
+    pub async fn writable(&self) -> bool {
+        self.writable.writable().await
+    }
+
     /// Decides the command built by `command` (which may refuse, e.g. for permissions, after
     /// seeing the state) and records its events. `operation` and the actor scope the
     /// idempotency key, so equal keys from different clients or mutations never collide.
+    ///
+    /// The steps: build the command (permissions first, so a stored result only goes to whoever
+    /// may give the command); answer a retry with its first result; queue on the command's
+    /// consistency boundary; decide and append until it is recorded, refused, or out of time.
     pub async fn execute(
         &self,
         actor: &Actor,
@@ -52,95 +160,200 @@ impl Service {
         idempotency_key: Option<&str>,
         command: impl Fn(&CityState) -> ApiResult<Command>,
     ) -> ApiResult<Executed> {
-        let idempotency_key = idempotency_key
+        let deadline = Instant::now() + self.options.deadline;
+        let key = idempotency_key
             .map(|key| scoped_key(actor, operation, key))
             .transpose()?;
-        if let Some(done) = self.already_done(idempotency_key.as_deref()).await? {
+        let boundary = match self.first_look(&command, deadline).await? {
+            Ok(boundary) => boundary,
+            Err(refused) => return self.unless_done(key.as_deref(), refused, deadline).await,
+        };
+        if let Some(done) = self.already_done(key.as_deref(), deadline).await? {
             return Ok(done);
         }
-        for attempt in 0..ATTEMPTS {
-            let decided: ApiResult<Decision> = {
+        let mut held = self.boundaries.enter(boundary, deadline).await?;
+        loop {
+            let decision = {
                 let state = self.live.read();
-                command(&state).and_then(|command| Ok(decide(&state, command)?))
+                let command = command(&state)?;
+                decide(&state, command)
             };
-            let decided = match decided {
-                // A retry racing its own first attempt: that one may have just committed.
-                Err(error) => match self.already_done(idempotency_key.as_deref()).await? {
-                    Some(done) => return Ok(done),
-                    None => Err(error),
-                },
-                decided => decided,
-            };
-            let decision = match decided {
-                Err(error) if attempt == 0 && error.code() == "NOT_FOUND" => {
-                    // Another instance may have just recorded it: catch up with the log once.
-                    let head = self.store.head_position().await?;
-                    if head.0 <= self.live.position() {
-                        return Err(error);
-                    }
-                    let _ = tokio::time::timeout(
-                        std::time::Duration::from_secs(2),
-                        self.live.wait_for(head.0),
-                    )
-                    .await;
-                    continue;
+            let decision = match decision {
+                Ok(decision) => decision,
+                Err(error) => {
+                    return self
+                        .unless_done(key.as_deref(), error.into(), deadline)
+                        .await
                 }
-                other => other?,
             };
-            if decision.events.is_empty() {
-                return Ok(Executed { outcome: None });
+            if !held.covers(&decision.consistency_tags) {
+                // The command read something else this time (rare): queue on that instead.
+                drop(held);
+                held = self
+                    .boundaries
+                    .enter(decision.consistency_tags.clone(), deadline)
+                    .await?;
+                continue;
             }
-            let request = AppendRequest {
-                events: decision
-                    .events
-                    .iter()
-                    .map(codec::to_new_event)
-                    .collect::<Result<_, _>>()?,
-                expected_versions: Vec::new(),
-                condition: Some(AppendCondition {
-                    fail_if_events_match: Query::any_tag(decision.consistency_tags.iter().cloned()),
-                    after: Position(decision.position),
-                }),
-                idempotency_key: idempotency_key.clone(),
-                metadata: Metadata {
-                    actor: actor.subject.clone(),
-                    role: actor.role.as_str().to_owned(),
-                    request_id: Some(uuid::Uuid::now_v7().to_string()),
-                    idempotency_key: None,
-                },
-            };
-            match self.store.append(request).await {
-                Ok(outcome) => {
-                    self.live.wait_for(outcome.last_position.0).await;
-                    return Ok(Executed {
-                        outcome: Some(outcome),
-                    });
+            match self.record(actor, &decision, key.clone(), deadline).await? {
+                Attempt::Done(executed) => return Ok(executed),
+                Attempt::Lost(position) => {
+                    self.counters
+                        .conflict_retries
+                        .fetch_add(1, Ordering::Relaxed);
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    // Decide again on the state that includes the winner (or give up in time).
+                    if self.applied(position, deadline).await.is_err() {
+                        break;
+                    }
                 }
-                Err(StoreError::Conflict(Conflict::ConditionFailed { position, .. })) => {
-                    self.live.wait_for(position.0).await;
-                }
-                Err(StoreError::Conflict(_)) => {
-                    let head = self.store.head_position().await?;
-                    self.live.wait_for(head.0).await;
-                }
-                Err(other) => return Err(other.into()),
             }
         }
+        self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
         Err(ApiError::Conflict(
             "this changed too often at the same moment; try again".into(),
         ))
     }
 
+    /// Builds and decides the command once, to learn its consistency boundary (`Ok(Ok)`) or the
+    /// domain's refusal (`Ok(Err)`).
+    /// Building it checks permissions: that refusal comes before anything else, also before a
+    /// stored result. An initiative this server does not know yet may have just been recorded
+    /// by another one: catch up with the log once before saying it was not found.
+    async fn first_look(
+        &self,
+        command: &impl Fn(&CityState) -> ApiResult<Command>,
+        deadline: Instant,
+    ) -> ApiResult<Result<Vec<String>, ApiError>> {
+        let mut caught_up = false;
+        loop {
+            let decided = {
+                let state = self.live.read();
+                match command(&state) {
+                    Ok(command) => decide(&state, command).map_err(ApiError::from),
+                    Err(error) if error.code() == "NOT_FOUND" => Err(error),
+                    Err(refused) => return Err(refused),
+                }
+            };
+            match decided {
+                Ok(decision) => return Ok(Ok(decision.consistency_tags)),
+                Err(error) if error.code() == "NOT_FOUND" && !caught_up => {
+                    caught_up = true;
+                    let head = self.store.head_position().await?;
+                    if head.0 <= self.live.position()
+                        || self.applied(head.0, deadline).await.is_err()
+                    {
+                        return Err(error);
+                    }
+                }
+                Err(error) if error.code() == "NOT_FOUND" => return Err(error),
+                // Refused by the domain: the caller checks whether it is a retry of something
+                // already done.
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+    }
+
+    /// Appends a decision under its consistency condition and waits for the live state to
+    /// apply it.
+    async fn record(
+        &self,
+        actor: &Actor,
+        decision: &Decision,
+        idempotency_key: Option<String>,
+        deadline: Instant,
+    ) -> ApiResult<Attempt> {
+        if decision.events.is_empty() {
+            return Ok(Attempt::Done(Executed { outcome: None }));
+        }
+        let request = AppendRequest {
+            events: decision
+                .events
+                .iter()
+                .map(codec::to_new_event)
+                .collect::<Result<_, _>>()?,
+            expected_versions: Vec::new(),
+            condition: Some(AppendCondition {
+                fail_if_events_match: Query::any_tag(decision.consistency_tags.iter().cloned()),
+                after: Position(decision.position),
+            }),
+            idempotency_key,
+            metadata: Metadata {
+                actor: actor.subject.clone(),
+                role: actor.role.as_str().to_owned(),
+                request_id: Some(uuid::Uuid::now_v7().to_string()),
+                idempotency_key: None,
+            },
+        };
+        match self.store.append(request).await {
+            Ok(outcome) => {
+                self.applied(outcome.last_position.0, deadline)
+                    .await
+                    .map_err(|late| self.recorded_but_late(late))?;
+                Ok(Attempt::Done(Executed {
+                    outcome: Some(outcome),
+                }))
+            }
+            Err(StoreError::Conflict(Conflict::ConditionFailed { position, .. })) => {
+                Ok(Attempt::Lost(position.0))
+            }
+            Err(StoreError::Conflict(_)) => Ok(Attempt::Lost(self.store.head_position().await?.0)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Waits for the live state to apply `position`, at most until `deadline`.
+    async fn applied(&self, position: u64, deadline: Instant) -> Result<(), NotYetApplied> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.live.wait_for(position, left).await
+    }
+
+    fn recorded_but_late(&self, late: NotYetApplied) -> ApiError {
+        self.counters.apply_timeouts.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            position = late.position,
+            applied = late.applied,
+            "committed, but the live state did not apply it in time"
+        );
+        ApiError::Unavailable(
+            "your change was recorded, but this server has not caught up with it yet; \
+             ask for it again in a moment (a retry with the same idempotencyKey records nothing twice)"
+                .into(),
+        )
+    }
+
+    /// A refusal, unless it is a retry racing its own first attempt, which may have just
+    /// committed: then the first result.
+    async fn unless_done(
+        &self,
+        key: Option<&str>,
+        error: ApiError,
+        deadline: Instant,
+    ) -> ApiResult<Executed> {
+        match self.already_done(key, deadline).await? {
+            Some(done) => Ok(done),
+            None => Err(error),
+        }
+    }
+
     /// The first result of an append with this (scoped) idempotency key, once the live state
     /// has applied it.
-    async fn already_done(&self, key: Option<&str>) -> ApiResult<Option<Executed>> {
+    async fn already_done(
+        &self,
+        key: Option<&str>,
+        deadline: Instant,
+    ) -> ApiResult<Option<Executed>> {
         let Some(key) = key else {
             return Ok(None);
         };
         let Some(outcome) = self.store.idempotent_result(key).await? else {
             return Ok(None);
         };
-        self.live.wait_for(outcome.last_position.0).await;
+        self.applied(outcome.last_position.0, deadline)
+            .await
+            .map_err(|late| self.recorded_but_late(late))?;
         Ok(Some(Executed {
             outcome: Some(outcome),
         }))
@@ -160,6 +373,75 @@ impl Service {
             .iter()
             .map(|r| codec::to_recorded(r).map_err(ApiError::from))
             .collect()
+    }
+}
+
+/// The in-process queues, one per consistency tag in use: a command holds the queues of every
+/// tag its decision reads, taken in sorted order so two commands never wait for each other.
+/// `tokio::sync::Mutex` is fair (first come, first served). A tag's queue is forgotten once
+/// nobody holds or waits for it.
+#[derive(Clone, Default)]
+struct Boundaries {
+    queues: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// The queues a command holds; released (and forgotten when idle) on drop.
+struct Held {
+    boundaries: Boundaries,
+    guards: Vec<(String, OwnedMutexGuard<()>)>,
+}
+
+impl Boundaries {
+    async fn enter(&self, tags: Vec<String>, deadline: Instant) -> ApiResult<Held> {
+        let tags: BTreeSet<String> = tags.into_iter().collect();
+        let mut held = Held {
+            boundaries: self.clone(),
+            guards: Vec::with_capacity(tags.len()),
+        };
+        for tag in tags {
+            let queue = self
+                .queues
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(tag.clone())
+                .or_default()
+                .clone();
+            match tokio::time::timeout_at(deadline, queue.lock_owned()).await {
+                Ok(guard) => held.guards.push((tag, guard)),
+                Err(_) => {
+                    return Err(ApiError::Conflict(
+                        "too many changes are waiting for the same budget line or initiative; \
+                         try again"
+                            .into(),
+                    ))
+                }
+            }
+        }
+        Ok(held)
+    }
+}
+
+impl Held {
+    fn covers(&self, tags: &[String]) -> bool {
+        tags.iter()
+            .all(|tag| self.guards.iter().any(|(held, _)| held == tag))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut queues = self
+            .boundaries
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (tag, guard) in self.guards.drain(..) {
+            drop(guard);
+            // Only the map holds it now: nobody holds or waits for this queue.
+            if queues.get(&tag).is_some_and(|q| Arc::strong_count(q) == 1) {
+                queues.remove(&tag);
+            }
+        }
     }
 }
 

@@ -80,6 +80,24 @@ impl Vault {
         })
     }
 
+    /// Writes to the database (a setting of its own, `readiness_probe`, set to the current
+    /// time): whether it accepts writes right now, for readiness checks. A read-only file, a
+    /// full disk or a lock held by another process makes it fail.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let query = "INSERT INTO settings (name, value) VALUES ('readiness_probe', $1) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        let now = chrono::Utc::now().to_rfc3339();
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query(query).bind(now).execute(pool).await?;
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query(query).bind(now).execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a new subject key. Fails if the id exists: keys are never replaced.
     pub async fn put_key(&self, id: &str, key: &[u8]) -> Result<(), StoreError> {
         match &self.backend {

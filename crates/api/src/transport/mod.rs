@@ -16,6 +16,8 @@
 mod http;
 mod ws;
 
+pub use ws::{WsLimits, WsStats};
+
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use async_graphql::{
@@ -47,6 +49,17 @@ pub trait GraphqlHooks: Send + Sync + 'static {
         headers: &HeaderMap,
         peer: Option<SocketAddr>,
     ) -> Result<Data, String>;
+
+    /// Whether a subscription may be shared with every other connection that sends the same
+    /// document, operation and variables: `Some(key)` when its results depend only on what
+    /// `key` names of the session (e.g. the role), and each result is a complete state, so a
+    /// subscriber may skip intermediate ones (latest value only). Shared subscriptions execute
+    /// once and serialise each result once, whatever the number of subscribers. `root_fields`
+    /// are the operation's top-level field names. The default shares nothing.
+    fn shared_subscription(&self, root_fields: &[&str], session: &Data) -> Option<String> {
+        let _ = (root_fields, session);
+        None
+    }
 }
 
 /// Tunables of the transport.
@@ -66,6 +79,10 @@ pub struct TransportOptions {
     /// has finished closing and the router is dropped (axum's graceful shutdown does not wait
     /// for upgraded connections).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Bounds on WebSocket connections and their operations.
+    pub ws_limits: WsLimits,
+    /// What the WebSocket endpoint counts (connections, refusals), for metrics.
+    pub ws_stats: Arc<WsStats>,
 }
 
 impl TransportOptions {
@@ -80,6 +97,8 @@ impl TransportOptions {
             ws_init_timeout: Self::DEFAULT_WS_INIT_TIMEOUT,
             body_limit: Self::DEFAULT_BODY_LIMIT,
             shutdown,
+            ws_limits: WsLimits::default(),
+            ws_stats: Arc::default(),
         }
     }
 }
@@ -113,6 +132,7 @@ fn executor_router<E: Executor>(
         hooks,
         options,
         graphiql,
+        views: ws::SharedViews::default(),
     });
     Router::new()
         .route(
@@ -129,6 +149,8 @@ struct Shared<E> {
     hooks: Arc<dyn GraphqlHooks>,
     options: TransportOptions,
     graphiql: String,
+    /// Subscriptions shared by several WebSocket connections.
+    views: ws::SharedViews,
 }
 
 /// The message every internal failure (a panic, above all) is reported with: details stay in

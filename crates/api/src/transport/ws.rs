@@ -15,17 +15,27 @@
 //! instead of making the server buffer.
 
 use std::{
-    collections::HashMap, net::SocketAddr, panic::AssertUnwindSafe, sync::Arc, time::Duration,
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    panic::AssertUnwindSafe,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, Weak,
+    },
+    time::Duration,
 };
 
-use async_graphql::{Data, Executor, Response, ServerError};
+use async_graphql::{
+    parser::types::{OperationType, Selection},
+    Data, Executor, Request, Response, ServerError,
+};
 use axum::{
     extract::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
         ConnectInfo, State,
     },
-    http::HeaderMap,
-    response::Response as HttpResponse,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response as HttpResponse},
     Extension,
 };
 use futures::{
@@ -36,7 +46,9 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{internal_error, is_request_error, prepare, Params, Shared, WireResponse};
+use super::{
+    internal_error, is_request_error, prepare, select_operation, Params, Shared, WireResponse,
+};
 
 /// The `graphql-ws` library's protocol.
 const TRANSPORT_WS: &str = "graphql-transport-ws";
@@ -61,6 +73,112 @@ const SUBSCRIBER_EXISTS: u16 = 4409;
 const TOO_MANY_INITIALISATION_REQUESTS: u16 = 4429;
 const INTERNAL_SERVER_ERROR: u16 = 4500;
 
+/// Bounds on what WebSocket clients may hold open. A connection over a limit is refused before
+/// the upgrade (HTTP 503 when the server is full, 429 for one address's share); an operation over
+/// a limit gets the protocol's `error` message with `extensions.code` `RATE_LIMITED`; an
+/// operation id over the length limit closes the connection with 4400.
+#[derive(Clone, Copy, Debug)]
+pub struct WsLimits {
+    /// Open WebSocket connections in all (0: no limit).
+    pub max_connections: usize,
+    /// Open WebSocket connections from one client address (0: no limit).
+    pub max_per_address: usize,
+    /// Operations running at once on one connection.
+    pub max_operations: usize,
+    /// The longest operation id, in bytes.
+    pub max_id_length: usize,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            max_connections: 20_000,
+            max_per_address: 1_000,
+            max_operations: 100,
+            max_id_length: 128,
+        }
+    }
+}
+
+/// What the WebSocket endpoint counts, for metrics.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Connections open now.
+    pub connections: AtomicUsize,
+    /// Connections refused because the server was full.
+    pub refused_connections: AtomicU64,
+    /// Connections refused because their address had its share.
+    pub refused_per_address: AtomicU64,
+    /// Operations refused because their connection had its share.
+    pub refused_operations: AtomicU64,
+    /// Connections closed for an operation id over the length limit.
+    pub refused_ids: AtomicU64,
+    /// Subscriptions running now, and how many of them are executed once for several
+    /// subscribers (see [`super::GraphqlHooks::shared_subscription`]).
+    pub subscriptions: AtomicUsize,
+    pub shared_executions: AtomicUsize,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A place among the open connections, given back on drop.
+struct Slot {
+    stats: Arc<WsStats>,
+    address: Option<IpAddr>,
+}
+
+impl WsStats {
+    /// Takes a place for a new connection, or says which limit refuses it.
+    fn admit(
+        self: &Arc<Self>,
+        limits: &WsLimits,
+        address: Option<IpAddr>,
+    ) -> Result<Slot, StatusCode> {
+        let mut per_address = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        if limits.max_connections > 0
+            && self.connections.load(Ordering::Relaxed) >= limits.max_connections
+        {
+            self.refused_connections.fetch_add(1, Ordering::Relaxed);
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        if let Some(address) = address {
+            let open = per_address.entry(address).or_default();
+            if limits.max_per_address > 0 && *open >= limits.max_per_address {
+                self.refused_per_address.fetch_add(1, Ordering::Relaxed);
+                return Err(StatusCode::TOO_MANY_REQUESTS);
+            }
+            *open += 1;
+        }
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        Ok(Slot {
+            stats: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut per_address = self
+            .stats
+            .per_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(address) = self.address {
+            if let Some(open) = per_address.get_mut(&address) {
+                *open -= 1;
+                if *open == 0 {
+                    per_address.remove(&address);
+                }
+            }
+        }
+        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Read buffer of a connection: GraphQL messages from clients are small. (tungstenite's default
+/// is 128 KiB per connection, which at thousands of screens is most of the server's memory.)
+const READ_BUFFER: usize = 4 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
     /// `graphql-transport-ws`.
@@ -78,17 +196,37 @@ pub(super) async fn upgrade<E: Executor>(
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     let peer = connect_info.map(|Extension(ConnectInfo(address))| address);
+    let stats = &shared.options.ws_stats;
+    let slot = match stats.admit(&shared.options.ws_limits, peer.map(|p| p.ip())) {
+        Ok(slot) => slot,
+        Err(status) => {
+            let reason = if status == StatusCode::TOO_MANY_REQUESTS {
+                "too many WebSocket connections from this address\n"
+            } else {
+                "the server has as many WebSocket connections as it takes; try again later\n"
+            };
+            return (status, [("retry-after", "10")], reason).into_response();
+        }
+    };
     let limit = shared.options.body_limit;
     let upgrade = upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         .max_message_size(limit)
-        .max_frame_size(limit);
+        .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER)
+        // Write each message out at once (the writer awaits every send anyway) instead of
+        // collecting up to 128 KiB per connection first.
+        .write_buffer_size(0)
+        .max_write_buffer_size(limit.max(READ_BUFFER) * 4);
     let protocol = match upgrade.selected_protocol().map(|value| value.as_bytes()) {
         Some(b"graphql-transport-ws") => Some(Protocol::TransportWs),
         Some(b"graphql-ws") => Some(Protocol::Legacy),
         _ => None,
     };
-    upgrade.on_upgrade(move |socket| serve(socket, protocol, shared, headers, peer))
+    upgrade.on_upgrade(move |socket| async move {
+        serve(socket, protocol, shared, headers, peer).await;
+        drop(slot);
+    })
 }
 
 /// How a connection ends.
@@ -538,6 +676,9 @@ impl<E: Executor> Connection<E> {
                 let Some(session) = self.session.clone() else {
                     return self.refuse(UNAUTHORIZED, "Unauthorized").await;
                 };
+                if let Some(close) = self.check_id(&id).await {
+                    return Some(close);
+                }
                 if let Some(previous) = self.operations.remove(&id) {
                     if self.protocol == Protocol::TransportWs {
                         return Some(CloseCmd::protocol(
@@ -548,10 +689,24 @@ impl<E: Executor> Connection<E> {
                     // subscriptions-transport-ws replaces the operation.
                     previous.task.abort();
                 }
+                let limits = &self.shared.options.ws_limits;
+                if self.operations.len() >= limits.max_operations {
+                    let stats = &self.shared.options.ws_stats;
+                    stats.refused_operations.fetch_add(1, Ordering::Relaxed);
+                    let refusal = rate_limited(format!(
+                        "Too many operations on this connection (at most {}); complete one first",
+                        limits.max_operations
+                    ));
+                    self.send_request_error(&id, &[refusal]).await;
+                    return None;
+                }
                 self.start(id, params, session).await;
                 None
             }
             ClientMessage::Complete { id } => {
+                if let Some(close) = self.check_id(&id).await {
+                    return Some(close);
+                }
                 if let Some(operation) = self.operations.remove(&id) {
                     operation.task.abort();
                     // graphql-transport-ws: the client knows; legacy servers confirm a `stop`.
@@ -567,25 +722,50 @@ impl<E: Executor> Connection<E> {
         }
     }
 
+    /// An operation id over the length limit closes the connection (4400): ids are kept for
+    /// as long as their operation runs.
+    async fn check_id(&self, id: &str) -> Option<CloseCmd> {
+        let longest = self.shared.options.ws_limits.max_id_length;
+        if id.len() <= longest {
+            return None;
+        }
+        let stats = &self.shared.options.ws_stats;
+        stats.refused_ids.fetch_add(1, Ordering::Relaxed);
+        self.malformed(&format!("the operation id is longer than {longest} bytes"))
+            .await
+    }
+
     async fn start(&mut self, id: String, params: Params, session: Arc<Data>) {
-        let prepared = match prepare(params) {
+        let mut prepared = match prepare(params) {
             Ok(prepared) => prepared,
             Err(errors) => return self.send_request_error(&id, &errors).await,
         };
         let generation = self.next_generation;
         self.next_generation += 1;
-        let stream = self
-            .shared
-            .executor
-            .execute_stream(prepared.request, Some(session));
-        let task = tokio::spawn(drive(
-            stream,
-            self.protocol,
-            id.clone(),
-            generation,
-            self.out.clone(),
-            self.finished_tx.clone(),
-        ));
+        let out = self.out.clone();
+        let finished = self.finished_tx.clone();
+        let stats = self.shared.options.ws_stats.clone();
+        let task = match self.shared_key(&mut prepared.request, prepared.operation, &session) {
+            Some(key) => {
+                let view = self.shared.views.join(
+                    key,
+                    &self.shared.executor,
+                    prepared.request,
+                    session,
+                    &stats,
+                );
+                let operation = (self.protocol, id.clone(), generation, out, finished);
+                tokio::spawn(counted(stats, follow_view(view, operation)))
+            }
+            None => {
+                let stream = self
+                    .shared
+                    .executor
+                    .execute_stream(prepared.request, Some(session));
+                let operation = (self.protocol, id.clone(), generation, out, finished);
+                tokio::spawn(counted(stats, drive(stream, operation)))
+            }
+        };
         self.operations.insert(
             id,
             Operation {
@@ -593,6 +773,40 @@ impl<E: Executor> Connection<E> {
                 task: task.abort_handle(),
             },
         );
+    }
+
+    /// The key under which a subscription is shared with other connections, if the hooks allow
+    /// it: the session's share key with the document, operation and variables.
+    fn shared_key(
+        &self,
+        request: &mut Request,
+        operation: OperationType,
+        session: &Data,
+    ) -> Option<String> {
+        if operation != OperationType::Subscription {
+            return None;
+        }
+        let query = request.query.clone();
+        let operation_name = request.operation_name.clone();
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        let document = request.parsed_query().ok()?;
+        let definition = select_operation(document, operation_name.as_deref()).ok()?;
+        let mut root_fields = Vec::new();
+        for selection in &definition.node.selection_set.node.items {
+            match &selection.node {
+                Selection::Field(field) => root_fields.push(field.node.name.node.as_str()),
+                // Fragments at the root: not worth the analysis, run it on its own.
+                _ => return None,
+            }
+        }
+        let key = self
+            .shared
+            .hooks
+            .shared_subscription(&root_fields, session)?;
+        Some(format!(
+            "{key}\u{0}{query}\u{0}{}\u{0}{variables}",
+            operation_name.unwrap_or_default()
+        ))
     }
 
     async fn on_finished(&mut self, finished: Finished) {
@@ -642,14 +856,31 @@ impl<E: Executor> Connection<E> {
 
 /// Runs one operation: forwards its results (each send waits for room in the connection's
 /// queue) and reports how it ended.
-async fn drive(
-    stream: BoxStream<'static, Response>,
-    protocol: Protocol,
-    id: String,
-    generation: u64,
-    out: mpsc::Sender<Message>,
-    finished: mpsc::UnboundedSender<Finished>,
-) {
+/// Where an operation's results go: its connection's protocol, id and generation, the
+/// connection's outgoing queue, and the report of how it ended.
+type Route = (
+    Protocol,
+    String,
+    u64,
+    mpsc::Sender<Message>,
+    mpsc::UnboundedSender<Finished>,
+);
+
+/// Counts an operation as running while it runs.
+async fn counted(stats: Arc<WsStats>, operation: impl std::future::Future<Output = ()>) {
+    struct Running(Arc<WsStats>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.subscriptions.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+    let _running = Running(stats);
+    operation.await;
+}
+
+async fn drive(stream: BoxStream<'static, Response>, route: Route) {
+    let (protocol, id, generation, out, finished) = route;
     let next = match protocol {
         Protocol::TransportWs => "next",
         Protocol::Legacy => "data",
@@ -673,6 +904,163 @@ async fn drive(
                     return;
                 }
             }
+        }
+    };
+    let _ = finished.send(Finished {
+        id,
+        generation,
+        outcome,
+    });
+}
+
+fn rate_limited(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "RATE_LIMITED");
+    error.extensions = Some(extensions);
+    error
+}
+
+/// Subscriptions executed once for all the connections that share them (see
+/// [`super::GraphqlHooks::shared_subscription`]): one execution and one serialised payload per
+/// change, however many screens follow it. Each subscriber gets the latest payload: one that
+/// reads slowly skips intermediate states, never the last one.
+#[derive(Default)]
+pub(super) struct SharedViews {
+    views: Mutex<HashMap<String, Weak<View>>>,
+}
+
+/// One shared subscription; its execution stops when the last subscriber lets go.
+struct View {
+    state: watch::Receiver<Arc<ViewState>>,
+    driver: tokio::task::AbortHandle,
+    stats: Arc<WsStats>,
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        self.driver.abort();
+        self.stats.shared_executions.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The latest result of a shared subscription: the payload of the `seq`th result (serialised
+/// once), and how it ended once it has.
+#[derive(Default)]
+struct ViewState {
+    seq: u64,
+    payload: Option<Arc<str>>,
+    end: Option<ViewEnd>,
+}
+
+#[derive(Clone)]
+enum ViewEnd {
+    Completed,
+    RequestError(Vec<ServerError>),
+    Internal,
+}
+
+impl SharedViews {
+    /// The running view for `key`, or a new one executing `request` with `session`.
+    fn join<E: Executor>(
+        &self,
+        key: String,
+        executor: &E,
+        request: Request,
+        session: Arc<Data>,
+        stats: &Arc<WsStats>,
+    ) -> Arc<View> {
+        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(view) = views.get(&key).and_then(Weak::upgrade) {
+            return view;
+        }
+        if views.len() >= 256 {
+            views.retain(|_, view| view.strong_count() > 0);
+        }
+        let (sender, state) = watch::channel(Arc::new(ViewState::default()));
+        let stream = executor.execute_stream(request, Some(session));
+        let driver = tokio::spawn(drive_view(stream, sender)).abort_handle();
+        stats.shared_executions.fetch_add(1, Ordering::Relaxed);
+        let view = Arc::new(View {
+            state,
+            driver,
+            stats: stats.clone(),
+        });
+        views.insert(key, Arc::downgrade(&view));
+        view
+    }
+}
+
+/// Executes a shared subscription, serialising each result once for every subscriber.
+async fn drive_view(stream: BoxStream<'static, Response>, sender: watch::Sender<Arc<ViewState>>) {
+    let mut stream = AssertUnwindSafe(stream).catch_unwind();
+    let mut seq = 0;
+    let end = loop {
+        match stream.next().await {
+            None => break ViewEnd::Completed,
+            Some(Err(_)) => {
+                tracing::error!("a shared GraphQL subscription panicked");
+                break ViewEnd::Internal;
+            }
+            Some(Ok(response)) => {
+                if seq == 0 && is_request_error(&response) {
+                    break ViewEnd::RequestError(response.errors);
+                }
+                let payload = match serde_json::to_string(&WireResponse::executed(&response)) {
+                    Ok(payload) => payload,
+                    Err(error) => {
+                        tracing::error!(%error, "could not serialize a shared subscription's result");
+                        break ViewEnd::Internal;
+                    }
+                };
+                seq += 1;
+                sender.send_replace(Arc::new(ViewState {
+                    seq,
+                    payload: Some(payload.into()),
+                    end: None,
+                }));
+            }
+        }
+    };
+    let payload = sender.borrow().payload.clone();
+    sender.send_replace(Arc::new(ViewState {
+        seq,
+        payload,
+        end: Some(end),
+    }));
+}
+
+/// Forwards a shared subscription's payloads to one subscriber: the newest each time it can
+/// take one, and reports how it ended.
+async fn follow_view(view: Arc<View>, route: Route) {
+    let (protocol, id, generation, out, finished) = route;
+    let next = match protocol {
+        Protocol::TransportWs => "next",
+        Protocol::Legacy => "data",
+    };
+    // The id as a JSON string, once.
+    let id_json = serde_json::to_string(&id).unwrap_or_default();
+    let mut state = view.state.clone();
+    let mut seen = 0;
+    let outcome = loop {
+        let current = state.borrow_and_update().clone();
+        if current.seq > seen {
+            if let Some(payload) = &current.payload {
+                seen = current.seq;
+                let text = format!(r#"{{"type":"{next}","id":{id_json},"payload":{payload}}}"#);
+                if out.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match &current.end {
+            Some(ViewEnd::Completed) => break Outcome::Completed,
+            Some(ViewEnd::RequestError(errors)) => break Outcome::RequestError(errors.clone()),
+            Some(ViewEnd::Internal) => break Outcome::Internal,
+            None => {}
+        }
+        if state.changed().await.is_err() {
+            break Outcome::Completed;
         }
     };
     let _ = finished.send(Finished {
