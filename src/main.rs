@@ -13,6 +13,9 @@ use wijkpuls_domain::GebiedCode;
 
 mod bench;
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "wijkpuls",

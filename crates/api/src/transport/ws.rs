@@ -177,7 +177,7 @@ impl Drop for Slot {
 
 /// Read buffer of a connection: GraphQL messages from clients are small. (tungstenite's default
 /// is 128 KiB per connection, which at thousands of screens is most of the server's memory.)
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 2 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
@@ -223,10 +223,24 @@ pub(super) async fn upgrade<E: Executor>(
         Some(b"graphql-ws") => Some(Protocol::Legacy),
         _ => None,
     };
+    // The request's header values are slices of hyper's read buffer (16 KiB): a copy of
+    // their own lets that buffer go while the connection lives on.
+    let headers = owned(&headers);
     upgrade.on_upgrade(move |socket| async move {
         serve(socket, protocol, shared, headers, peer).await;
         drop(slot);
     })
+}
+
+/// A copy of `headers` that shares no memory with the request.
+fn owned(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Ok(value) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+            copy.append(name.clone(), value);
+        }
+    }
+    copy
 }
 
 /// How a connection ends.
@@ -581,9 +595,11 @@ impl<E: Executor> Connection<E> {
                             return CloseCmd::client_gone()
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                        // Boxed: the handling of a message is a large future, and an idle
+                        // connection (thousands of screens) should not carry its space.
+                        Some(Ok(Message::Text(text))) => Box::pin(self.on_text(text.as_str())).await,
                         Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                            Ok(text) => self.on_text(text).await,
+                            Ok(text) => Box::pin(self.on_text(text)).await,
                             Err(_) => self.malformed("Message is not UTF-8 text").await,
                         },
                     };
@@ -591,7 +607,7 @@ impl<E: Executor> Connection<E> {
                         return close;
                     }
                 }
-                Some(finished) = self.finished_rx.recv() => self.on_finished(finished).await,
+                Some(finished) = self.finished_rx.recv() => Box::pin(self.on_finished(finished)).await,
                 _ = keepalive.tick() => self.keepalive(),
             }
         }
