@@ -20,6 +20,7 @@ app_tests!(
     retried_withdraw_returns_the_same_result,
     retried_erasure_returns_the_same_result,
     retried_team_contact_change_records_once,
+    a_key_replayed_by_staff_of_another_gebied_gets_no_result,
 );
 
 fn submission(key: &str) -> Value {
@@ -223,4 +224,24 @@ async fn retried_erasure_returns_the_same_result(app: TestApp) {
 async fn retried_team_contact_change_records_once(app: TestApp) {
     let input = json!({ "input": { "gebiedCode": "W3", "email": "noordoost@arnhem.nl", "phone": "14 026", "idempotencyKey": "team-1" } });
     assert_retry_is_idempotent(&app, CHANGE_TEAM_CONTACT, input, &app.admin_token).await;
+}
+
+/// Two staff tokens with the same subject (as tokens minted without `--subject` once had)
+/// share idempotency keys: permissions are still checked before a stored result is returned.
+async fn a_key_replayed_by_staff_of_another_gebied_gets_no_result(app: TestApp) {
+    const MALBURGEN_WEST: &str = "WK020216"; // W5
+    let submitted = app.submit(MALBURGEN_WEST, "GROEN", "300.00").await;
+    let w5 = app.staff_token_for("staff", &["W5"]);
+    let w2 = app.staff_token_for("staff", &["W2"]);
+    let reject = json!({ "input": {
+        "initiativeId": submitted.id,
+        "reason": "Past niet in het wijkprogramma",
+        "idempotencyKey": "1",
+    }});
+    let first = app.data(REJECT, reject.clone(), Some(&w5)).await;
+    assert_eq!(first["rejectInitiative"]["status"], "REJECTED");
+    let (events_before, _) = app.head().await;
+    let message = app.refused("FORBIDDEN", REJECT, reject, Some(&w2)).await;
+    assert!(message.contains("gebied"), "{message}");
+    assert_eq!(app.head().await.0, events_before, "nothing recorded");
 }
