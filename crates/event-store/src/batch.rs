@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{Conflict, StoreError};
+use crate::error::{Conflict, DatabaseError, StoreError};
 use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, Position, StreamId};
 
 /// An append waiting for the writer, with its events already serialised.
@@ -343,7 +343,7 @@ fn fail_all(batch: impl Iterator<Item = Pending>, error: StoreError) {
     for pending in batch {
         let error = first
             .take()
-            .unwrap_or_else(|| StoreError::Unavailable(sqlx::Error::Protocol(message.clone())));
+            .unwrap_or_else(|| StoreError::Unavailable(DatabaseError::other(message.clone())));
         let _ = pending.reply.send(Err(error));
     }
 }

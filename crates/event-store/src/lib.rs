@@ -38,7 +38,7 @@ mod types;
 mod upcast;
 mod vault;
 
-pub use error::{Conflict, StoreError};
+pub use error::{Conflict, DatabaseError, StoreError};
 pub use postgres::{APPEND_LOCK, NOTIFY_CHANNEL};
 pub use store::{BackendKind, EventStore, StoreOptions};
 pub use subscription::Subscription;

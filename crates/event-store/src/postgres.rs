@@ -14,7 +14,8 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 
 use crate::batch::{plan, streams_of, BatchWriter, Lookups, Pending, Plan};
-use crate::error::StoreError;
+use crate::error::FromDriver as _;
+use crate::error::{DatabaseError, StoreError};
 use crate::types::{Metadata, Position, RecordedEvent, StreamId};
 
 /// The advisory lock that serialises position assignment ("wijk" in ASCII).
@@ -34,11 +35,13 @@ pub(crate) async fn open(url: &str, pool_size: u32) -> Result<PgPool, StoreError
         .max_connections(pool_size.max(2))
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.application_name("wijkpuls"))
-        .await?;
+        .await
+        .or_store()?;
     // Several instances may start at once; sqlx's migrator takes its own advisory lock.
     sqlx::migrate!("../../migrations/postgres")
         .run(&pool)
-        .await?;
+        .await
+        .or_store()?;
     Ok(pool)
 }
 
@@ -69,11 +72,11 @@ impl PgWriter {
                 let conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
                     .await
                     .map_err(|_| {
-                        StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
+                        StoreError::Unavailable(DatabaseError::other(
                             "connecting to PostgreSQL timed out",
-                        )))
-                    })??;
+                        ))
+                    })?
+                    .or_store()?;
                 self.conn = Some(conn);
             }
             let conn = self.conn.as_mut().expect("connected above");
@@ -82,7 +85,7 @@ impl PgWriter {
                 Err(error) => {
                     // Whatever the error, this connection's state is unknown: drop it.
                     self.conn = None;
-                    let error = StoreError::from(error);
+                    let error = crate::error::from_sqlx(error);
                     if retried || !matches!(error, StoreError::Unavailable(_)) {
                         return Err(error);
                     }
@@ -129,7 +132,7 @@ async fn write_in_transaction(
     if let Some(last) = plan.last_position() {
         insert(conn, batch, &plan, last).await?;
     }
-    conn.execute("COMMIT").await?;
+    conn.execute("COMMIT").await.or_store()?;
     Ok(plan)
 }
 
@@ -186,7 +189,8 @@ async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Loo
     .bind(&types)
     .bind(&afters)
     .fetch_all(&mut *conn)
-    .await?;
+    .await
+    .or_store()?;
 
     let mut lookups = Lookups::default();
     for (kind, name, a, b) in rows {
@@ -278,7 +282,8 @@ async fn insert(
     .bind(NOTIFY_CHANNEL)
     .bind(last.0.to_string())
     .execute(&mut *conn)
-    .await?;
+    .await
+    .or_store()?;
     Ok(())
 }
 
@@ -307,7 +312,8 @@ pub(crate) async fn read_after(
     .bind(after.as_i64())
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(pool)
-    .await?;
+    .await
+    .or_store()?;
     rows.iter().map(decode).collect()
 }
 
@@ -320,33 +326,35 @@ pub(crate) async fn read_stream(
     ))
     .bind(stream.as_str())
     .fetch_all(pool)
-    .await?;
+    .await
+    .or_store()?;
     rows.iter().map(decode).collect()
 }
 
 pub(crate) async fn head(pool: &PgPool) -> Result<Position, StoreError> {
     let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
         .fetch_one(pool)
-        .await?;
+        .await
+        .or_store()?;
     Ok(Position(head as u64))
 }
 
 fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, StoreError> {
-    let position = Position(row.try_get::<i64, _>("position")? as u64);
+    let position = Position(row.try_get::<i64, _>("position").or_store()? as u64);
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
-    let metadata: serde_json::Value = row.try_get("metadata")?;
+    let metadata: serde_json::Value = row.try_get("metadata").or_store()?;
     Ok(RecordedEvent {
         position,
-        stream_id: StreamId::parse(row.try_get::<String, _>("stream_id")?)
+        stream_id: StreamId::parse(row.try_get::<String, _>("stream_id").or_store()?)
             .map_err(|e| corrupt(e.to_string()))?,
-        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get::<i32, _>("schema_version")? as u32,
-        tags: row.try_get("tags")?,
-        payload: row.try_get("payload")?,
+        stream_version: row.try_get::<i64, _>("stream_version").or_store()? as u64,
+        event_type: row.try_get("event_type").or_store()?,
+        schema_version: row.try_get::<i32, _>("schema_version").or_store()? as u32,
+        tags: row.try_get("tags").or_store()?,
+        payload: row.try_get("payload").or_store()?,
         metadata: serde_json::from_value::<Metadata>(metadata)
             .map_err(|e| corrupt(format!("metadata: {e}")))?,
-        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at").or_store()?,
     })
 }
 

@@ -7,18 +7,17 @@
 //! sqlx's worker thread and back cost more than the statement itself; readers, which run
 //! concurrently and rarely, stay on sqlx.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OpenFlags, OptionalExtension};
-use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 
 use crate::batch::{plan, streams_of, BlockingBatchWriter, Lookups, Pending, Plan};
-use crate::error::StoreError;
+use crate::error::FromDriver as _;
+use crate::error::{DatabaseError, StoreError};
 use crate::types::{Metadata, Position, RecordedEvent, StreamId};
 
 pub(crate) struct Opened {
@@ -54,19 +53,21 @@ pub(crate) async fn open(
         .foreign_keys(true)
         .busy_timeout(lock_timeout);
     // Creates the file (in WAL mode, which is persistent) and brings the schema up to date.
-    let mut migrator = SqliteConnection::connect_with(&options).await?;
+    let mut migrator = SqliteConnection::connect_with(&options).await.or_store()?;
     sqlx::migrate!("../../migrations/sqlite")
         .run(&mut migrator)
-        .await?;
-    migrator.close().await?;
+        .await
+        .or_store()?;
+    migrator.close().await.or_store()?;
     let path = options.get_filename().to_owned();
     let writer = tokio::task::spawn_blocking(move || SqliteWriter::open(&path, lock_timeout))
         .await
-        .map_err(|e| StoreError::Unavailable(sqlx::Error::Protocol(e.to_string())))??;
+        .map_err(|e| StoreError::Unavailable(DatabaseError::other(e.to_string())))??;
     let readers = SqlitePoolOptions::new()
         .max_connections(readers.max(1))
         .connect_with(options.read_only(true))
-        .await?;
+        .await
+        .or_store()?;
     Ok(Opened { readers, writer })
 }
 
@@ -246,60 +247,8 @@ impl BlockingBatchWriter for SqliteWriter {
 
 /// The writer's errors in the store's terms, classified like sqlx's SQLite errors.
 fn store_error(error: rusqlite::Error) -> StoreError {
-    StoreError::from(sqlx::Error::Database(Box::new(WriterError {
-        code: error.sqlite_error().map(|e| e.extended_code),
-        message: error.to_string(),
-    })))
-}
-
-/// An error of the writer's connection, in the shape sqlx gives its own database errors.
-#[derive(Debug)]
-pub(crate) struct WriterError {
-    /// SQLite's extended result code.
-    code: Option<i32>,
-    message: String,
-}
-
-impl std::fmt::Display for WriterError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for WriterError {}
-
-impl DatabaseError for WriterError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        // As sqlx reports SQLite's codes: the extended code's number.
-        self.code.map(|code| Cow::Owned(code.to_string()))
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> ErrorKind {
-        // SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE, _FOREIGNKEY, _NOTNULL, _CHECK
-        match self.code {
-            Some(1555 | 2067) => ErrorKind::UniqueViolation,
-            Some(787) => ErrorKind::ForeignKeyViolation,
-            Some(1299) => ErrorKind::NotNullViolation,
-            Some(275) => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        }
-    }
+    let code = error.sqlite_error().map(|e| e.extended_code);
+    crate::error::sqlite_error(code, error)
 }
 
 const COLUMNS: &str = "position, stream_id, stream_version, event_type, schema_version, tags, \
@@ -316,7 +265,8 @@ pub(crate) async fn read_after(
     .bind(after.as_i64())
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(pool)
-    .await?;
+    .await
+    .or_store()?;
     rows.iter().map(decode).collect()
 }
 
@@ -329,31 +279,33 @@ pub(crate) async fn read_stream(
     ))
     .bind(stream.as_str())
     .fetch_all(pool)
-    .await?;
+    .await
+    .or_store()?;
     rows.iter().map(decode).collect()
 }
 
 pub(crate) async fn head(pool: &SqlitePool) -> Result<Position, StoreError> {
     let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
         .fetch_one(pool)
-        .await?;
+        .await
+        .or_store()?;
     Ok(Position(head as u64))
 }
 
 fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let position = Position(row.try_get::<i64, _>("position")? as u64);
+    let position = Position(row.try_get::<i64, _>("position").or_store()? as u64);
     let corrupt = |reason: String| StoreError::Corrupt { position, reason };
-    let tags: String = row.try_get("tags")?;
-    let payload: String = row.try_get("payload")?;
-    let metadata: String = row.try_get("metadata")?;
-    let recorded_at: String = row.try_get("recorded_at")?;
+    let tags: String = row.try_get("tags").or_store()?;
+    let payload: String = row.try_get("payload").or_store()?;
+    let metadata: String = row.try_get("metadata").or_store()?;
+    let recorded_at: String = row.try_get("recorded_at").or_store()?;
     Ok(RecordedEvent {
         position,
-        stream_id: StreamId::parse(row.try_get::<String, _>("stream_id")?)
+        stream_id: StreamId::parse(row.try_get::<String, _>("stream_id").or_store()?)
             .map_err(|e| corrupt(e.to_string()))?,
-        stream_version: row.try_get::<i64, _>("stream_version")? as u64,
-        event_type: row.try_get("event_type")?,
-        schema_version: row.try_get::<i64, _>("schema_version")? as u32,
+        stream_version: row.try_get::<i64, _>("stream_version").or_store()? as u64,
+        event_type: row.try_get("event_type").or_store()?,
+        schema_version: row.try_get::<i64, _>("schema_version").or_store()? as u32,
         tags: serde_json::from_str(&tags).map_err(|e| corrupt(format!("tags: {e}")))?,
         payload: serde_json::from_str(&payload).map_err(|e| corrupt(format!("payload: {e}")))?,
         metadata: serde_json::from_str::<Metadata>(&metadata)

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::batch::{run_blocking_writer, run_writer, validate, Pending};
-use crate::error::StoreError;
+use crate::error::{DatabaseError, StoreError};
 use crate::subscription::Subscription;
 use crate::types::{AppendOutcome, AppendRequest, Position, RecordedEvent, StreamId};
 use crate::upcast::Upcaster;
@@ -131,7 +131,7 @@ impl EventStore {
                 std::thread::Builder::new()
                     .name("sqlite-writer".into())
                     .spawn(move || run_blocking_writer(opened.writer, receiver, max_batch, publish))
-                    .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?,
+                    .map_err(|e| StoreError::Unavailable(DatabaseError::other(e)))?,
             );
             Readers::Sqlite(opened.readers)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -288,8 +288,8 @@ impl EventStore {
         self.inner.head_hint.subscribe()
     }
 
-    /// The PostgreSQL pool, for operations that belong next to the log (tests, key tables).
-    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+    /// The PostgreSQL pool (inside the store; tests get it through the `testing` feature).
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match &self.inner.readers {
             Readers::Postgres(pool) => Some(pool),
             Readers::Sqlite(_) => None,
@@ -297,11 +297,23 @@ impl EventStore {
     }
 
     /// The SQLite reader pool (read-only connections).
-    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+    pub(crate) fn sqlite_readers(&self) -> Option<&sqlx::SqlitePool> {
         match &self.inner.readers {
             Readers::Sqlite(pool) => Some(pool),
             Readers::Postgres(_) => None,
         }
+    }
+
+    /// The PostgreSQL pool, for tests that look at the tables themselves.
+    #[cfg(feature = "testing")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pg_pool()
+    }
+
+    /// The SQLite reader pool, for tests that look at the tables themselves.
+    #[cfg(feature = "testing")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        self.sqlite_readers()
     }
 
     fn upcast_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {

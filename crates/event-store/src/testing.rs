@@ -100,3 +100,9 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// How the store classifies a driver error (unavailable or refused), for tests of that
+/// classification.
+pub fn classify(error: sqlx::Error) -> crate::StoreError {
+    crate::error::from_sqlx(error)
+}

@@ -17,6 +17,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+use crate::error::FromDriver as _;
 use crate::error::StoreError;
 
 #[derive(Clone)]
@@ -45,7 +46,8 @@ impl Vault {
                 SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect_with(options)
-                    .await?,
+                    .await
+                    .or_store()?,
             )
         } else {
             Backend::Postgres(
@@ -55,7 +57,8 @@ impl Vault {
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
-                    .await?,
+                    .await
+                    .or_store()?,
             )
         };
         Ok(Vault { backend })
@@ -65,18 +68,16 @@ impl Vault {
     pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         let query = "SELECT value FROM settings WHERE name = $1";
         Ok(match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_scalar(query)
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_scalar(query)
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await?
-            }
+            Backend::Sqlite(pool) => sqlx::query_scalar(query)
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .or_store()?,
+            Backend::Postgres(pool) => sqlx::query_scalar(query)
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .or_store()?,
         })
     }
 
@@ -89,10 +90,18 @@ impl Vault {
         let now = chrono::Utc::now().to_rfc3339();
         match &self.backend {
             Backend::Sqlite(pool) => {
-                sqlx::query(query).bind(now).execute(pool).await?;
+                sqlx::query(query)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .or_store()?;
             }
             Backend::Postgres(pool) => {
-                sqlx::query(query).bind(now).execute(pool).await?;
+                sqlx::query(query)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .or_store()?;
             }
         }
         Ok(())
@@ -107,14 +116,16 @@ impl Vault {
                     .bind(key)
                     .bind(chrono::Utc::now().to_rfc3339())
                     .execute(pool)
-                    .await?;
+                    .await
+                    .or_store()?;
             }
             Backend::Postgres(pool) => {
                 sqlx::query("INSERT INTO subject_keys (id, key) VALUES ($1, $2)")
                     .bind(id)
                     .bind(key)
                     .execute(pool)
-                    .await?;
+                    .await
+                    .or_store()?;
             }
         }
         Ok(())
@@ -126,18 +137,16 @@ impl Vault {
         for id in ids {
             let query = "SELECT key FROM subject_keys WHERE id = $1";
             let key: Option<Vec<u8>> = match &self.backend {
-                Backend::Sqlite(pool) => {
-                    sqlx::query_scalar(query)
-                        .bind(id)
-                        .fetch_optional(pool)
-                        .await?
-                }
-                Backend::Postgres(pool) => {
-                    sqlx::query_scalar(query)
-                        .bind(id)
-                        .fetch_optional(pool)
-                        .await?
-                }
+                Backend::Sqlite(pool) => sqlx::query_scalar(query)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .or_store()?,
+                Backend::Postgres(pool) => sqlx::query_scalar(query)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .or_store()?,
             };
             if let Some(key) = key {
                 found.insert((*id).to_owned(), key);
@@ -153,12 +162,14 @@ impl Vault {
             Backend::Sqlite(pool) => sqlx::query(query)
                 .bind(id)
                 .execute(pool)
-                .await?
+                .await
+                .or_store()?
                 .rows_affected(),
             Backend::Postgres(pool) => sqlx::query(query)
                 .bind(id)
                 .execute(pool)
-                .await?
+                .await
+                .or_store()?
                 .rows_affected(),
         };
         if let Backend::Sqlite(pool) = &self.backend {

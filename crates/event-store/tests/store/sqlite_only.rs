@@ -68,7 +68,10 @@ async fn sqlx_lock_errors_count_as_unavailable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(StoreError::from(locked), StoreError::Unavailable(_)),
+        matches!(
+            wijkpuls_event_store::testing::classify(locked),
+            StoreError::Unavailable(_)
+        ),
         "SQLITE_BUSY"
     );
     let bad = sqlx::query("SELECT * FROM no_such_table")
@@ -76,7 +79,10 @@ async fn sqlx_lock_errors_count_as_unavailable() {
         .await
         .unwrap_err();
     assert!(
-        matches!(StoreError::from(bad), StoreError::Database(_)),
+        matches!(
+            wijkpuls_event_store::testing::classify(bad),
+            StoreError::Database(_)
+        ),
         "no such table"
     );
 }
