@@ -9,6 +9,7 @@ app_tests!(
     submit_initiative_as_the_public,
     submit_initiative_on_behalf_of_a_resident,
     allocate_budget_sets_the_line,
+    allocating_what_a_line_already_has_records_nothing,
     connect_initiative_to_another_initiative_shows_on_both,
     connect_initiative_to_a_party,
     fund_initiative_commits_from_the_line,
@@ -103,6 +104,18 @@ async fn submit_initiative_on_behalf_of_a_resident(app: TestApp) {
     assert_eq!(initiative["enteredByStaff"], true);
     assert_eq!(initiative["status"], "SUBMITTED");
     assert_eq!(initiative["description"], "");
+}
+
+async fn allocating_what_a_line_already_has_records_nothing(app: TestApp) {
+    app.allocate(KLARENDAL, "SPEELTUINEN", "800.00").await;
+    let (events_before, _) = app.head().await;
+    let budget = app.allocate(KLARENDAL, "SPEELTUINEN", "800.00").await;
+    assert_eq!(line_of(&budget, "SPEELTUINEN")["allocated"], "800.00");
+    assert_eq!(
+        app.head().await.0,
+        events_before,
+        "no event, so no second line on the wall screen's ticker"
+    );
 }
 
 async fn allocate_budget_sets_the_line(app: TestApp) {

@@ -138,7 +138,8 @@ async fn prepare(app: &TestApp, mutation: Mutation) -> (&'static str, Value, Sub
         ),
         Mutation::Allocate => (
             ALLOCATE,
-            json!({ "wijkCode": KLARENDAL, "year": YEAR, "theme": "GROEN", "amount": "1000000" }),
+            // Not the amount allocated above: setting a line to what it is records nothing.
+            json!({ "wijkCode": KLARENDAL, "year": YEAR, "theme": "GROEN", "amount": "1000001" }),
         ),
         Mutation::Connect => (
             CONNECT,

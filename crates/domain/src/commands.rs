@@ -173,6 +173,13 @@ pub fn decide(state: &CityState, command: Command) -> Result<Decision, DomainErr
             };
             let line = BudgetLineKey { wijk, year, theme };
             let current = wijk_view.budget_line(year, theme);
+            if amount == current.allocated {
+                // Already so: nothing happened, so nothing is recorded (no second ticker line).
+                return Ok(decision(
+                    Vec::new(),
+                    vec![tags::line(&line), tags::budget_year(year)],
+                ));
+            }
             if amount < current.in_use() {
                 return Err(DomainError::AllocationBelowUse {
                     line,

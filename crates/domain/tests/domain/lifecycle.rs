@@ -652,6 +652,8 @@ fn allocation_sets_the_line_and_cannot_go_below_what_is_in_use() {
     let line = log.state.budget_line(&groen());
     assert_eq!(line.allocated, money("3900.00"));
     assert_eq!(line.remaining(), Money::ZERO);
+    // Setting it to what it is changes nothing, so nothing is recorded.
+    assert_eq!(allocate(&log, "3900.00").unwrap().events, vec![]);
 
     assert!(matches!(
         log.decide(Command::AllocateBudget {
