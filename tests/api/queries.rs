@@ -19,7 +19,7 @@ app_tests!(
     events_page_through_the_log_in_order,
 );
 
-/// DOMAIN.md's table: (gebied, gebied name, wijk code, wijk name).
+/// The table of docs/domain.md: (gebied, gebied name, wijk code, wijk name).
 const ARNHEM: &[(&str, &str, &str, &str)] = &[
     (
         "W1",

@@ -323,7 +323,7 @@ async fn unknown_wijk_and_initiative_are_not_found(app: TestApp) {
     }
 }
 
-/// Scale-out (DESIGN.md): two instances on one PostgreSQL. A subscription on one sees a
+/// Scale-out (docs/design.md): two instances on one PostgreSQL. A subscription on one sees a
 /// funding made on the other, and fundings split over both never overspend a line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_second_instance_sees_mutations_of_the_first() {

@@ -36,7 +36,7 @@ const CHROMIUM_FLAGS = [
 ];
 const LIVE_MS = 2000; // a change must show within this
 
-/** The reference data of DOMAIN.md: 8 gebieden, 24 wijken. */
+/** The reference data of docs/domain.md: 8 gebieden, 24 wijken. */
 const GEBIEDEN = [
   ['W1', 'Centrum-Spijkerkwartier-Arnhemse Broek', [['WK020201', 'Centrum'], ['WK020202', 'Spijkerkwartier'], ['WK020203', 'Arnhemse Broek']]],
   ['W2', 'Noordwest', [['WK020206', 'St. Marten/Sonsbeek'], ['WK020207', 'Klarendal'], ['WK020212', 'Burgemeesterswijk/Hoogkamp'], ['WK020213', 'Schaarsbergen'], ['WK020214', 'Heijenoord/Lombok'], ['WK020215', 'Klingelbeek e.o.']]],

@@ -1,7 +1,7 @@
 //! Where an initiative is in its lifecycle, and which actions move it on.
 //!
-//! The transition table of DOMAIN.md lives in one place, [`InitiativeStatus::after`]: the command
-//! handlers ask it whether an action is allowed, so the rules cannot drift apart.
+//! The transition table of docs/domain.md lives in one place, [`InitiativeStatus::after`]: the
+//! command handlers ask it whether an action is allowed, so the rules cannot drift apart.
 
 use std::fmt;
 

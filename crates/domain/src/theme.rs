@@ -1,8 +1,8 @@
 //! The themes a wijk budget is spent on.
 //!
-//! The list is Arnhem's own (see DOMAIN.md): every budget line and every initiative has exactly
-//! one theme. The Dutch words are the domain's language and are kept as they are in code, data and
-//! the API.
+//! The list is Arnhem's own (see the glossary of docs/domain.md): every budget line and every
+//! initiative has exactly one theme. The Dutch words are the domain's language and are kept as
+//! they are in code, data and the API.
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,7 +25,7 @@ pub enum Theme {
 }
 
 impl Theme {
-    /// Every theme, in the order of DOMAIN.md (and of [`Theme::index`]).
+    /// Every theme, in the order of docs/domain.md (and of [`Theme::index`]).
     pub const ALL: [Theme; 8] = [
         Theme::Groen,
         Theme::Wijkonderhoud,

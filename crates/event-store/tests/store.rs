@@ -1,4 +1,4 @@
-//! The event store's test suite: every guarantee of DESIGN.md ("The event store: guarantees")
+//! The event store's test suite: every guarantee of docs/design.md ("The event store's guarantees")
 //! with a test that fails without it, run once against SQLite and once against PostgreSQL.
 //!
 //! Each concern is a module; each test in it is written once as an `async fn(TestDatabase)` and

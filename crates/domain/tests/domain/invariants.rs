@@ -83,7 +83,7 @@ struct Initiative {
     erased: bool,
 }
 
-/// The rules of DOMAIN.md, written again as simply as possible, in cents.
+/// The budget rules of docs/domain.md, written again as simply as possible, in cents.
 #[derive(Default)]
 struct Model {
     initiatives: Vec<Initiative>,

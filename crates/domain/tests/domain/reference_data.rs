@@ -1,4 +1,5 @@
-//! The shipped Arnhem list matches DOMAIN.md, and an operator's file is read or clearly refused.
+//! The shipped Arnhem list matches the table of docs/domain.md, and an operator's file is read or
+//! clearly refused.
 
 use wijkpuls_domain::{Command, DomainError, ReferenceData};
 
@@ -7,10 +8,11 @@ use crate::support::Log;
 /// (code, name) of a wijk.
 type Wijk = (&'static str, &'static str);
 
-/// A gebied: (code, name, wijken), as written in DOMAIN.md or as read from the file.
+/// A gebied: (code, name, wijken), as written in docs/domain.md or as read from the file.
 type Gebied<S, W> = (S, S, Vec<W>);
 
-/// The table of DOMAIN.md, as (gebied code, gebied name, [wijk code, wijk name]).
+/// The table of docs/domain.md ("The 24 wijken and 8 gebieden"), as (gebied code, gebied name,
+/// [wijk code, wijk name]).
 const DOMAIN_TABLE: &[(&str, &str, &[Wijk])] = &[
     (
         "W1",
