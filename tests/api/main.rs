@@ -12,11 +12,13 @@
 //!   personal data;
 //! - [`personal_data`]: erasure, encryption at rest, logs;
 //! - [`schema_file`]: `schema.graphql` matches the code;
-//! - [`cli`]: the binary: serve, token, errors, signals.
+//! - [`cli`]: the binary: serve, token, errors, signals;
+//! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
 mod helpers;
 
+mod abuse;
 mod cli;
 mod errors;
 mod idempotency;

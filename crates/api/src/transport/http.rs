@@ -14,6 +14,10 @@
 //! | body over the limit | 413 | 413 |
 //! | body not `application/json` (or no Content-Type) | 415 | 415 |
 //! | a panic during execution | 500 | 500 |
+//! | an expensive query found no free permit in time (`RATE_LIMITED`, `Retry-After`) | 429 | 200 |
+//! | a query over its time budget (`INTERNAL_SERVER_ERROR`) | 503 | 200 |
+//!
+//! A query's estimated cost over a limit is a request error (`BAD_USER_INPUT`, 400 / 200).
 
 use std::{net::SocketAddr, panic::AssertUnwindSafe, sync::Arc};
 
@@ -27,7 +31,8 @@ use axum::{
 use futures::{FutureExt, StreamExt};
 
 use super::{
-    internal_error, is_request_error, prepare, Params, Shared, WireResponse, GRAPHQL_WS_PATH,
+    coded_error, internal_error, is_request_error, prepare_costed, Params, Shared, WireResponse,
+    GRAPHQL_WS_PATH,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -374,7 +379,7 @@ async fn execute<E: Executor>(
         MediaType::Json => StatusCode::OK,
     };
 
-    let prepared = match prepare(params) {
+    let prepared = match prepare_costed(params, &shared.shape, &shared.options.cost) {
         Ok(prepared) => prepared,
         Err(errors) => {
             return json_response(request_error_status, media, &WireResponse::errors(&errors))
@@ -437,12 +442,29 @@ async fn execute<E: Executor>(
         }
     };
 
+    // Held until the response is built, or dropped with this future when the client goes away.
+    let _permit = if prepared.estimate.result_size >= shared.options.expensive_result_size {
+        match tokio::time::timeout(shared.options.expensive_wait, shared.expensive.acquire()).await
+        {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return busy(media),
+        }
+    } else {
+        None
+    };
+
     let mut request = prepared.request;
     request.data = data;
-    let response = match AssertUnwindSafe(shared.executor.execute(request))
-        .catch_unwind()
-        .await
-    {
+    let execution = AssertUnwindSafe(shared.executor.execute(request)).catch_unwind();
+    let outcome = if prepared.operation == OperationType::Mutation {
+        Ok(execution.await)
+    } else {
+        tokio::time::timeout(shared.options.time_budget, execution).await
+    };
+    let Ok(outcome) = outcome else {
+        return over_budget(media, shared.options.time_budget);
+    };
+    let response = match outcome {
         Ok(response) => response,
         Err(_) => {
             tracing::error!("a GraphQL request panicked during execution");
@@ -480,6 +502,40 @@ async fn execute<E: Executor>(
         }
     }
     http
+}
+
+/// The answer to an expensive query that found no permit: try again shortly.
+fn busy(media: MediaType) -> Response {
+    let error = coded_error(
+        "The server is busy with other large queries; try again in a moment, or ask for less",
+        "RATE_LIMITED",
+    );
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::TOO_MANY_REQUESTS,
+        MediaType::Json => StatusCode::OK,
+    };
+    let mut response = json_response(status, media, &WireResponse::errors(&[error]));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The answer to a query that ran past its time budget (its execution is dropped).
+fn over_budget(media: MediaType, budget: std::time::Duration) -> Response {
+    tracing::warn!(?budget, "a GraphQL query ran past its time budget");
+    let error = coded_error(
+        format!(
+            "The query took longer than {} s and was stopped; ask for less",
+            budget.as_secs_f32()
+        ),
+        "INTERNAL_SERVER_ERROR",
+    );
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::SERVICE_UNAVAILABLE,
+        MediaType::Json => StatusCode::OK,
+    };
+    json_response(status, media, &WireResponse::errors(&[error]))
 }
 
 #[cfg(test)]
