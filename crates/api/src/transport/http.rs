@@ -610,3 +610,185 @@ mod tests {
         assert!(check_content_type(&HeaderMap::new()).is_err());
     }
 }
+
+/// The load limits over real HTTP, on a toy schema whose resolver naps and reports whether it
+/// finished or was dropped.
+#[cfg(test)]
+mod load_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_graphql::{Context, Data, EmptyMutation, EmptySubscription, Object, Schema};
+    use serde_json::{json, Value};
+    use tokio::io::AsyncWriteExt;
+
+    use super::super::{graphql_router, GraphqlHooks, TransportOptions};
+    use super::*;
+
+    #[derive(Default)]
+    struct Probe {
+        started: AtomicUsize,
+        finished: AtomicUsize,
+        dropped: AtomicUsize,
+    }
+
+    /// Counts a nap as dropped unless it finished.
+    struct Nap<'a>(&'a Probe, bool);
+
+    impl Drop for Nap<'_> {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.dropped.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn nap(&self, ctx: &Context<'_>, ms: u64) -> bool {
+            let probe = ctx.data_unchecked::<Arc<Probe>>();
+            probe.started.fetch_add(1, Ordering::SeqCst);
+            let mut nap = Nap(probe, false);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            probe.finished.fetch_add(1, Ordering::SeqCst);
+            nap.1 = true;
+            true
+        }
+
+        async fn items(&self, first: i32) -> Vec<i32> {
+            (0..first).collect()
+        }
+    }
+
+    struct Hooks;
+
+    impl GraphqlHooks for Hooks {
+        fn http_data(&self, _: &HeaderMap, _: Option<SocketAddr>) -> Result<Data, String> {
+            Ok(Data::default())
+        }
+
+        fn ws_data(
+            &self,
+            _: Option<&serde_json::Value>,
+            _: &HeaderMap,
+            _: Option<SocketAddr>,
+        ) -> Result<Data, String> {
+            Ok(Data::default())
+        }
+    }
+
+    async fn serve(configure: impl FnOnce(&mut TransportOptions)) -> (SocketAddr, Arc<Probe>) {
+        let probe = Arc::new(Probe::default());
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .data(probe.clone())
+            .finish();
+        let (_, shutdown) = tokio::sync::watch::channel(false);
+        let mut options = TransportOptions::new(shutdown);
+        configure(&mut options);
+        let router = graphql_router(schema, Arc::new(Hooks), options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (address, probe)
+    }
+
+    async fn post(address: SocketAddr, query: &str) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{address}/graphql"))
+            .header("Accept", GRAPHQL_RESPONSE_JSON)
+            .json(&json!({ "query": query }))
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn eventually(what: &str, condition: impl Fn() -> bool) {
+        for _ in 0..150 {
+            if condition() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} did not happen within 15 s");
+    }
+
+    #[tokio::test]
+    async fn expensive_queries_wait_for_a_permit_and_cheap_ones_do_not() {
+        let (address, probe) = serve(|options| {
+            options.expensive_result_size = 50;
+            options.expensive_concurrency = 1;
+            options.expensive_wait = Duration::from_millis(200);
+        })
+        .await;
+        // An expensive query (100 items) holds the only permit while it naps.
+        let holder = tokio::spawn(post(address, "{ nap(ms: 3000) items(first: 100) }"));
+        eventually("the first nap", || {
+            probe.started.load(Ordering::SeqCst) == 1
+        })
+        .await;
+
+        let (status, busy) = post(address, "{ items(first: 100) }").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{busy}");
+        assert_eq!(busy["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert!(busy.get("data").is_none());
+        let (status, cheap) = post(address, "{ items(first: 3) }").await;
+        assert_eq!(status, StatusCode::OK, "{cheap}");
+        assert_eq!(cheap["data"]["items"], json!([0, 1, 2]));
+
+        let (status, held) = holder.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{held}");
+        // The permit is back.
+        let (status, after) = post(address, "{ items(first: 100) }").await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+    }
+
+    #[tokio::test]
+    async fn a_query_past_its_time_budget_is_stopped() {
+        let (address, probe) = serve(|options| {
+            options.time_budget = Duration::from_millis(300);
+        })
+        .await;
+        let (status, response) = post(address, "{ nap(ms: 10000) }").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{response}");
+        assert_eq!(
+            response["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
+        assert_eq!(
+            response["errors"][0]["message"],
+            "The query took longer than 0.3 s and was stopped; ask for less"
+        );
+        assert_eq!(probe.dropped.load(Ordering::SeqCst), 1);
+        assert_eq!(probe.finished.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_stops_when_its_client_goes_away() {
+        let (address, probe) = serve(|_| {}).await;
+        let body = json!({ "query": "{ nap(ms: 8000) }" }).to_string();
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        client
+            .write_all(
+                format!(
+                    "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        eventually("the nap", || probe.started.load(Ordering::SeqCst) == 1).await;
+        drop(client);
+        eventually("dropping the nap", || {
+            probe.dropped.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        assert_eq!(probe.finished.load(Ordering::SeqCst), 0);
+    }
+}
