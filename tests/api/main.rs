@@ -14,11 +14,13 @@
 //! - [`schema_file`]: `schema.graphql` matches the code;
 //! - [`contention`]: many at once: racing fundings queue, deadlines, WebSocket limits, shared
 //!   subscriptions;
-//! - [`cli`]: the binary: serve, token, errors, signals.
+//! - [`cli`]: the binary: serve, token, errors, signals;
+//! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
 mod helpers;
 
+mod abuse;
 mod cli;
 mod contention;
 mod errors;

@@ -21,11 +21,35 @@ pub struct InitiativeFilter {
     /// Any of these statuses.
     pub status: Option<Vec<InitiativeStatus>>,
     pub theme: Option<Theme>,
-    /// Words in the title or description (case-insensitive).
+    /// Words in the title or description (case-insensitive); at most 200 characters and 10
+    /// words.
     pub text: Option<String>,
 }
 
 pub const MAX_PAGE: i32 = 100;
+/// The longest text filter, in characters: every word is searched for in every initiative.
+pub const MAX_FILTER_CHARS: usize = 200;
+/// The most words in a text filter.
+pub const MAX_FILTER_WORDS: usize = 10;
+
+/// The words of a text filter, lower-cased, refused before any search when there are too many.
+fn filter_words(text: Option<&str>) -> ApiResult<Vec<String>> {
+    let text = text.unwrap_or_default();
+    // Bytes first, so a huge text is refused without counting its characters.
+    if text.len() > 4 * MAX_FILTER_CHARS || text.chars().count() > MAX_FILTER_CHARS {
+        return Err(ApiError::BadInput(format!(
+            "filter.text must be at most {MAX_FILTER_CHARS} characters"
+        )));
+    }
+    let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    if words.len() > MAX_FILTER_WORDS {
+        return Err(ApiError::BadInput(format!(
+            "filter.text must have at most {MAX_FILTER_WORDS} words (this one has {})",
+            words.len()
+        )));
+    }
+    Ok(words)
+}
 
 #[Object]
 impl Query {
@@ -167,12 +191,7 @@ pub fn initiatives_page(
         .status
         .map(|s| s.into_iter().map(Into::into).collect());
     let theme: Option<wijkpuls_domain::Theme> = filter.theme.map(Into::into);
-    let words: Vec<String> = filter
-        .text
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
+    let words = filter_words(filter.text.as_deref())?;
     let after = after
         .map(|cursor| {
             InitiativeId::parse(&cursor)

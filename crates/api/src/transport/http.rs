@@ -14,6 +14,10 @@
 //! | body over the limit | 413 | 413 |
 //! | body not `application/json` (or no Content-Type) | 415 | 415 |
 //! | a panic during execution | 500 | 500 |
+//! | an expensive query found no free permit in time (`RATE_LIMITED`, `Retry-After`) | 429 | 200 |
+//! | a query over its time budget (`INTERNAL_SERVER_ERROR`) | 503 | 200 |
+//!
+//! A query's estimated cost over a limit is a request error (`BAD_USER_INPUT`, 400 / 200).
 
 use std::{net::SocketAddr, panic::AssertUnwindSafe, sync::Arc};
 
@@ -27,7 +31,8 @@ use axum::{
 use futures::{FutureExt, StreamExt};
 
 use super::{
-    internal_error, is_request_error, prepare, Params, Shared, WireResponse, GRAPHQL_WS_PATH,
+    coded_error, internal_error, is_request_error, prepare_costed, Params, Shared, WireResponse,
+    GRAPHQL_WS_PATH,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -374,7 +379,7 @@ async fn execute<E: Executor>(
         MediaType::Json => StatusCode::OK,
     };
 
-    let prepared = match prepare(params) {
+    let prepared = match prepare_costed(params, &shared.shape, &shared.options.cost) {
         Ok(prepared) => prepared,
         Err(errors) => {
             return json_response(request_error_status, media, &WireResponse::errors(&errors))
@@ -437,12 +442,29 @@ async fn execute<E: Executor>(
         }
     };
 
+    // Held until the response is built, or dropped with this future when the client goes away.
+    let _permit = if prepared.estimate.result_size >= shared.options.expensive_result_size {
+        match tokio::time::timeout(shared.options.expensive_wait, shared.expensive.acquire()).await
+        {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return busy(media),
+        }
+    } else {
+        None
+    };
+
     let mut request = prepared.request;
     request.data = data;
-    let response = match AssertUnwindSafe(shared.executor.execute(request))
-        .catch_unwind()
-        .await
-    {
+    let execution = AssertUnwindSafe(shared.executor.execute(request)).catch_unwind();
+    let outcome = if prepared.operation == OperationType::Mutation {
+        Ok(execution.await)
+    } else {
+        tokio::time::timeout(shared.options.time_budget, execution).await
+    };
+    let Ok(outcome) = outcome else {
+        return over_budget(media, shared.options.time_budget);
+    };
+    let response = match outcome {
         Ok(response) => response,
         Err(_) => {
             tracing::error!("a GraphQL request panicked during execution");
@@ -480,6 +502,40 @@ async fn execute<E: Executor>(
         }
     }
     http
+}
+
+/// The answer to an expensive query that found no permit: try again shortly.
+fn busy(media: MediaType) -> Response {
+    let error = coded_error(
+        "The server is busy with other large queries; try again in a moment, or ask for less",
+        "RATE_LIMITED",
+    );
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::TOO_MANY_REQUESTS,
+        MediaType::Json => StatusCode::OK,
+    };
+    let mut response = json_response(status, media, &WireResponse::errors(&[error]));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The answer to a query that ran past its time budget (its execution is dropped).
+fn over_budget(media: MediaType, budget: std::time::Duration) -> Response {
+    tracing::warn!(?budget, "a GraphQL query ran past its time budget");
+    let error = coded_error(
+        format!(
+            "The query took longer than {} s and was stopped; ask for less",
+            budget.as_secs_f32()
+        ),
+        "INTERNAL_SERVER_ERROR",
+    );
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::SERVICE_UNAVAILABLE,
+        MediaType::Json => StatusCode::OK,
+    };
+    json_response(status, media, &WireResponse::errors(&[error]))
 }
 
 #[cfg(test)]
@@ -552,5 +608,187 @@ mod tests {
         assert!(!content_type("text/plain"));
         assert!(!content_type("application/graphql"));
         assert!(check_content_type(&HeaderMap::new()).is_err());
+    }
+}
+
+/// The load limits over real HTTP, on a toy schema whose resolver naps and reports whether it
+/// finished or was dropped.
+#[cfg(test)]
+mod load_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_graphql::{Context, Data, EmptyMutation, EmptySubscription, Object, Schema};
+    use serde_json::{json, Value};
+    use tokio::io::AsyncWriteExt;
+
+    use super::super::{graphql_router, GraphqlHooks, TransportOptions};
+    use super::*;
+
+    #[derive(Default)]
+    struct Probe {
+        started: AtomicUsize,
+        finished: AtomicUsize,
+        dropped: AtomicUsize,
+    }
+
+    /// Counts a nap as dropped unless it finished.
+    struct Nap<'a>(&'a Probe, bool);
+
+    impl Drop for Nap<'_> {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.dropped.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn nap(&self, ctx: &Context<'_>, ms: u64) -> bool {
+            let probe = ctx.data_unchecked::<Arc<Probe>>();
+            probe.started.fetch_add(1, Ordering::SeqCst);
+            let mut nap = Nap(probe, false);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            probe.finished.fetch_add(1, Ordering::SeqCst);
+            nap.1 = true;
+            true
+        }
+
+        async fn items(&self, first: i32) -> Vec<i32> {
+            (0..first).collect()
+        }
+    }
+
+    struct Hooks;
+
+    impl GraphqlHooks for Hooks {
+        fn http_data(&self, _: &HeaderMap, _: Option<SocketAddr>) -> Result<Data, String> {
+            Ok(Data::default())
+        }
+
+        fn ws_data(
+            &self,
+            _: Option<&serde_json::Value>,
+            _: &HeaderMap,
+            _: Option<SocketAddr>,
+        ) -> Result<Data, String> {
+            Ok(Data::default())
+        }
+    }
+
+    async fn serve(configure: impl FnOnce(&mut TransportOptions)) -> (SocketAddr, Arc<Probe>) {
+        let probe = Arc::new(Probe::default());
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .data(probe.clone())
+            .finish();
+        let (_, shutdown) = tokio::sync::watch::channel(false);
+        let mut options = TransportOptions::new(shutdown);
+        configure(&mut options);
+        let router = graphql_router(schema, Arc::new(Hooks), options);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (address, probe)
+    }
+
+    async fn post(address: SocketAddr, query: &str) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{address}/graphql"))
+            .header("Accept", GRAPHQL_RESPONSE_JSON)
+            .json(&json!({ "query": query }))
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn eventually(what: &str, condition: impl Fn() -> bool) {
+        for _ in 0..150 {
+            if condition() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} did not happen within 15 s");
+    }
+
+    #[tokio::test]
+    async fn expensive_queries_wait_for_a_permit_and_cheap_ones_do_not() {
+        let (address, probe) = serve(|options| {
+            options.expensive_result_size = 50;
+            options.expensive_concurrency = 1;
+            options.expensive_wait = Duration::from_millis(200);
+        })
+        .await;
+        // An expensive query (100 items) holds the only permit while it naps.
+        let holder = tokio::spawn(post(address, "{ nap(ms: 3000) items(first: 100) }"));
+        eventually("the first nap", || {
+            probe.started.load(Ordering::SeqCst) == 1
+        })
+        .await;
+
+        let (status, busy) = post(address, "{ items(first: 100) }").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{busy}");
+        assert_eq!(busy["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert!(busy.get("data").is_none());
+        let (status, cheap) = post(address, "{ items(first: 3) }").await;
+        assert_eq!(status, StatusCode::OK, "{cheap}");
+        assert_eq!(cheap["data"]["items"], json!([0, 1, 2]));
+
+        let (status, held) = holder.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{held}");
+        // The permit is back.
+        let (status, after) = post(address, "{ items(first: 100) }").await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+    }
+
+    #[tokio::test]
+    async fn a_query_past_its_time_budget_is_stopped() {
+        let (address, probe) = serve(|options| {
+            options.time_budget = Duration::from_millis(300);
+        })
+        .await;
+        let (status, response) = post(address, "{ nap(ms: 10000) }").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{response}");
+        assert_eq!(
+            response["errors"][0]["extensions"]["code"],
+            "INTERNAL_SERVER_ERROR"
+        );
+        assert_eq!(
+            response["errors"][0]["message"],
+            "The query took longer than 0.3 s and was stopped; ask for less"
+        );
+        assert_eq!(probe.dropped.load(Ordering::SeqCst), 1);
+        assert_eq!(probe.finished.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_stops_when_its_client_goes_away() {
+        let (address, probe) = serve(|_| {}).await;
+        let body = json!({ "query": "{ nap(ms: 8000) }" }).to_string();
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        client
+            .write_all(
+                format!(
+                    "POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        eventually("the nap", || probe.started.load(Ordering::SeqCst) == 1).await;
+        drop(client);
+        eventually("dropping the nap", || {
+            probe.dropped.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        assert_eq!(probe.finished.load(Ordering::SeqCst), 0);
     }
 }

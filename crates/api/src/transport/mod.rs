@@ -8,14 +8,21 @@
 //!   (graphql-ws's PROTOCOL.md, close codes included) and the legacy `graphql-ws` subprotocol of
 //!   subscriptions-transport-ws, chosen from `Sec-WebSocket-Protocol`.
 //!
+//! Before async-graphql sees a request, its cost is estimated in linear time ([`cost`]) and
+//! checked against [`CostLimits`]; over HTTP, queries estimated as expensive also wait for one of
+//! a few permits, and every query has a time budget, so that cheap requests stay fast while
+//! expensive ones are refused.
+//!
 //! The stock async-graphql-axum integration is not used: it answers
 //! `application/graphql-response+json` whatever the client accepts, with 200 on requests that
 //! never executed, and its WebSocket protocol closes with the wrong codes, has no
 //! initialisation timeout and silently replaces duplicate subscription ids.
 
+pub mod cost;
 mod http;
 mod ws;
 
+pub use cost::CostLimits;
 pub use ws::{WsLimits, WsStats};
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
@@ -83,6 +90,19 @@ pub struct TransportOptions {
     pub ws_limits: WsLimits,
     /// What the WebSocket endpoint counts (connections, refusals), for metrics.
     pub ws_stats: Arc<WsStats>,
+    /// The caps every operation's estimated cost is checked against before validation.
+    pub cost: CostLimits,
+    /// How long one HTTP query may execute; past it the request is answered with an error.
+    /// Mutations are not cut short (they may already be recording).
+    pub time_budget: Duration,
+    /// An HTTP operation whose estimated result size is at least this is expensive: it needs
+    /// one of [`TransportOptions::expensive_concurrency`] permits to execute.
+    pub expensive_result_size: u64,
+    /// How many expensive operations may execute at once (server-wide, per router).
+    pub expensive_concurrency: usize,
+    /// How long an expensive operation waits for a permit before it is refused with
+    /// `RATE_LIMITED`.
+    pub expensive_wait: Duration,
 }
 
 impl TransportOptions {
@@ -90,6 +110,13 @@ impl TransportOptions {
     pub const DEFAULT_WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
     /// The default request body limit: 256 KiB.
     pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+    /// The default per-query time budget.
+    pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(10);
+    /// The default estimated result size from which a query is expensive.
+    pub const DEFAULT_EXPENSIVE_RESULT_SIZE: u64 = 20_000;
+    /// The default wait for a permit to execute an expensive query.
+    pub const DEFAULT_EXPENSIVE_WAIT: Duration = Duration::from_secs(2);
 
     /// The default options with the given shutdown signal.
     pub fn new(shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
@@ -99,6 +126,14 @@ impl TransportOptions {
             shutdown,
             ws_limits: WsLimits::default(),
             ws_stats: Arc::default(),
+            cost: CostLimits::default(),
+            time_budget: Self::DEFAULT_TIME_BUDGET,
+            expensive_result_size: Self::DEFAULT_EXPENSIVE_RESULT_SIZE,
+            // As many as there are cores, so expensive queries cannot take every worker.
+            expensive_concurrency: std::thread::available_parallelism()
+                .map_or(2, |cores| cores.get())
+                .max(2),
+            expensive_wait: Self::DEFAULT_EXPENSIVE_WAIT,
         }
     }
 }
@@ -114,12 +149,15 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    executor_router(schema, hooks, options)
+    // Which fields are lists, for the cost estimate: read once from the schema's SDL.
+    let shape = cost::SchemaShape::from_sdl(&schema.sdl());
+    executor_router(schema, shape, hooks, options)
 }
 
 /// [`graphql_router`] for any async-graphql [`Executor`] (a `Schema`, a dynamic schema, ...).
 fn executor_router<E: Executor>(
     executor: E,
+    shape: cost::SchemaShape,
     hooks: Arc<dyn GraphqlHooks>,
     options: TransportOptions,
 ) -> Router {
@@ -127,12 +165,15 @@ fn executor_router<E: Executor>(
         .endpoint(GRAPHQL_PATH)
         .subscription_endpoint(GRAPHQL_WS_PATH)
         .finish();
+    let expensive = tokio::sync::Semaphore::new(options.expensive_concurrency.max(1));
     let shared = Arc::new(Shared {
         executor,
         hooks,
         options,
         graphiql,
         views: ws::SharedViews::default(),
+        shape,
+        expensive,
     });
     Router::new()
         .route(
@@ -151,6 +192,10 @@ struct Shared<E> {
     graphiql: String,
     /// Subscriptions shared by several WebSocket connections.
     views: ws::SharedViews,
+    /// The schema's list fields, for [`cost::check`].
+    shape: cost::SchemaShape,
+    /// Permits to execute an expensive query.
+    expensive: tokio::sync::Semaphore,
 }
 
 /// The message every internal failure (a panic, above all) is reported with: details stay in
@@ -238,14 +283,21 @@ impl Params {
 struct Prepared {
     request: Request,
     operation: OperationType,
+    estimate: cost::Estimate,
 }
 
-/// Parses the document, selects the operation and checks the non-null variables: request
-/// errors found here never reach the executor.
-fn prepare(params: Params) -> Result<Prepared, Vec<ServerError>> {
+/// Parses the document, selects the operation, checks its estimated cost against `limits` and
+/// checks the non-null variables: request errors found here never reach the executor.
+fn prepare_costed(
+    params: Params,
+    shape: &cost::SchemaShape,
+    limits: &CostLimits,
+) -> Result<Prepared, Vec<ServerError>> {
     let document = parse_cached(&params.query).map_err(|error| vec![error])?;
     let operation = select_operation(&document, params.operation_name.as_deref())
         .map_err(|error| vec![error])?;
+    let estimate = cost::check(&document, &operation.node, &params.variables, shape, limits)
+        .map_err(|message| vec![coded_error(message, "BAD_USER_INPUT")])?;
     check_variables(&operation.node, &params.variables)?;
     let operation = operation.node.ty;
 
@@ -276,7 +328,21 @@ fn prepare(params: Params) -> Result<Prepared, Vec<ServerError>> {
     }
     request.extensions = extensions;
     request.set_parsed_query(document);
-    Ok(Prepared { request, operation })
+    Ok(Prepared {
+        request,
+        operation,
+        estimate,
+    })
+}
+
+/// A request error with an `extensions.code`.
+fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
 }
 
 /// Parses a query, remembering the documents of recent ones: dashboards and screens send the

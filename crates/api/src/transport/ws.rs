@@ -47,7 +47,8 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{
-    internal_error, is_request_error, prepare, select_operation, Params, Shared, WireResponse,
+    internal_error, is_request_error, prepare_costed, select_operation, Params, Shared,
+    WireResponse,
 };
 
 /// The `graphql-ws` library's protocol.
@@ -752,10 +753,11 @@ impl<E: Executor> Connection<E> {
     }
 
     async fn start(&mut self, id: String, params: Params, session: Arc<Data>) {
-        let mut prepared = match prepare(params) {
-            Ok(prepared) => prepared,
-            Err(errors) => return self.send_request_error(&id, &errors).await,
-        };
+        let mut prepared =
+            match prepare_costed(params, &self.shared.shape, &self.shared.options.cost) {
+                Ok(prepared) => prepared,
+                Err(errors) => return self.send_request_error(&id, &errors).await,
+            };
         let generation = self.next_generation;
         self.next_generation += 1;
         let out = self.out.clone();
