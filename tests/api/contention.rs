@@ -18,6 +18,7 @@ e2e_tests!(
         a_socket_may_run_only_so_many_operations,
         an_operation_id_over_the_limit_closes_the_socket,
         screens_on_the_same_view_share_one_execution,
+        a_fragment_bomb_over_a_websocket_is_refused_before_it_runs,
     ],
     backend: [
         connections_per_address_are_capped,
@@ -441,4 +442,32 @@ async fn screens_on_the_same_view_share_one_execution(app: TestApp) {
     })
     .await
     .expect("shared executions stop with their last subscriber");
+}
+
+async fn a_fragment_bomb_over_a_websocket_is_refused_before_it_runs(app: TestApp) {
+    let mut query = String::from("subscription { wijkUpdated(code: \"WK020207\") { ...G23 } }\n");
+    query.push_str("fragment G0 on Wijk { code name }\n");
+    for level in 1..24 {
+        let below = level - 1;
+        query.push_str(&format!(
+            "fragment G{level} on Wijk {{ ...G{below} ...G{below} }}\n"
+        ));
+    }
+    let mut ws = app.ws(None).await;
+    let asked = tokio::time::Instant::now();
+    let bomb = ws.subscribe(&query, json!({})).await;
+    match ws.next(&bomb).await {
+        Next::Errors(errors) => {
+            assert_eq!(
+                errors[0].code.as_deref(),
+                Some("BAD_USER_INPUT"),
+                "{errors:?}"
+            )
+        }
+        other => panic!("the fragment bomb is refused, got {other:?}"),
+    }
+    assert!(asked.elapsed() < PATIENCE);
+    // The socket serves on.
+    let id = ws.subscribe(CITY, json!({})).await;
+    ws.data(&id).await;
 }
