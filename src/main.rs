@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use wijkpuls_api::auth::{parse_duration, Role};
+use wijkpuls_api::auth::{default_subject, parse_duration, Role, MAX_LIFETIME};
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
@@ -91,6 +91,41 @@ struct ServeArgs {
     /// Anonymous submissions allowed per client address per minute (0: no limit).
     #[arg(long, env = "WIJKPULS_SUBMIT_PER_MINUTE", default_value_t = 10)]
     submit_per_minute: u32,
+    /// Wrong tracking codes allowed per client address per minute (0: no limit).
+    #[arg(long, env = "WIJKPULS_CODE_GUESSES_PER_MINUTE", default_value_t = 10)]
+    code_guesses_per_minute: u32,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+#[derive(Args)]
+struct SecretArgs {
+    /// A file holding the token signing key (instead of the one in the database). The
+    /// environment variable WIJKPULS_AUTH_SECRET gives the key itself.
+    #[arg(long, env = "WIJKPULS_AUTH_SECRET_FILE")]
+    auth_secret_file: Option<std::path::PathBuf>,
+}
+
+impl SecretArgs {
+    /// The signing key given outside the database, if any: the file first, then
+    /// `WIJKPULS_AUTH_SECRET`.
+    fn secret(&self) -> anyhow::Result<Option<String>> {
+        if let Some(path) = &self.auth_secret_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the auth secret file {}", path.display()))?;
+            let secret = text.trim();
+            if secret.len() < 16 {
+                anyhow::bail!(
+                    "the auth secret file {} must hold at least 16 characters",
+                    path.display()
+                );
+            }
+            return Ok(Some(secret.to_owned()));
+        }
+        Ok(std::env::var("WIJKPULS_AUTH_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty()))
+    }
 }
 
 #[derive(Args)]
@@ -100,14 +135,16 @@ struct TokenArgs {
     /// A gebied the staff member works in (repeat for several).
     #[arg(long = "gebied")]
     gebieden: Vec<String>,
-    /// Who the token is for (recorded as the actor of their events).
+    /// Who the token is for (recorded as the actor of their events; default: a new random id).
     #[arg(long)]
     subject: Option<String>,
-    /// How long it is valid: e.g. 8h, 30m, 7d.
+    /// How long it is valid: e.g. 8h, 30m, 7d (at most 31d).
     #[arg(long, default_value = "8h", value_parser = parse_duration)]
     valid_for: Duration,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    secret: SecretArgs,
 }
 
 fn main() -> ExitCode {
@@ -187,7 +224,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         wijken_file: args.wijken_file,
         ws_init_timeout: Duration::from_secs(args.ws_init_timeout),
         submit_per_minute: args.submit_per_minute,
-        auth_secret: std::env::var("WIJKPULS_AUTH_SECRET").ok(),
+        auth_secret: args.secret.secret()?,
+        code_guesses_per_minute: args.code_guesses_per_minute,
     };
     let app = Application::build(config).await?;
     tracing::info!("listening on http://{}", app.local_addr());
@@ -209,19 +247,20 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     if role == Role::Staff && gebieden.is_empty() {
         anyhow::bail!("a staff token needs at least one --gebied (e.g. --gebied W2)");
     }
+    if args.valid_for > MAX_LIFETIME {
+        anyhow::bail!("--valid-for is at most 31d: the service refuses longer-lived tokens");
+    }
+    let secret = args.secret.secret()?;
     wijkpuls_event_store::EventStore::open(&args.database.database_url, Default::default())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     let vault = wijkpuls_event_store::Vault::open(&args.database.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-    let key = wijkpuls_api::app::token_key(
-        &vault,
-        std::env::var("WIJKPULS_AUTH_SECRET").ok().as_deref(),
-    )
-    .await
-    .context("cannot read the signing key")?;
-    let subject = args.subject.unwrap_or_else(|| role.as_str().to_owned());
+    let key = wijkpuls_api::app::token_key(&vault, secret.as_deref())
+        .await
+        .context("cannot read the signing key")?;
+    let subject = args.subject.unwrap_or_else(|| default_subject(role));
     println!("{}", key.issue(role, &subject, &gebieden, args.valid_for));
     Ok(())
 }

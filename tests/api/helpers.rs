@@ -751,6 +751,8 @@ pub fn wijkpuls() -> tokio::process::Command {
         "WIJKPULS_LISTEN",
         "WIJKPULS_DEMO",
         "WIJKPULS_AUTH_SECRET",
+        "WIJKPULS_AUTH_SECRET_FILE",
+        "WIJKPULS_CODE_GUESSES_PER_MINUTE",
         "WIJKPULS_WIJKEN_FILE",
         "WIJKPULS_WS_INIT_TIMEOUT",
         "WIJKPULS_SUBMIT_PER_MINUTE",

@@ -19,6 +19,7 @@ mod helpers;
 
 mod cli;
 mod errors;
+mod hardening;
 mod idempotency;
 mod mutations;
 mod permissions;

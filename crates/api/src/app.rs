@@ -37,6 +37,8 @@ pub struct Config {
     pub submit_per_minute: u32,
     /// Overrides the signing key kept in the database.
     pub auth_secret: Option<String>,
+    /// Wrong tracking codes allowed per client address per minute (0: no limit).
+    pub code_guesses_per_minute: u32,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             ws_init_timeout: Duration::from_secs(10),
             submit_per_minute: 10,
             auth_secret: None,
+            code_guesses_per_minute: 10,
         }
     }
 }

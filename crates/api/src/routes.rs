@@ -15,6 +15,7 @@ use axum::Router;
 use crate::app::Config;
 use crate::auth::Actor;
 use crate::schema::{self, AppState};
+use crate::tracking::CodeGuesses;
 use crate::transport::{graphql_router, GraphqlHooks, TransportOptions};
 
 pub fn router(
@@ -25,7 +26,8 @@ pub fn router(
     let schema = schema::build(state.clone());
     let mut options = TransportOptions::new(shutdown);
     options.ws_init_timeout = config.ws_init_timeout;
-    let graphql = graphql_router(schema, Arc::new(Hooks(state.clone())), options);
+    let guesses = Arc::new(CodeGuesses::new(config.code_guesses_per_minute));
+    let graphql = graphql_router(schema, Arc::new(Hooks(state.clone(), guesses)), options);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -54,14 +56,16 @@ pub fn actor_for(
         .map_err(|e| format!("{e}; ask for a new token"))
 }
 
-/// Authentication for the transport: the actor of a request or WebSocket connection.
-struct Hooks(Arc<AppState>);
+/// Authentication for the transport: the actor of a request or WebSocket connection, and the
+/// limit on wrong tracking codes its fields count against.
+struct Hooks(Arc<AppState>, Arc<CodeGuesses>);
 
 impl GraphqlHooks for Hooks {
     fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String> {
         let actor = actor_for(&self.0, headers, peer)?;
         let mut data = Data::default();
         data.insert(actor);
+        data.insert(self.1.clone());
         Ok(data)
     }
 
@@ -85,6 +89,7 @@ impl GraphqlHooks for Hooks {
             .map_err(|e| e.to_string())?;
         let mut data = Data::default();
         data.insert(actor);
+        data.insert(self.1.clone());
         Ok(data)
     }
 }

@@ -174,8 +174,21 @@ impl Mutation {
         let id = InitiativeId::new();
         // Anonymous clients share one subject, so a key alone could let one resident's retry
         // answer with another's submission (and tracking code). The key therefore counts only
-        // together with a fingerprint of what is submitted (not of the personal data, which
-        // must not leave a trace in the log).
+        // together with a fingerprint of what is submitted, including a keyed hash of the
+        // personal data: public fields can be copied by anyone, the initiator's contact
+        // details cannot. Keyed (HMAC under the server's key), so the log, which keeps the
+        // key, holds nothing a dictionary attack could turn back into a name.
+        let personal = hex8(
+            &app.tokens.derive(
+                "initiator-fingerprint",
+                &[
+                    initiator.name.as_str(),
+                    initiator.email.as_ref().map_or("", |e| e.as_str()),
+                    initiator.phone.as_ref().map_or("", |p| p.as_str()),
+                ]
+                .join("\0"),
+            ),
+        );
         let idempotency_key = input
             .idempotency_key
             .as_deref()
@@ -189,6 +202,7 @@ impl Mutation {
                         description.as_str(),
                         input.theme_str(),
                         &input.requested_amount.0.to_string(),
+                        &personal,
                     ])
                 ))
             })
@@ -428,6 +442,16 @@ impl Mutation {
             .map(domain::Reason::parse)
             .transpose()?;
         let code = input.tracking_code.clone();
+        if let Some(code) = &code {
+            // Counted against the caller's address before anything is decided.
+            let state = app.live.read();
+            let view = state.initiative(&id);
+            if view.is_some() && !crate::tracking::check_in(ctx, code, view)? {
+                return Err(ApiError::Forbidden(
+                    "this tracking code does not belong to this initiative".into(),
+                ));
+            }
+        }
         app.service
             .execute(
                 actor,
@@ -590,10 +614,12 @@ fn fingerprint(fields: &[&str]) -> String {
         hasher.update(field.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex8(&hasher.finalize())
+}
+
+/// The first 8 bytes of a digest in hex.
+fn hex8(digest: &[u8]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

@@ -465,9 +465,10 @@ impl Initiative {
         let app = app(ctx);
         let allowed = actor(ctx).works_in(&self.view.gebied)
             || self.opened_by_initiator
-            || tracking_code
-                .as_deref()
-                .is_some_and(|code| crate::tracking::matches(code, &self.view));
+            || match tracking_code.as_deref() {
+                Some(code) => crate::tracking::check_in(ctx, code, Some(&self.view))?,
+                None => false,
+            };
         if !allowed {
             return Ok(None);
         }

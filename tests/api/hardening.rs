@@ -1,0 +1,246 @@
+//! What an anonymous attacker tried on the service, each as they would send it: a stranger
+//! replaying a resident's idempotency key, tracking codes guessed by the thousand in aliases,
+//! crafted tokens, and (in the HTTP tests) slow and too many connections. Each asserts the
+//! refusal and that nothing leaks.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use wijkpuls_api::auth::{Claims, Role, TokenKey};
+
+use crate::helpers::*;
+
+e2e_tests!(
+    app: [
+        a_stranger_replaying_a_residents_key_gets_no_tracking_code_and_no_personal_data,
+        future_dated_and_overlong_tokens_are_refused,
+    ],
+    backend: [
+        a_thousand_aliased_wrong_tracking_codes_are_rate_limited,
+        tokens_without_a_subject_are_distinct_and_signed_with_the_secret_file,
+    ],
+);
+
+fn submission(name: &str, email: &str) -> Value {
+    json!({ "input": {
+        "wijkCode": KLARENDAL,
+        "title": "Geveltuinen in de Hommelstraat",
+        "description": "Tegels eruit, planten erin.",
+        "theme": "GROEN",
+        "requestedAmount": "450.00",
+        "initiator": { "name": name, "email": email, "phone": "0612345678" },
+        "idempotencyKey": "1",
+    }})
+}
+
+async fn a_stranger_replaying_a_residents_key_gets_no_tracking_code_and_no_personal_data(
+    app: TestApp,
+) {
+    let resident = app
+        .data(SUBMIT, submission("Sanne Visser", "sanne@example.nl"), None)
+        .await;
+    let code = resident["submitInitiative"]["trackingCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The resident's own retry still answers with their code.
+    let retry = app
+        .data(SUBMIT, submission("Sanne Visser", "sanne@example.nl"), None)
+        .await;
+    assert_eq!(retry, resident);
+
+    // Every public field copied, the same key, but other personal data.
+    let stranger = app
+        .graphql(
+            SUBMIT,
+            submission("Mallory Jansen", "mallory@example.nl"),
+            None,
+        )
+        .await;
+    let text = stranger.to_string();
+    assert!(
+        !text.contains(&code),
+        "the stranger got the resident's tracking code: {text}"
+    );
+    for personal in ["Sanne", "Visser", "sanne@example.nl"] {
+        assert!(!text.contains(personal), "personal data leaked: {text}");
+    }
+    if let Some(id) = stranger["data"]["submitInitiative"]["initiative"]["id"].as_str() {
+        assert_ne!(
+            id, resident["submitInitiative"]["initiative"]["id"],
+            "the stranger was answered with the resident's initiative"
+        );
+    }
+    // Whatever code the stranger got does not open the resident's data.
+    if let Some(theirs) = stranger["data"]["submitInitiative"]["trackingCode"].as_str() {
+        let seen = app
+            .data(
+                "query($id: ID!, $c: String) { initiative(id: $id) { initiator(trackingCode: $c) { name } } }",
+                json!({ "id": resident["submitInitiative"]["initiative"]["id"], "c": theirs }),
+                None,
+            )
+            .await;
+        assert_eq!(seen["initiative"]["initiator"], json!(null));
+    }
+}
+
+async fn a_thousand_aliased_wrong_tracking_codes_are_rate_limited(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |config| config.code_guesses_per_minute = 10).await
+    else {
+        return;
+    };
+    let resident = app.submit(KLARENDAL, "GROEN", "100").await;
+    let (id, _) = resident.tracking_code.split_once('.').unwrap();
+    let fields: String = (0..1000)
+        .map(|i| {
+            format!("a{i}: trackedInitiative(trackingCode: \"{id}.wrong{i:04}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\") {{ id }}\n")
+        })
+        .collect();
+    let response = app
+        .graphql(&format!("query {{ {fields} }}"), json!({}), None)
+        .await;
+    let errors = response["errors"].as_array().cloned().unwrap_or_default();
+    let limited = errors
+        .iter()
+        .filter(|e| e["extensions"]["code"] == "RATE_LIMITED")
+        .count();
+    assert!(
+        limited >= 990,
+        "after 10 wrong codes the rest are RATE_LIMITED, got {limited} of 1000"
+    );
+    for error in &errors {
+        assert_safe_message(error["message"].as_str().unwrap_or_default());
+    }
+    // Now even the right code is refused from this address: a guesser learns nothing more.
+    let right = app
+        .error(
+            "query($c: String!) { trackedInitiative(trackingCode: $c) { id } }",
+            json!({ "c": resident.tracking_code }),
+            None,
+        )
+        .await;
+    assert_eq!(right.code.as_deref(), Some("RATE_LIMITED"));
+    // And withdrawing with a guessed code counts too.
+    let withdraw = app
+        .error(
+            WITHDRAW,
+            json!({ "input": { "initiativeId": resident.id, "trackingCode": format!("{id}.guess") } }),
+            None,
+        )
+        .await;
+    assert_eq!(withdraw.code.as_deref(), Some("RATE_LIMITED"));
+    // Cheap queries still answer.
+    app.data("{ wijken { code } }", json!({}), None).await;
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn future_dated_and_overlong_tokens_are_refused(app: TestApp) {
+    let now = unix_now();
+    let claims = |iat: u64, exp: u64| Claims {
+        sub: "mallory".into(),
+        role: Role::Admin,
+        gebieden: vec![],
+        exp,
+        iat,
+    };
+    for (what, token, reason) in [
+        (
+            "issued in an hour",
+            app.tokens.sign_claims(&claims(now + 3600, now + 7200)),
+            "future",
+        ),
+        (
+            "valid for a year",
+            app.tokens.sign_claims(&claims(now, now + 365 * 86_400)),
+            "31 days",
+        ),
+    ] {
+        let error = app
+            .error("{ wijken { code } }", json!({}), Some(&token))
+            .await;
+        assert_eq!(error.code.as_deref(), Some("UNAUTHENTICATED"), "{what}");
+        assert!(error.message.contains(reason), "{what}: {}", error.message);
+    }
+    // A token within the limits is accepted.
+    let fine = app.tokens.sign_claims(&claims(now, now + 30 * 86_400));
+    app.data("{ wijken { code } }", json!({}), Some(&fine))
+        .await;
+}
+
+/// `wijkpuls token ...` with the secret file: the token.
+async fn cli_token(database_url: &str, secret_file: &std::path::Path, args: &[&str]) -> String {
+    let output = wijkpuls()
+        .arg("token")
+        .args(args)
+        .args(["--database-url", database_url])
+        .arg("--auth-secret-file")
+        .arg(secret_file)
+        .output()
+        .await
+        .expect("run wijkpuls token");
+    assert!(
+        output.status.success(),
+        "wijkpuls token {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn tokens_without_a_subject_are_distinct_and_signed_with_the_secret_file(backend: Backend) {
+    let secret = "a secret kept outside the database, 32+ chars";
+    let Some(app) =
+        spawn_app_with(backend, |config| config.auth_secret = Some(secret.into())).await
+    else {
+        return;
+    };
+    let url = app.db.url().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth-secret");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+
+    let first = cli_token(&url, &file, &["--role", "staff", "--gebied", "W2"]).await;
+    let second = cli_token(&url, &file, &["--role", "staff", "--gebied", "W2"]).await;
+    let key = TokenKey::new(secret.as_bytes());
+    let a = key
+        .verify(&first, None)
+        .expect("signed with the file's key");
+    let b = key
+        .verify(&second, None)
+        .expect("signed with the file's key");
+    assert_ne!(a.subject, b.subject, "two staff tokens share a subject");
+    assert!(a.subject.starts_with("staff-"), "{}", a.subject);
+
+    // The server given the same secret accepts it; the database's own key no longer counts,
+    // so a backup of the database cannot mint tokens.
+    app.data("{ wijken { code } }", json!({}), Some(&first))
+        .await;
+    let db_key = {
+        let vault = wijkpuls_event_store::Vault::open(&url).await.unwrap();
+        wijkpuls_api::app::token_key(&vault, None).await.unwrap()
+    };
+    let from_backup = db_key.issue(Role::Admin, "backup", &[], Duration::from_secs(60));
+    let error = app
+        .error("{ wijken { code } }", json!({}), Some(&from_backup))
+        .await;
+    assert_eq!(error.code.as_deref(), Some("UNAUTHENTICATED"));
+
+    // The CLI refuses a lifetime the service would refuse, in one line.
+    let output = wijkpuls()
+        .args(["token", "--role", "admin", "--valid-for", "40d"])
+        .args(["--database-url", &url])
+        .arg("--auth-secret-file")
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("31d"), "{stderr}");
+}
