@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use wijkpuls_api::auth::{default_subject, parse_duration, Role, MAX_LIFETIME};
+use wijkpuls_api::routes::TrustedProxy;
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
@@ -94,6 +95,17 @@ struct ServeArgs {
     /// Wrong tracking codes allowed per client address per minute (0: no limit).
     #[arg(long, env = "WIJKPULS_CODE_GUESSES_PER_MINUTE", default_value_t = 10)]
     code_guesses_per_minute: u32,
+    /// Seconds a client has to send a request's headers (also the most a kept-alive connection
+    /// may sit idle between requests).
+    #[arg(long, env = "WIJKPULS_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Open connections at most; more are answered 503 and closed.
+    #[arg(long, env = "WIJKPULS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+    /// A reverse proxy (address or CIDR) whose X-Forwarded-For names the client, for rate
+    /// limits; repeat for several (the environment variable takes a comma-separated list).
+    #[arg(long = "trusted-proxy", env = "WIJKPULS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = TrustedProxy::parse)]
+    trusted_proxies: Vec<TrustedProxy>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -226,6 +238,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         submit_per_minute: args.submit_per_minute,
         auth_secret: args.secret.secret()?,
         code_guesses_per_minute: args.code_guesses_per_minute,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        max_connections: args.max_connections,
+        trusted_proxies: args.trusted_proxies,
     };
     let app = Application::build(config).await?;
     tracing::info!("listening on http://{}", app.local_addr());

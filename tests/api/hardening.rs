@@ -3,7 +3,11 @@
 //! crafted tokens, and (in the HTTP tests) slow and too many connections. Each asserts the
 //! refusal and that nothing leaks.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wijkpuls_api::routes::TrustedProxy;
 
 use serde_json::{json, Value};
 use wijkpuls_api::auth::{Claims, Role, TokenKey};
@@ -16,6 +20,9 @@ e2e_tests!(
         future_dated_and_overlong_tokens_are_refused,
     ],
     backend: [
+        a_slow_client_is_disconnected_while_others_are_served,
+        connections_beyond_the_cap_are_refused_gracefully,
+        forwarded_for_counts_only_from_a_trusted_proxy,
         a_thousand_aliased_wrong_tracking_codes_are_rate_limited,
         tokens_without_a_subject_are_distinct_and_signed_with_the_secret_file,
     ],
@@ -243,4 +250,169 @@ async fn tokens_without_a_subject_are_distinct_and_signed_with_the_secret_file(b
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("31d"), "{stderr}");
+}
+
+/// A connection that sends the start of a request and never finishes its headers.
+async fn slow_client(app: &TestApp) -> TcpStream {
+    let mut stream = TcpStream::connect(app.address).await.unwrap();
+    stream
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection (or `PATIENCE` passes); what it sent.
+async fn read_until_closed(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut buffer = [0u8; 1024];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| received)
+}
+
+/// A fresh client (no pooled connection of the test's own counts against the server).
+async fn healthz_status(app: &TestApp) -> Option<u16> {
+    reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+async fn a_slow_client_is_disconnected_while_others_are_served(backend: Backend) {
+    let timeout = Duration::from_secs(1);
+    let Some(app) = spawn_app_with(backend, |config| config.header_read_timeout = timeout).await
+    else {
+        return;
+    };
+    let started = Instant::now();
+    let mut slow = slow_client(&app).await;
+    // Meanwhile a normal request is served.
+    app.data("{ wijken { code } }", json!({}), None).await;
+    assert!(
+        read_until_closed(&mut slow).await.is_some(),
+        "the slow client was not disconnected within {PATIENCE:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took < timeout + Duration::from_secs(5),
+        "closed after {took:?}, the header timeout is {timeout:?}"
+    );
+    // A connection kept alive but idle is closed too.
+    let mut idle = TcpStream::connect(app.address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut idle)
+        .await
+        .expect("an idle kept-alive connection was not closed");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+async fn connections_beyond_the_cap_are_refused_gracefully(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |config| {
+        config.max_connections = 3;
+        config.header_read_timeout = Duration::from_secs(60);
+    })
+    .await
+    else {
+        return;
+    };
+    // The test's own pooled connection (from spawning) must not count: wait until it is gone.
+    drop(app.client.clone());
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(slow_client(&app).await);
+    }
+    // The fourth is told, and closed.
+    let deadline = Instant::now() + PATIENCE;
+    let refused = loop {
+        let mut extra = TcpStream::connect(app.address).await.unwrap();
+        let _ = extra
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let answer = read_until_closed(&mut extra).await.unwrap_or_default();
+        let answer = String::from_utf8_lossy(&answer).to_string();
+        if answer.starts_with("HTTP/1.1 503") || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(refused.starts_with("HTTP/1.1 503"), "got {refused:?}");
+    // The server is alive: once a slot is free, requests are served again.
+    held.clear();
+    let deadline = Instant::now() + PATIENCE;
+    while healthz_status(&app).await != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "no request served after the slots freed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const TRACKED: &str = "query($c: String!) { trackedInitiative(trackingCode: $c) { id } }";
+
+/// One wrong tracking code sent as if forwarded for `client`; its error code (if any).
+async fn guess_as(app: &TestApp, client: &str, id: &str) -> Option<String> {
+    let response: Value = reqwest::Client::new()
+        .post(app.url("/graphql"))
+        .header("Content-Type", "application/json")
+        .header("X-Forwarded-For", format!("9.9.9.9, {client}"))
+        .json(&json!({ "query": TRACKED, "variables": { "c": format!("{id}.wrong") } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+async fn forwarded_for_counts_only_from_a_trusted_proxy(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |config| {
+        config.code_guesses_per_minute = 3;
+        config.trusted_proxies = vec![TrustedProxy::parse("127.0.0.0/8").unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    let resident = app.submit(KLARENDAL, "GROEN", "100").await;
+    for _ in 0..3 {
+        assert_eq!(guess_as(&app, "203.0.113.7", &resident.id).await, None);
+    }
+    assert_eq!(
+        guess_as(&app, "203.0.113.7", &resident.id).await.as_deref(),
+        Some("RATE_LIMITED")
+    );
+    // Another client behind the same proxy has its own limit (the right-most address counts,
+    // not the forged one left of it).
+    assert_eq!(guess_as(&app, "203.0.113.8", &resident.id).await, None);
+
+    // Without a trusted proxy the header is ignored: everyone here is 127.0.0.1.
+    let direct = spawn_instance_with(&app, |config| config.code_guesses_per_minute = 3).await;
+    for i in 0..3 {
+        assert_eq!(
+            guess_as(&direct, &format!("198.51.100.{i}"), &resident.id).await,
+            None
+        );
+    }
+    assert_eq!(
+        guess_as(&direct, "198.51.100.99", &resident.id)
+            .await
+            .as_deref(),
+        Some("RATE_LIMITED")
+    );
 }
