@@ -18,6 +18,7 @@ e2e_tests!(
     app: [
         a_stranger_replaying_a_residents_key_gets_no_tracking_code_and_no_personal_data,
         future_dated_and_overlong_tokens_are_refused,
+        a_person_staff_connect_is_sealed_and_erased_with_the_initiator,
     ],
     backend: [
         a_slow_client_is_disconnected_while_others_are_served,
@@ -414,5 +415,71 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy(backend: Backend) {
             .await
             .as_deref(),
         Some("RATE_LIMITED")
+    );
+}
+
+const PERSON: &str = "Piet Zonneveld";
+
+async fn a_person_staff_connect_is_sealed_and_erased_with_the_initiator(app: TestApp) {
+    let initiative = app.submit(KLARENDAL, "GROEN", "100").await;
+    let w2 = app.staff_token("W2");
+    let connected = app
+        .data(
+            CONNECT,
+            json!({ "input": {
+                "initiativeId": initiative.id,
+                "party": { "name": PERSON, "kind": "PERSON" },
+                "note": "Buurman met dezelfde plannen",
+            }}),
+            Some(&w2),
+        )
+        .await;
+    let party = &connected["connectInitiative"]["connections"][0]["party"];
+    assert_eq!(party["name"], PERSON, "staff of the gebied see the name");
+    // The same person twice is refused, though the name is sealed.
+    app.refused(
+        "BAD_USER_INPUT",
+        CONNECT,
+        json!({ "input": {
+            "initiativeId": initiative.id,
+            "party": { "name": "piet zonneveld", "kind": "PERSON" },
+            "note": "nogmaals",
+        }}),
+        Some(&w2),
+    )
+    .await;
+
+    let bytes = crate::personal_data::database_bytes(&app.db).await;
+    assert!(
+        !bytes.windows(PERSON.len()).any(|w| w == PERSON.as_bytes()),
+        "the person's name stands in clear text in the database"
+    );
+
+    let links = "query($id: ID!) { initiative(id: $id) { connections { party { kind name } } } }";
+    let vars = json!({ "id": initiative.id });
+    let public = app.data(links, vars.clone(), None).await;
+    assert_eq!(
+        public["initiative"]["connections"][0]["party"],
+        json!({ "kind": "PERSON", "name": null })
+    );
+    let elsewhere = app
+        .data(links, vars.clone(), Some(&app.staff_token("W1")))
+        .await;
+    assert_eq!(
+        elsewhere["initiative"]["connections"][0]["party"]["name"],
+        json!(null)
+    );
+
+    app.data(
+        ERASE,
+        json!({ "input": { "initiativeId": initiative.id } }),
+        Some(&app.admin_token),
+    )
+    .await;
+    let after = app.data(links, vars, Some(&app.admin_token)).await;
+    assert_eq!(
+        after["initiative"]["connections"][0]["party"],
+        json!({ "kind": "PERSON", "name": null }),
+        "erasure reaches the connected person"
     );
 }

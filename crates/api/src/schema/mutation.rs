@@ -305,10 +305,14 @@ impl Mutation {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let target = match (&input.target_initiative_id, &input.party) {
             (Some(other), None) => ConnectionTarget::Initiative(InitiativeId::parse(other)?),
-            (None, Some(party)) => ConnectionTarget::Party {
-                name: domain::PartyName::parse(&party.name)?,
-                kind: party.kind.into(),
-            },
+            (None, Some(party)) => {
+                let name = domain::PartyName::parse(&party.name)?;
+                match domain::PartyKind::from(party.kind) {
+                    // A person's name is personal data: sealed with the initiative's key.
+                    domain::PartyKind::Person => seal_person(ctx, &id, &name).await?,
+                    kind => ConnectionTarget::Party { name, kind },
+                }
+            }
             _ => {
                 return Err(ApiError::BadInput(
                     "give either targetInitiativeId or party".into(),
@@ -620,6 +624,40 @@ fn fingerprint(fields: &[&str]) -> String {
 /// The first 8 bytes of a digest in hex.
 fn hex8(digest: &[u8]) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A person to connect to initiative `id`, their name sealed under the initiator's key.
+async fn seal_person(
+    ctx: &Context<'_>,
+    id: &InitiativeId,
+    name: &domain::PartyName,
+) -> ApiResult<ConnectionTarget> {
+    let app = app(ctx);
+    let key_id = {
+        let state = app.live.read();
+        let view = find(&state, id)?;
+        // Sealing touches the vault: only for those who may connect at all.
+        may_act(actor(ctx), view)?;
+        view.initiator.as_ref().map(|s| s.key_id.clone())
+    };
+    let sealed = match key_id {
+        Some(key_id) => app.sealer.seal_text(&key_id, name.as_str()).await?,
+        None => None,
+    };
+    let Some(sealed) = sealed else {
+        return Err(ApiError::BadInput(
+            "this initiative's personal data was erased: connect an organisation, not a person"
+                .into(),
+        ));
+    };
+    let fingerprint = hex8(&app.tokens.derive(
+        "connected-person",
+        &format!("{id}\0{}", name.as_str().to_lowercase()),
+    ));
+    Ok(ConnectionTarget::SealedPerson {
+        name: sealed,
+        fingerprint,
+    })
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {
