@@ -168,6 +168,7 @@ async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let mut signal = std::pin::pin!(signal);
+    let mut last_warned = None;
     loop {
         let (mut stream, peer) = tokio::select! {
             () = &mut signal => break,
@@ -175,8 +176,12 @@ async fn serve(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors (or a connection reset before it was accepted):
-                    // keep serving those already open and try again shortly.
-                    tracing::warn!(%error, "cannot accept a connection");
+                    // keep serving those already open and try again shortly; say so at most
+                    // once a second.
+                    if last_warned.is_none_or(|at: std::time::Instant| at.elapsed() >= Duration::from_secs(1)) {
+                        tracing::warn!(%error, "cannot accept a connection; is --max-connections above the file descriptor limit?");
+                        last_warned = Some(std::time::Instant::now());
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
