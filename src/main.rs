@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use wijkpuls_api::auth::{parse_duration, Role};
+use wijkpuls_api::auth::{default_subject, parse_duration, Role, MAX_LIFETIME};
+use wijkpuls_api::routes::TrustedProxy;
 use wijkpuls_api::transport::WsLimits;
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
@@ -109,6 +110,53 @@ struct ServeArgs {
     /// Operations (subscriptions) one WebSocket connection may run at once.
     #[arg(long, env = "WIJKPULS_WS_MAX_OPERATIONS", default_value_t = WsLimits::default().max_operations)]
     ws_max_operations: usize,
+    /// Wrong tracking codes allowed per client address per minute (0: no limit).
+    #[arg(long, env = "WIJKPULS_CODE_GUESSES_PER_MINUTE", default_value_t = 10)]
+    code_guesses_per_minute: u32,
+    /// Seconds a client has to send a request's headers (also the most a kept-alive connection
+    /// may sit idle between requests).
+    #[arg(long, env = "WIJKPULS_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    header_read_timeout: u64,
+    /// Open connections at most (WebSockets included); more are answered 503 and closed. Kept
+    /// below the open-file limit, which `serve` raises to the most the system allows.
+    #[arg(long, env = "WIJKPULS_MAX_CONNECTIONS", default_value_t = 16_000)]
+    max_connections: usize,
+    /// A reverse proxy (address or CIDR) whose X-Forwarded-For names the client, for rate
+    /// limits; repeat for several (the environment variable takes a comma-separated list).
+    #[arg(long = "trusted-proxy", env = "WIJKPULS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = TrustedProxy::parse)]
+    trusted_proxies: Vec<TrustedProxy>,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+#[derive(Args)]
+struct SecretArgs {
+    /// A file holding the token signing key (instead of the one in the database). The
+    /// environment variable WIJKPULS_AUTH_SECRET gives the key itself.
+    #[arg(long, env = "WIJKPULS_AUTH_SECRET_FILE")]
+    auth_secret_file: Option<std::path::PathBuf>,
+}
+
+impl SecretArgs {
+    /// The signing key given outside the database, if any: the file first, then
+    /// `WIJKPULS_AUTH_SECRET`.
+    fn secret(&self) -> anyhow::Result<Option<String>> {
+        if let Some(path) = &self.auth_secret_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the auth secret file {}", path.display()))?;
+            let secret = text.trim();
+            if secret.len() < 16 {
+                anyhow::bail!(
+                    "the auth secret file {} must hold at least 16 characters",
+                    path.display()
+                );
+            }
+            return Ok(Some(secret.to_owned()));
+        }
+        Ok(std::env::var("WIJKPULS_AUTH_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty()))
+    }
 }
 
 #[derive(Args)]
@@ -118,14 +166,16 @@ struct TokenArgs {
     /// A gebied the staff member works in (repeat for several).
     #[arg(long = "gebied")]
     gebieden: Vec<String>,
-    /// Who the token is for (recorded as the actor of their events).
+    /// Who the token is for (recorded as the actor of their events; default: a new random id).
     #[arg(long)]
     subject: Option<String>,
-    /// How long it is valid: e.g. 8h, 30m, 7d.
+    /// How long it is valid: e.g. 8h, 30m, 7d (at most 31d).
     #[arg(long, default_value = "8h", value_parser = parse_duration)]
     valid_for: Duration,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    secret: SecretArgs,
 }
 
 fn main() -> ExitCode {
@@ -198,6 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let max_connections = within_open_file_limit(args.max_connections);
     let config = Config {
         listen: args.listen,
         database_url: args.database.database_url,
@@ -205,7 +256,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         wijken_file: args.wijken_file,
         ws_init_timeout: Duration::from_secs(args.ws_init_timeout),
         submit_per_minute: args.submit_per_minute,
-        auth_secret: std::env::var("WIJKPULS_AUTH_SECRET").ok(),
+        auth_secret: args.secret.secret()?,
         mutation_deadline: Duration::try_from_secs_f64(args.mutation_deadline)
             .ok()
             .filter(|d| !d.is_zero())
@@ -216,12 +267,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_operations: args.ws_max_operations.max(1),
             ..WsLimits::default()
         },
+        code_guesses_per_minute: args.code_guesses_per_minute,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        max_connections,
+        trusted_proxies: args.trusted_proxies,
     };
     let app = Application::build(config).await?;
     tracing::info!("listening on http://{}", app.local_addr());
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the open-file limit as far as the system allows and keeps `wanted` connections
+/// within it (with room for the database, logs and the listener), so running out of file
+/// descriptors is a refused connection, never a server that stops accepting.
+fn within_open_file_limit(wanted: usize) -> usize {
+    const ROOM: u64 = 256;
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit");
+            return wanted;
+        }
+    };
+    let fits = usize::try_from(limit.saturating_sub(ROOM).max(1)).unwrap_or(usize::MAX);
+    if wanted > fits {
+        tracing::warn!(
+            wanted,
+            open_file_limit = limit,
+            "--max-connections lowered to fit the open-file limit"
+        );
+    }
+    wanted.min(fits)
 }
 
 async fn token(args: TokenArgs) -> anyhow::Result<()> {
@@ -237,19 +315,20 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     if role == Role::Staff && gebieden.is_empty() {
         anyhow::bail!("a staff token needs at least one --gebied (e.g. --gebied W2)");
     }
+    if args.valid_for > MAX_LIFETIME {
+        anyhow::bail!("--valid-for is at most 31d: the service refuses longer-lived tokens");
+    }
+    let secret = args.secret.secret()?;
     wijkpuls_event_store::EventStore::open(&args.database.database_url, Default::default())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     let vault = wijkpuls_event_store::Vault::open(&args.database.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-    let key = wijkpuls_api::app::token_key(
-        &vault,
-        std::env::var("WIJKPULS_AUTH_SECRET").ok().as_deref(),
-    )
-    .await
-    .context("cannot read the signing key")?;
-    let subject = args.subject.unwrap_or_else(|| role.as_str().to_owned());
+    let key = wijkpuls_api::app::token_key(&vault, secret.as_deref())
+        .await
+        .context("cannot read the signing key")?;
+    let subject = args.subject.unwrap_or_else(|| default_subject(role));
     println!("{}", key.issue(role, &subject, &gebieden, args.valid_for));
     Ok(())
 }

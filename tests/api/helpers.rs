@@ -163,6 +163,11 @@ pub async fn spawn_instance(app: &TestApp) -> TestApp {
     start(app.db.clone(), |_| {}).await
 }
 
+/// Another instance on the same database, configured its own way.
+pub async fn spawn_instance_with(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    start(app.db.clone(), configure).await
+}
+
 async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(db.url());
     config.listen = "127.0.0.1:0".into();
@@ -770,6 +775,11 @@ pub fn wijkpuls() -> tokio::process::Command {
         "WIJKPULS_LISTEN",
         "WIJKPULS_DEMO",
         "WIJKPULS_AUTH_SECRET",
+        "WIJKPULS_AUTH_SECRET_FILE",
+        "WIJKPULS_CODE_GUESSES_PER_MINUTE",
+        "WIJKPULS_HEADER_READ_TIMEOUT",
+        "WIJKPULS_MAX_CONNECTIONS",
+        "WIJKPULS_TRUSTED_PROXIES",
         "WIJKPULS_WIJKEN_FILE",
         "WIJKPULS_WS_INIT_TIMEOUT",
         "WIJKPULS_SUBMIT_PER_MINUTE",

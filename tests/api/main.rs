@@ -24,6 +24,7 @@ mod abuse;
 mod cli;
 mod contention;
 mod errors;
+mod hardening;
 mod idempotency;
 mod mutations;
 mod permissions;

@@ -27,7 +27,7 @@ fn initiator() -> Value {
 
 /// The database's whole content as bytes: the SQLite file with its WAL (and every other file
 /// next to it), or a `pg_dump` of the PostgreSQL database.
-async fn database_bytes(db: &TestDatabase) -> Vec<u8> {
+pub(crate) async fn database_bytes(db: &TestDatabase) -> Vec<u8> {
     let url = db.url();
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = std::path::Path::new(path.split('?').next().unwrap());

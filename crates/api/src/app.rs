@@ -42,6 +42,15 @@ pub struct Config {
     pub mutation_deadline: Duration,
     /// Bounds on WebSocket connections and their operations.
     pub ws_limits: crate::transport::WsLimits,
+    /// Wrong tracking codes allowed per client address per minute (0: no limit).
+    pub code_guesses_per_minute: u32,
+    /// How long a client may take to send a request's headers; also how long a kept-alive
+    /// connection may sit idle before its next request (hyper waits for a request head then).
+    pub header_read_timeout: Duration,
+    /// At most this many connections are open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits).
+    pub trusted_proxies: Vec<crate::routes::TrustedProxy>,
 }
 
 impl Config {
@@ -56,6 +65,10 @@ impl Config {
             auth_secret: None,
             mutation_deadline: crate::service::ServiceOptions::default().deadline,
             ws_limits: crate::transport::WsLimits::default(),
+            code_guesses_per_minute: 10,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 16_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -65,6 +78,14 @@ pub struct Application {
     router: Router,
     state: Arc<AppState>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    limits: ConnectionLimits,
+}
+
+/// What bounds each connection (see [`Config`]).
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_read_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Application {
@@ -99,6 +120,10 @@ impl Application {
             router,
             state,
             shutdown,
+            limits: ConnectionLimits {
+                header_read_timeout: config.header_read_timeout,
+                max_connections: config.max_connections.max(1),
+            },
         })
     }
 
@@ -114,28 +139,98 @@ impl Application {
 
     /// Serves until `signal` completes, then stops accepting, finishes requests in flight and
     /// closes WebSockets with 1001.
+    ///
+    /// Our own accept loop rather than `axum::serve`, which bounds neither how long a client
+    /// may take to send its headers (slowloris) nor how many connections are open (each costs a
+    /// file descriptor; running out of them stops the server from accepting anyone).
     pub async fn run_until(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let shutdown = self.shutdown;
-        let notify = shutdown.clone();
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            signal.await;
-            notify.send_replace(true);
-        })
-        .await
-        .context("the HTTP server failed");
-        // axum does not wait for upgraded connections: wait (briefly) until every WebSocket
-        // has been closed with 1001 and let go of its receiver.
+        let served = serve(self.listener, self.router, self.limits, signal).await;
+        shutdown.send_replace(true);
+        // Upgraded connections are not waited for: wait (briefly) until every WebSocket has
+        // been closed with 1001 and let go of its receiver.
         let _ = tokio::time::timeout(Duration::from_secs(5), shutdown.closed()).await;
         served
     }
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use tokio::io::AsyncWriteExt as _;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut signal = std::pin::pin!(signal);
+    let mut last_warned = None;
+    loop {
+        let (mut stream, peer) = tokio::select! {
+            () = &mut signal => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors (or a connection reset before it was accepted):
+                    // keep serving those already open and try again shortly; say so at most
+                    // once a second.
+                    if last_warned.is_none_or(|at: std::time::Instant| at.elapsed() >= Duration::from_secs(1)) {
+                        tracing::warn!(%error, "cannot accept a connection; is --max-connections above the file descriptor limit?");
+                        last_warned = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            // Full: say so and close, without waiting for the client.
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n",
+                        )
+                        .await;
+                    let _ = stream.shutdown().await;
+                })
+                .await;
+            });
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower_service::Service::call(&mut router.clone(), request)
+            },
+        );
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Opens the store and vault, replays the log and starts the tailer.

@@ -3,7 +3,12 @@
 //! A token is `wp1.<claims>.<signature>`: base64url JSON claims (subject, role, gebieden,
 //! expiry) and their HMAC-SHA256 under the signing key. The key lives in the database (created
 //! by the first migration), so every instance on one database accepts the same tokens;
-//! `WIJKPULS_AUTH_SECRET` overrides it. No token means the public.
+//! `WIJKPULS_AUTH_SECRET` or `--auth-secret-file` overrides it, so that a database backup alone
+//! cannot mint tokens. No token means the public.
+//!
+//! A token issued in the future (beyond [`CLOCK_SKEW`]) or living longer than
+//! [`MAX_LIFETIME`] is refused even when its signature is right: such a token can only come
+//! from a leaked key or a wrong clock, and would otherwise stay valid far too long.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +23,17 @@ use wijkpuls_domain::{GebiedCode, WijkCode};
 type HmacSha256 = Hmac<Sha256>;
 
 const PREFIX: &str = "wp1";
+
+/// The longest a token may be valid (`exp - iat`).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(31 * 86_400);
+
+/// How far in the future a token's issue time may be (clocks of instances differ a little).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// A subject for a token minted without one: unique, so staff never share idempotency keys.
+pub fn default_subject(role: Role) -> String {
+    format!("{}-{}", role.as_str(), uuid::Uuid::new_v4().simple())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +117,10 @@ pub enum TokenError {
     BadSignature,
     #[error("the token has expired")]
     Expired,
+    #[error("the token was issued in the future (check the clocks)")]
+    IssuedInFuture,
+    #[error("the token is valid for longer than the maximum of 31 days")]
+    TooLong,
 }
 
 /// Signs and checks tokens with one key.
@@ -131,7 +151,13 @@ impl TokenKey {
             exp: now + valid_for.as_secs(),
             iat: now,
         };
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
+        self.sign_claims(&claims)
+    }
+
+    /// Signs the given claims as they are (no checks): for tests that craft tokens the
+    /// service must refuse.
+    pub fn sign_claims(&self, claims: &Claims) -> String {
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
         let signature = URL_SAFE_NO_PAD.encode(self.sign(&body));
         format!("{PREFIX}.{body}.{signature}")
     }
@@ -156,8 +182,15 @@ impl TokenKey {
             .ok()
             .and_then(|json| serde_json::from_slice(&json).ok())
             .ok_or(TokenError::Malformed)?;
-        if claims.exp <= unix_now() {
+        let now = unix_now();
+        if claims.exp <= now {
             return Err(TokenError::Expired);
+        }
+        if claims.iat > now + CLOCK_SKEW.as_secs() {
+            return Err(TokenError::IssuedInFuture);
+        }
+        if claims.exp.saturating_sub(claims.iat) > MAX_LIFETIME.as_secs() {
+            return Err(TokenError::TooLong);
         }
         if claims.role == Role::Public {
             return Err(TokenError::Malformed);
@@ -290,6 +323,31 @@ mod tests {
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         let token = format!("wp1.{body}.{}", URL_SAFE_NO_PAD.encode(key.sign(&body)));
         assert_eq!(key.verify(&token, None).unwrap_err(), TokenError::Expired);
+    }
+
+    #[test]
+    fn future_and_overlong_tokens_are_refused() {
+        let key = TokenKey::new(b"secret");
+        let now = unix_now();
+        let claims = |iat: u64, exp: u64| Claims {
+            sub: "x".into(),
+            role: Role::Admin,
+            gebieden: vec![],
+            exp,
+            iat,
+        };
+        let future = key.sign_claims(&claims(now + 3600, now + 7200));
+        assert_eq!(
+            key.verify(&future, None).unwrap_err(),
+            TokenError::IssuedInFuture
+        );
+        let long = key.sign_claims(&claims(now, now + 40 * 86_400));
+        assert_eq!(key.verify(&long, None).unwrap_err(), TokenError::TooLong);
+        // A little skew is fine.
+        assert!(key
+            .verify(&key.sign_claims(&claims(now + 30, now + 60)), None)
+            .is_ok());
+        assert_ne!(default_subject(Role::Staff), default_subject(Role::Staff));
     }
 
     #[test]

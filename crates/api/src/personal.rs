@@ -71,13 +71,53 @@ impl Sealer {
         Ok(open_with(key, &sealed.ciphertext))
     }
 
+    /// Encrypts other personal data about this initiative (a person staff connected to it)
+    /// under the initiator's key, so erasing that key erases this too. `None` when the key was
+    /// already destroyed.
+    pub async fn seal_text(
+        &self,
+        key_id: &str,
+        text: &str,
+    ) -> Result<Option<SealedInitiator>, StoreError> {
+        let keys = self.vault.keys(&[key_id]).await?;
+        let Some(key) = keys.get(key_id).filter(|k| k.len() == 32) else {
+            return Ok(None);
+        };
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let mut sealed = nonce.to_vec();
+        sealed.extend(
+            cipher
+                .encrypt(
+                    &nonce,
+                    serde_json::to_vec(text)
+                        .expect("text serialises")
+                        .as_slice(),
+                )
+                .expect("AES-GCM encryption of a small buffer cannot fail"),
+        );
+        Ok(Some(SealedInitiator {
+            key_id: key_id.to_owned(),
+            ciphertext: STANDARD.encode(sealed),
+        }))
+    }
+
+    /// Decrypts what [`Sealer::seal_text`] sealed; `None` once erased.
+    pub async fn open_text(&self, sealed: &SealedInitiator) -> Result<Option<String>, StoreError> {
+        let keys = self.vault.keys(&[sealed.key_id.as_str()]).await?;
+        let Some(key) = keys.get(&sealed.key_id) else {
+            return Ok(None);
+        };
+        Ok(open_with(key, &sealed.ciphertext))
+    }
+
     /// Destroys the key; the data can never be read again.
     pub async fn erase(&self, sealed_key_id: &str) -> Result<bool, StoreError> {
         self.vault.destroy_key(sealed_key_id).await
     }
 }
 
-fn open_with(key: &[u8], ciphertext: &str) -> Option<InitiatorData> {
+fn open_with<T: serde::de::DeserializeOwned>(key: &[u8], ciphertext: &str) -> Option<T> {
     if key.len() != 32 {
         return None;
     }

@@ -1,4 +1,4 @@
-//! A per-client-address limit on anonymous submissions: a token bucket per address, refilled
+//! A per-client-address limit (anonymous submissions, wrong tracking codes): a token bucket per address, refilled
 //! at `per_minute`, holding at most `burst`. Memory stays bounded: full buckets are dropped when
 //! the table grows.
 
@@ -29,6 +29,21 @@ impl RateLimiter {
 
     /// Takes one token for `client`, or refuses with `RATE_LIMITED`.
     pub fn check(&self, client: Option<IpAddr>) -> ApiResult<()> {
+        self.take(client, 1.0, "too many submissions from your address")
+    }
+
+    /// Refuses with `RATE_LIMITED` (saying `what`) when `client` has no token left, without
+    /// taking one.
+    pub fn ensure_left(&self, client: Option<IpAddr>, what: &str) -> ApiResult<()> {
+        self.take(client, 0.0, what)
+    }
+
+    /// Takes one token, saying `what` when none is left.
+    pub fn take_one(&self, client: Option<IpAddr>, what: &str) -> ApiResult<()> {
+        self.take(client, 1.0, what)
+    }
+
+    fn take(&self, client: Option<IpAddr>, cost: f64, what: &str) -> ApiResult<()> {
         if self.per_minute == 0.0 {
             return Ok(());
         }
@@ -47,12 +62,12 @@ impl RateLimiter {
             .min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
-            *tokens -= 1.0;
+            *tokens -= cost;
             Ok(())
         } else {
             let wait = ((1.0 - *tokens) * 60.0 / self.per_minute).ceil();
             Err(ApiError::RateLimited(format!(
-                "too many submissions from your address; try again in {wait} seconds"
+                "{what}; try again in {wait} seconds"
             )))
         }
     }

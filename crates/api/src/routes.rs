@@ -1,7 +1,7 @@
 //! The HTTP routes: GraphQL (over HTTP and WebSocket), the overview screen, health and
 //! metrics.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use axum::Router;
 use crate::app::Config;
 use crate::auth::Actor;
 use crate::schema::{self, AppState};
+use crate::tracking::CodeGuesses;
 use crate::transport::{graphql_router, GraphqlHooks, TransportOptions, WsStats};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -28,7 +29,12 @@ pub fn router(
     options.ws_init_timeout = config.ws_init_timeout;
     options.ws_limits = config.ws_limits;
     let ws_stats = options.ws_stats.clone();
-    let graphql = graphql_router(schema, Arc::new(Hooks(state.clone())), options);
+    let hooks = Hooks {
+        state: state.clone(),
+        guesses: Arc::new(CodeGuesses::new(config.code_guesses_per_minute)),
+        proxies: config.trusted_proxies.clone(),
+    };
+    let graphql = graphql_router(schema, Arc::new(hooks), options);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -38,11 +44,93 @@ pub fn router(
         .merge(crate::overview::router())
 }
 
+/// A reverse proxy (an address, or a network in CIDR notation) whose `X-Forwarded-For` header
+/// is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl TrustedProxy {
+    /// `10.0.0.1`, `10.0.0.0/8`, `::1` or `fd00::/8`.
+    pub fn parse(text: &str) -> Result<TrustedProxy, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?} has an invalid prefix length"))?,
+        };
+        Ok(TrustedProxy { network, prefix })
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(address),
+            v4 => v4,
+        };
+        let (bits, network, address) = match (self.network, address) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => (32, u32::from(n) as u128, u32::from(a) as u128),
+            (IpAddr::V6(n), IpAddr::V6(a)) => (128, u128::from(n), u128::from(a)),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (network >> shift) == (address >> shift)
+    }
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy; then the right-most
+/// address of `X-Forwarded-For` that is not itself a trusted proxy (everything left of it was
+/// written by the client and may be forged).
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    proxies: &[TrustedProxy],
+) -> Option<IpAddr> {
+    let peer = peer?.ip();
+    let trusted = |ip: IpAddr| proxies.iter().any(|p| p.contains(ip));
+    if !trusted(peer) {
+        return Some(peer);
+    }
+    let mut forwarded: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else {
+            return Some(peer);
+        };
+        for part in value.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => forwarded.push(ip),
+                // A malformed hop: trust nothing beyond the proxy.
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted(*ip))
+            .unwrap_or(peer),
+    )
+}
+
 /// The actor of an HTTP request, from its `Authorization` header.
 pub fn actor_for(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
+    proxies: &[TrustedProxy],
 ) -> Result<Actor, String> {
     let header = headers
         .get(header::AUTHORIZATION)
@@ -53,25 +141,31 @@ pub fn actor_for(
         .transpose()?;
     state
         .tokens
-        .actor_from_header(header, peer.map(|p| p.ip()))
+        .actor_from_header(header, client_address(headers, peer, proxies))
         .map_err(|e| format!("{e}; ask for a new token"))
 }
 
-/// Authentication for the transport: the actor of a request or WebSocket connection.
-struct Hooks(Arc<AppState>);
+/// Authentication for the transport: the actor of a request or WebSocket connection, and the
+/// limit on wrong tracking codes its fields count against.
+struct Hooks {
+    state: Arc<AppState>,
+    guesses: Arc<CodeGuesses>,
+    proxies: Vec<TrustedProxy>,
+}
 
 impl GraphqlHooks for Hooks {
     fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String> {
-        let actor = actor_for(&self.0, headers, peer)?;
+        let actor = actor_for(&self.state, headers, peer, &self.proxies)?;
         let mut data = Data::default();
         data.insert(actor);
+        data.insert(self.guesses.clone());
         Ok(data)
     }
 
     fn ws_data(
         &self,
         init_payload: Option<&serde_json::Value>,
-        _headers: &HeaderMap,
+        headers: &HeaderMap,
         peer: Option<SocketAddr>,
     ) -> Result<Data, String> {
         // On WebSocket the token comes in the connection_init payload (browsers cannot set
@@ -82,12 +176,13 @@ impl GraphqlHooks for Hooks {
             Some(_) => return Err("authorization must be a string".into()),
         };
         let actor = self
-            .0
+            .state
             .tokens
-            .actor_from_header(authorization, peer.map(|p| p.ip()))
+            .actor_from_header(authorization, client_address(headers, peer, &self.proxies))
             .map_err(|e| e.to_string())?;
         let mut data = Data::default();
         data.insert(actor);
+        data.insert(self.guesses.clone());
         Ok(data)
     }
 
@@ -246,4 +341,36 @@ async fn metrics(State((state, ws)): State<RouteState>) -> Response {
         out,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxies = [
+            TrustedProxy::parse("10.0.0.0/8").unwrap(),
+            TrustedProxy::parse("::1").unwrap(),
+        ];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "1.2.3.4, 5.6.7.8, 10.1.1.1".parse().unwrap(),
+        );
+        let from = |ip: &str| Some(SocketAddr::new(ip.parse().unwrap(), 1));
+        assert_eq!(
+            client_address(&headers, from("10.0.0.1"), &proxies),
+            Some("5.6.7.8".parse().unwrap())
+        );
+        assert_eq!(
+            client_address(&headers, from("192.168.1.1"), &proxies),
+            Some("192.168.1.1".parse().unwrap())
+        );
+        assert!(TrustedProxy::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxy::parse("nonsense").is_err());
+        assert!(TrustedProxy::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+    }
 }

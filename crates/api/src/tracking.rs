@@ -5,6 +5,11 @@
 //! the holder is its initiator. Only a SHA-256 hash of the whole code is recorded. The secret is
 //! random, except when the submission carries an idempotency key: then it is derived from that
 //! key (HMAC under the server's key), so a retry answers with the same code.
+//!
+//! 256 bits cannot be guessed, but wrong codes still cost: every wrong code counts against a
+//! per-client-address [`CodeGuesses`] limit (aliases included, since each is checked on its
+//! own), and once it is used up every code from that address is answered `RATE_LIMITED`,
+//! right or wrong, so a guesser learns nothing more.
 
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::OsRng;
@@ -13,7 +18,52 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use wijkpuls_domain::{InitiativeId, InitiativeView};
 
-use crate::auth::TokenKey;
+use crate::auth::{Actor, TokenKey};
+use crate::error::ApiResult;
+use crate::ratelimit::RateLimiter;
+
+/// Wrong tracking codes allowed per client address (a token bucket per minute).
+pub struct CodeGuesses(pub RateLimiter);
+
+impl CodeGuesses {
+    /// `per_minute` 0 turns the limit off.
+    pub fn new(per_minute: u32) -> CodeGuesses {
+        CodeGuesses(RateLimiter::new(per_minute, per_minute.max(1)))
+    }
+}
+
+const TOO_MANY: &str = "too many wrong tracking codes from your address";
+
+/// [`check`] for a GraphQL field: the limit and the caller come from the request's data.
+pub fn check_in(
+    ctx: &async_graphql::Context<'_>,
+    code: &str,
+    view: Option<&InitiativeView>,
+) -> ApiResult<bool> {
+    let guesses = ctx.data_opt::<std::sync::Arc<CodeGuesses>>().map(|g| &**g);
+    check(guesses, crate::schema::actor(ctx), code, view)
+}
+
+/// Whether `code` is this initiative's tracking code (`view` `None`: the code names no
+/// initiative, so it is wrong). A wrong code counts against the caller's address; once too
+/// many were wrong every check is refused with `RATE_LIMITED`.
+pub fn check(
+    guesses: Option<&CodeGuesses>,
+    actor: &Actor,
+    code: &str,
+    view: Option<&InitiativeView>,
+) -> ApiResult<bool> {
+    if let Some(guesses) = guesses {
+        guesses.0.ensure_left(actor.client, TOO_MANY)?;
+    }
+    let right = view.is_some_and(|view| matches(code, view));
+    if !right {
+        if let Some(guesses) = guesses {
+            guesses.0.take_one(actor.client, TOO_MANY)?;
+        }
+    }
+    Ok(right)
+}
 
 pub fn new_code(id: &InitiativeId, key: &TokenKey, idempotency_key: Option<&str>) -> String {
     let secret: [u8; 32] = match idempotency_key {

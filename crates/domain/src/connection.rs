@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::InitiativeId;
+use crate::personal::SealedInitiator;
 use crate::text::PartyName;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,7 +14,15 @@ pub enum ConnectionTarget {
     Initiative(InitiativeId),
     /// An organisation or a person outside the system. A person's name is personal data: it is
     /// kept out of history summaries, and the api shows it to staff only.
+    /// Recorded by earlier versions for persons too; still read, no longer written for them.
     Party { name: PartyName, kind: PartyKind },
+    /// A person, their name sealed with the initiative's key (the api's sealer), so erasing the
+    /// initiator's data erases it too. `fingerprint` is a keyed hash of the name, to refuse
+    /// connecting the same person twice without reading the name.
+    SealedPerson {
+        name: SealedInitiator,
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,7 +42,43 @@ impl ConnectionTarget {
                 ConnectionTarget::Party { name: a, kind: ka },
                 ConnectionTarget::Party { name: b, kind: kb },
             ) => ka == kb && a.as_str().to_lowercase() == b.as_str().to_lowercase(),
+            (
+                ConnectionTarget::SealedPerson { fingerprint: a, .. },
+                ConnectionTarget::SealedPerson { fingerprint: b, .. },
+            ) => a == b,
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persons_recorded_before_sealing_still_read_and_sealed_ones_round_trip() {
+        let old: ConnectionTarget =
+            serde_json::from_str(r#"{"party":{"name":"Jan de Boer","kind":"person"}}"#).unwrap();
+        assert!(matches!(
+            old,
+            ConnectionTarget::Party {
+                kind: PartyKind::Person,
+                ..
+            }
+        ));
+        let sealed = ConnectionTarget::SealedPerson {
+            name: SealedInitiator {
+                key_id: "initiator-x".into(),
+                ciphertext: "AAAA".into(),
+            },
+            fingerprint: "0011".into(),
+        };
+        let json = serde_json::to_string(&sealed).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ConnectionTarget>(&json).unwrap(),
+            sealed
+        );
+        assert!(sealed.same_as(&sealed.clone()));
+        assert!(!sealed.same_as(&old));
     }
 }

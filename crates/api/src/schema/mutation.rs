@@ -174,8 +174,21 @@ impl Mutation {
         let id = InitiativeId::new();
         // Anonymous clients share one subject, so a key alone could let one resident's retry
         // answer with another's submission (and tracking code). The key therefore counts only
-        // together with a fingerprint of what is submitted (not of the personal data, which
-        // must not leave a trace in the log).
+        // together with a fingerprint of what is submitted, including a keyed hash of the
+        // personal data: public fields can be copied by anyone, the initiator's contact
+        // details cannot. Keyed (HMAC under the server's key), so the log, which keeps the
+        // key, holds nothing a dictionary attack could turn back into a name.
+        let personal = hex8(
+            &app.tokens.derive(
+                "initiator-fingerprint",
+                &[
+                    initiator.name.as_str(),
+                    initiator.email.as_ref().map_or("", |e| e.as_str()),
+                    initiator.phone.as_ref().map_or("", |p| p.as_str()),
+                ]
+                .join("\0"),
+            ),
+        );
         let idempotency_key = input
             .idempotency_key
             .as_deref()
@@ -189,6 +202,7 @@ impl Mutation {
                         description.as_str(),
                         input.theme_str(),
                         &input.requested_amount.0.to_string(),
+                        &personal,
                     ])
                 ))
             })
@@ -291,10 +305,14 @@ impl Mutation {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let target = match (&input.target_initiative_id, &input.party) {
             (Some(other), None) => ConnectionTarget::Initiative(InitiativeId::parse(other)?),
-            (None, Some(party)) => ConnectionTarget::Party {
-                name: domain::PartyName::parse(&party.name)?,
-                kind: party.kind.into(),
-            },
+            (None, Some(party)) => {
+                let name = domain::PartyName::parse(&party.name)?;
+                match domain::PartyKind::from(party.kind) {
+                    // A person's name is personal data: sealed with the initiative's key.
+                    domain::PartyKind::Person => seal_person(ctx, &id, &name).await?,
+                    kind => ConnectionTarget::Party { name, kind },
+                }
+            }
             _ => {
                 return Err(ApiError::BadInput(
                     "give either targetInitiativeId or party".into(),
@@ -428,6 +446,16 @@ impl Mutation {
             .map(domain::Reason::parse)
             .transpose()?;
         let code = input.tracking_code.clone();
+        if let Some(code) = &code {
+            // Counted against the caller's address before anything is decided.
+            let state = app.live.read();
+            let view = state.initiative(&id);
+            if view.is_some() && !crate::tracking::check_in(ctx, code, view)? {
+                return Err(ApiError::Forbidden(
+                    "this tracking code does not belong to this initiative".into(),
+                ));
+            }
+        }
         app.service
             .execute(
                 actor,
@@ -590,10 +618,46 @@ fn fingerprint(fields: &[&str]) -> String {
         hasher.update(field.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex8(&hasher.finalize())
+}
+
+/// The first 8 bytes of a digest in hex.
+fn hex8(digest: &[u8]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A person to connect to initiative `id`, their name sealed under the initiator's key.
+async fn seal_person(
+    ctx: &Context<'_>,
+    id: &InitiativeId,
+    name: &domain::PartyName,
+) -> ApiResult<ConnectionTarget> {
+    let app = app(ctx);
+    let key_id = {
+        let state = app.live.read();
+        let view = find(&state, id)?;
+        // Sealing touches the vault: only for those who may connect at all.
+        may_act(actor(ctx), view)?;
+        view.initiator.as_ref().map(|s| s.key_id.clone())
+    };
+    let sealed = match key_id {
+        Some(key_id) => app.sealer.seal_text(&key_id, name.as_str()).await?,
+        None => None,
+    };
+    let Some(sealed) = sealed else {
+        return Err(ApiError::BadInput(
+            "this initiative's personal data was erased: connect an organisation, not a person"
+                .into(),
+        ));
+    };
+    let fingerprint = hex8(&app.tokens.derive(
+        "connected-person",
+        &format!("{id}\0{}", name.as_str().to_lowercase()),
+    ));
+    Ok(ConnectionTarget::SealedPerson {
+        name: sealed,
+        fingerprint,
+    })
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

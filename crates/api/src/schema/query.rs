@@ -112,12 +112,14 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         tracking_code: String,
-    ) -> Option<Initiative> {
-        let id = crate::tracking::initiative_of(&tracking_code)?;
+    ) -> ApiResult<Option<Initiative>> {
         let state = app(ctx).live.read();
-        let view = state.initiative(&id)?;
-        crate::tracking::matches(&tracking_code, view)
-            .then(|| Initiative::for_initiator(view.clone()))
+        let view =
+            crate::tracking::initiative_of(&tracking_code).and_then(|id| state.initiative(&id));
+        let right = crate::tracking::check_in(ctx, &tracking_code, view)?;
+        Ok(view
+            .filter(|_| right)
+            .map(|view| Initiative::for_initiator(view.clone())))
     }
 
     /// Initiatives, newest first, filtered; pages of at most 100.

@@ -408,30 +408,40 @@ impl Initiative {
     }
 
     /// Links to other initiatives (both ways) and to organisations or persons.
-    async fn connections(&self, ctx: &Context<'_>) -> Vec<InitiativeLink> {
+    async fn connections(&self, ctx: &Context<'_>) -> ApiResult<Vec<InitiativeLink>> {
         let sees_people = actor(ctx).works_in(&self.view.gebied);
-        self.view
-            .connections
-            .iter()
-            .map(|c| InitiativeLink {
+        let mut links = Vec::with_capacity(self.view.connections.len());
+        for c in &self.view.connections {
+            let party = match &c.target {
+                ConnectionTarget::Party { name, kind } => Some(Party {
+                    kind: (*kind).into(),
+                    // A person's name is personal data: only staff of the gebied see it.
+                    name: (sees_people || *kind == domain::PartyKind::Organisation)
+                        .then(|| name.as_str().to_owned()),
+                }),
+                ConnectionTarget::SealedPerson { name, .. } => Some(Party {
+                    kind: domain::PartyKind::Person.into(),
+                    // Opened only for those who see personal data; gone once erased.
+                    name: if sees_people {
+                        app(ctx).sealer.open_text(name).await?
+                    } else {
+                        None
+                    },
+                }),
+                ConnectionTarget::Initiative(_) => None,
+            };
+            links.push(InitiativeLink {
                 initiative_id: match &c.target {
                     ConnectionTarget::Initiative(id) => Some(ID(id.to_string())),
-                    ConnectionTarget::Party { .. } => None,
+                    _ => None,
                 },
-                party: match &c.target {
-                    ConnectionTarget::Party { name, kind } => Some(Party {
-                        kind: (*kind).into(),
-                        // A person's name is personal data: only staff of the gebied see it.
-                        name: (sees_people || *kind == domain::PartyKind::Organisation)
-                            .then(|| name.as_str().to_owned()),
-                    }),
-                    ConnectionTarget::Initiative(_) => None,
-                },
+                party,
                 incoming: c.direction == domain::ConnectionDirection::Incoming,
                 note: sees_people.then(|| c.note.as_str().to_owned()),
                 at: c.at,
-            })
-            .collect()
+            });
+        }
+        Ok(links)
     }
 
     /// What happened, oldest first, without personal data.
@@ -465,9 +475,10 @@ impl Initiative {
         let app = app(ctx);
         let allowed = actor(ctx).works_in(&self.view.gebied)
             || self.opened_by_initiator
-            || tracking_code
-                .as_deref()
-                .is_some_and(|code| crate::tracking::matches(code, &self.view));
+            || match tracking_code.as_deref() {
+                Some(code) => crate::tracking::check_in(ctx, code, Some(&self.view))?,
+                None => false,
+            };
         if !allowed {
             return Ok(None);
         }

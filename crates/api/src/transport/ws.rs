@@ -93,7 +93,8 @@ pub struct WsLimits {
 impl Default for WsLimits {
     fn default() -> Self {
         WsLimits {
-            max_connections: 20_000,
+            // Below the server's 16,000 connections in all, so HTTP keeps room.
+            max_connections: 12_000,
             max_per_address: 1_000,
             max_operations: 100,
             max_id_length: 128,

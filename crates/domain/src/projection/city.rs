@@ -175,7 +175,8 @@ impl CityState {
                     ConnectionTarget::Party {
                         kind: PartyKind::Person,
                         ..
-                    } => ConnectedWith::Person,
+                    }
+                    | ConnectionTarget::SealedPerson { .. } => ConnectedWith::Person,
                 };
                 self.change(&e.id, |view| {
                     view.connect(

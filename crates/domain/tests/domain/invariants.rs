@@ -290,6 +290,10 @@ impl Model {
                     ConnectionTarget::Party { name, .. } => {
                         self.parties.insert((*me, name.as_str().to_owned()));
                     }
+                    // This model only generates plain parties.
+                    ConnectionTarget::SealedPerson { fingerprint, .. } => {
+                        self.parties.insert((*me, fingerprint.clone()));
+                    }
                 }
                 let status = &mut self.initiatives[i].status;
                 *status = status.after(wijkpuls_domain::Action::Connect).unwrap();
