@@ -22,6 +22,7 @@ e2e_tests!(
     ],
     backend: [
         connections_per_address_are_capped,
+        behind_a_trusted_proxy_the_cap_is_per_forwarded_client,
         readiness_says_so_when_the_database_refuses_writes,
     ],
 );
@@ -470,4 +471,46 @@ async fn a_fragment_bomb_over_a_websocket_is_refused_before_it_runs(app: TestApp
     // The socket serves on.
     let id = ws.subscribe(CITY, json!({})).await;
     ws.data(&id).await;
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a WebSocket as if forwarded by a proxy for `client`: the socket, or the refusal's
+/// HTTP status.
+async fn ws_from(app: &TestApp, client: &str) -> Result<Socket, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/graphql/ws", app.address)
+        .into_client_request()
+        .expect("a request");
+    request
+        .headers_mut()
+        .insert("X-Forwarded-For", client.parse().expect("a header value"));
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("the upgrade failed otherwise: {other}"),
+    }
+}
+
+async fn behind_a_trusted_proxy_the_cap_is_per_forwarded_client(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |config| {
+        config.ws_limits.max_per_address = 2;
+        config.trusted_proxies =
+            vec![wijkpuls_api::routes::TrustedProxy::parse("127.0.0.1").expect("an address")];
+    })
+    .await
+    else {
+        return;
+    };
+    let mut open = Vec::new();
+    for client in ["203.0.113.7", "203.0.113.7", "203.0.113.8", "203.0.113.8"] {
+        match ws_from(&app, client).await {
+            Ok(socket) => open.push(socket),
+            Err(status) => panic!("{client} has room, got {status}"),
+        }
+    }
+    assert!(matches!(ws_from(&app, "203.0.113.7").await, Err(429)));
 }

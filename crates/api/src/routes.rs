@@ -186,6 +186,10 @@ impl GraphqlHooks for Hooks {
         Ok(data)
     }
 
+    fn client_address(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        client_address(headers, peer, &self.proxies)
+    }
+
     /// The live state views (a wijk, the city) are the same for everyone who sees the same:
     /// shared per role and gebieden (staff see personal data only in their own gebieden).
     fn shared_subscription(&self, root_fields: &[&str], session: &Data) -> Option<String> {

@@ -67,6 +67,17 @@ pub trait GraphqlHooks: Send + Sync + 'static {
         let _ = (root_fields, session);
         None
     }
+
+    /// The client's address, for per-address limits (e.g. from `X-Forwarded-For` when the peer
+    /// is a trusted proxy). The default is the peer's address.
+    fn client_address(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Option<std::net::IpAddr> {
+        let _ = headers;
+        peer.map(|peer| peer.ip())
+    }
 }
 
 /// Tunables of the transport.

@@ -199,7 +199,8 @@ pub(super) async fn upgrade<E: Executor>(
 ) -> HttpResponse {
     let peer = connect_info.map(|Extension(ConnectInfo(address))| address);
     let stats = &shared.options.ws_stats;
-    let slot = match stats.admit(&shared.options.ws_limits, peer.map(|p| p.ip())) {
+    let client = shared.hooks.client_address(&headers, peer);
+    let slot = match stats.admit(&shared.options.ws_limits, client) {
         Ok(slot) => slot,
         Err(status) => {
             let reason = if status == StatusCode::TOO_MANY_REQUESTS {
