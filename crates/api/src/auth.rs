@@ -18,7 +18,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use wijkpuls_domain::{GebiedCode, WijkCode};
+use wijkpuls_domain::GebiedCode;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -75,10 +75,6 @@ impl Actor {
         }
     }
 
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
     /// Whether this actor may act on (and see personal data in) the wijk of `gebied`.
     pub fn works_in(&self, gebied: &GebiedCode) -> bool {
         match self.role {
@@ -91,10 +87,6 @@ impl Actor {
     /// Whether the actor is staff or admin (sees the staff parts of feeds).
     pub fn is_staff_or_admin(&self) -> bool {
         matches!(self.role, Role::Staff | Role::Admin)
-    }
-
-    pub fn works_in_wijk(&self, state: &wijkpuls_domain::CityState, wijk: &WijkCode) -> bool {
-        state.wijk(wijk).is_some_and(|w| self.works_in(&w.gebied))
     }
 }
 

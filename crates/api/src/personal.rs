@@ -31,10 +31,6 @@ impl Sealer {
         Sealer { vault }
     }
 
-    pub fn vault(&self) -> &Vault {
-        &self.vault
-    }
-
     /// Encrypts `data` under a new key for this initiative's initiator.
     pub async fn seal(
         &self,
