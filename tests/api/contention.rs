@@ -13,6 +13,7 @@ e2e_tests!(
     app: [
         racing_fundings_on_one_line_all_get_a_decision,
         racing_fundings_on_two_instances_all_get_a_decision,
+        a_funding_right_after_a_submission_elsewhere_finds_it,
         a_mutation_not_applied_in_time_answers_with_what_is_known,
         readiness_says_so_when_the_live_state_stalls,
         a_socket_may_run_only_so_many_operations,
@@ -513,4 +514,16 @@ async fn behind_a_trusted_proxy_the_cap_is_per_forwarded_client(backend: Backend
         }
     }
     assert!(matches!(ws_from(&app, "203.0.113.7").await, Err(429)));
+}
+
+/// Behind a load balancer the next request may reach another instance: one that has not yet
+/// applied the submission catches up with the log instead of answering NOT_FOUND.
+async fn a_funding_right_after_a_submission_elsewhere_finds_it(app: TestApp) {
+    let other = spawn_instance(&app).await;
+    app.allocate(KLARENDAL, "GROEN", "1000.00").await;
+    for _ in 0..20 {
+        let submitted = app.submit(KLARENDAL, "GROEN", "10.00").await;
+        let funded = other.fund(&submitted.id, "10.00").await;
+        assert_eq!(funded["status"], "FUNDED", "{funded}");
+    }
 }
