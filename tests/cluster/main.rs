@@ -11,6 +11,7 @@
 #[allow(dead_code, unused_macros, unused_imports)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod postgres_restart;
 
 use std::net::SocketAddr;
 
