@@ -349,9 +349,10 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 }
 
 /// Every subscriber is a socket here and one in the server (a child, which inherits the
-/// limit): raise the soft limit towards the hard one so N of them fit.
+/// limit), so each process needs N descriptors and some: raise the soft limit towards the
+/// hard one.
 fn raise_open_file_limit(subscribers: usize) {
-    let wanted = (subscribers as libc::rlim_t) * 2 + 1024;
+    let wanted = subscribers as libc::rlim_t + 1024;
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
         let mut limit = libc::rlimit {
