@@ -68,6 +68,28 @@ enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
+    /// Live fan-out: N cityOverviewUpdated subscribers on one server started from this
+    /// binary, delay per funding, missed final states, server RSS per subscriber.
+    Fanout {
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: usize,
+        /// Fundings, one after another.
+        #[arg(long, default_value_t = 20)]
+        fundings: usize,
+        /// Serve from a fresh database on this PostgreSQL server instead of SQLite.
+        #[arg(long)]
+        postgres_url: Option<String>,
+    },
+    /// Fundings/s of 64 clients on one hot budget line next to the same clients spread over
+    /// 192 lines, on PostgreSQL.
+    Contention {
+        #[arg(long)]
+        postgres_url: String,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+    },
 }
 
 #[derive(Args)]
@@ -241,6 +263,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 postgres_url,
                 seconds,
                 connections,
+            })
+            .await
+        }
+        Commands::Bench(BenchCommand::Fanout {
+            subscribers,
+            fundings,
+            postgres_url,
+        }) => bench::fanout::run_fanout(bench::fanout::FanoutBenchOptions {
+            subscribers,
+            fundings,
+            postgres_url,
+        })
+        .await
+        .map(|_| ()),
+        Commands::Bench(BenchCommand::Contention {
+            postgres_url,
+            seconds,
+            clients,
+        }) => {
+            bench::contention::run_contention(bench::contention::ContentionBenchOptions {
+                postgres_url,
+                seconds,
+                clients,
             })
             .await
         }

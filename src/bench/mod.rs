@@ -2,4 +2,6 @@
 //! machine and database, so a figure means something on its own.
 
 pub mod append;
+pub mod contention;
+pub mod fanout;
 pub mod graphql;
