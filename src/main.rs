@@ -90,6 +90,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         clients: usize,
     },
+    /// Attacks (fragment bomb, alias flood, huge text filter): how long a refusal takes and
+    /// /healthz latency during each, against /healthz with no attack.
+    Abuse {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Concurrent attacking connections.
+        #[arg(long, default_value_t = 4)]
+        attackers: usize,
+    },
 }
 
 #[derive(Args)]
@@ -288,6 +298,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 clients,
             })
             .await
+        }
+        Commands::Bench(BenchCommand::Abuse { seconds, attackers }) => {
+            bench::abuse::run_abuse(bench::abuse::AbuseBenchOptions { seconds, attackers }).await
         }
     }
 }

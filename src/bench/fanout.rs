@@ -388,6 +388,8 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
             .arg(database_url)
             .args(["--submit-per-minute", "0"])
+            // Every subscriber comes from 127.0.0.1: lift the per-address WebSocket cap.
+            .args(["--ws-max-per-address", "0"])
             .env_remove("DATABASE_URL")
             .env("RUST_LOG", "info,sqlx=warn")
             .stdin(Stdio::null())

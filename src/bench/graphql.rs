@@ -92,15 +92,15 @@ pub async fn run_graphql(options: GraphqlBenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Server {
-    endpoint: String,
+pub(super) struct Server {
+    pub(super) endpoint: String,
     admin_token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
-    async fn start(database_url: &str, demo: bool) -> anyhow::Result<Server> {
+    pub(super) async fn start(database_url: &str, demo: bool) -> anyhow::Result<Server> {
         let mut config = Config::new(database_url);
         config.listen = "127.0.0.1:0".into();
         config.demo = demo;
@@ -144,7 +144,7 @@ impl Server {
         })
     }
 
-    fn stop(mut self) {
+    pub(super) fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

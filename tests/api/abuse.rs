@@ -107,8 +107,11 @@ async fn an_alias_flood_is_refused_before_it_runs(app: TestApp) {
     assert!(query.len() < 256 * 1024);
     for response in under_attack(&app, &query, json!({})).await {
         let message = refused_up_front(&response);
-        assert!(message.contains("limit of 2000"), "{message}");
+        assert!(message.contains("limit of 32768 bytes"), "{message}");
     }
+    // Under the length limit, 300 aliases are refused before they run.
+    let message = refused_up_front(&app.graphql(&alias_flood(300), json!({}), None).await);
+    assert!(message.contains("300 top-level fields"), "{message}");
     // Forty aliases pass the field and alias caps but not the estimated result size
     // (40 × 100 initiatives × their histories).
     let message = refused_up_front(&app.graphql(&alias_flood(40), json!({}), None).await);

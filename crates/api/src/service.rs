@@ -241,10 +241,10 @@ impl Service {
                 Ok(decision) => return Ok(Ok(decision.consistency_tags)),
                 Err(error) if error.code() == "NOT_FOUND" && !caught_up => {
                     caught_up = true;
+                    // Decide again once everything committed now is applied here (it may have
+                    // been applied since the look above).
                     let head = self.store.head_position().await?;
-                    if head.0 <= self.live.position()
-                        || self.applied(head.0, deadline).await.is_err()
-                    {
+                    if self.applied(head.0, deadline).await.is_err() {
                         return Err(error);
                     }
                 }

@@ -29,6 +29,9 @@ const PAGE_ARGUMENTS: [&str; 4] = ["first", "last", "limit", "recent"];
 /// The caps a query is checked against before validation and execution.
 #[derive(Clone, Debug)]
 pub struct CostLimits {
+    /// The longest query document, in bytes besides white space: parsing is linear but not cheap (250 KB take a
+    /// few hundred milliseconds of a worker), so longer ones are refused unparsed.
+    pub max_query_bytes: usize,
     /// Fields in the operation with every fragment spread expanded.
     pub max_fields: u64,
     /// The estimated number of values in the result (fields times list sizes).
@@ -51,6 +54,7 @@ pub struct CostLimits {
 impl Default for CostLimits {
     fn default() -> Self {
         CostLimits {
+            max_query_bytes: 32 * 1024,
             max_fields: 2_000,
             max_result_size: 200_000,
             max_aliases: 100,

@@ -304,6 +304,21 @@ fn prepare_costed(
     shape: &cost::SchemaShape,
     limits: &CostLimits,
 ) -> Result<Prepared, Vec<ServerError>> {
+    // White space is cheap to skip; the tokens are what parsing costs.
+    let length = params
+        .query
+        .bytes()
+        .filter(|byte| !byte.is_ascii_whitespace())
+        .count();
+    if length > limits.max_query_bytes {
+        return Err(vec![coded_error(
+            format!(
+                "The query has {length} bytes besides white space, more than the limit of {} bytes",
+                limits.max_query_bytes
+            ),
+            "BAD_USER_INPUT",
+        )]);
+    }
     let document = parse_cached(&params.query).map_err(|error| vec![error])?;
     let operation = select_operation(&document, params.operation_name.as_deref())
         .map_err(|error| vec![error])?;
