@@ -176,18 +176,10 @@ async fn a_mutation_not_applied_in_time_answers_with_what_is_known(app: TestApp)
     .await
     .expect("once the tailer goes on, the funding shows");
     assert_eq!(funded["fundedAmount"], EACH);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    assert!(
-        metrics.contains("wijkpuls_apply_timeouts_total 1"),
-        "counted: {metrics}"
+    assert_eq!(
+        metric(&app, "wijkpuls_apply_timeouts_total").await,
+        1,
+        "counted"
     );
 }
 
