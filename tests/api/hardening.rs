@@ -19,6 +19,7 @@ e2e_tests!(
         a_stranger_replaying_a_residents_key_gets_no_tracking_code_and_no_personal_data,
         future_dated_and_overlong_tokens_are_refused,
         a_person_staff_connect_is_sealed_and_erased_with_the_initiator,
+        staff_notes_are_sealed_and_erased_with_the_initiator,
     ],
     backend: [
         a_slow_client_is_disconnected_while_others_are_served,
@@ -494,5 +495,63 @@ async fn a_person_staff_connect_is_sealed_and_erased_with_the_initiator(app: Tes
         after["initiative"]["connections"][0]["party"],
         json!({ "kind": "PERSON", "name": null }),
         "erasure reaches the connected person"
+    );
+}
+
+/// Staff's notes may name people or describe a person's situation: a connection's note and a
+/// referral's note are sealed with the initiative's key, so erasure reaches them too.
+async fn staff_notes_are_sealed_and_erased_with_the_initiator(app: TestApp) {
+    const CONNECT_NOTE: &str = "Overleg met Marieke Boschbloem over de tuin";
+    const REFER_NOTE: &str = "Mevrouw Grietje Tuinstra heeft hulp bij het huishouden nodig";
+    let initiative = app.submit(KLARENDAL, "GROEN", "100").await;
+    let referred = app.submit(KLARENDAL, "WELZIJN", "50").await;
+    let w2 = app.staff_token("W2");
+    app.data(
+        CONNECT,
+        json!({ "input": {
+            "initiativeId": initiative.id,
+            "party": { "name": "Wijkraad Klarendal", "kind": "ORGANISATION" },
+            "note": CONNECT_NOTE,
+        }}),
+        Some(&w2),
+    )
+    .await;
+    app.data(
+        REFER,
+        json!({ "input": {
+            "initiativeId": referred.id,
+            "sociaalWijkteam": "Sociaal wijkteam Noord",
+            "note": REFER_NOTE,
+        }}),
+        Some(&w2),
+    )
+    .await;
+
+    let bytes = crate::personal_data::database_bytes(&app.db).await;
+    for text in [CONNECT_NOTE, REFER_NOTE] {
+        assert!(
+            !bytes.windows(text.len()).any(|w| w == text.as_bytes()),
+            "a staff note stands in clear text in the database: {text}"
+        );
+    }
+
+    let notes = "query($id: ID!) { initiative(id: $id) { connections { note } } }";
+    let vars = json!({ "id": initiative.id });
+    let staff = app.data(notes, vars.clone(), Some(&w2)).await;
+    assert_eq!(staff["initiative"]["connections"][0]["note"], CONNECT_NOTE);
+    let public = app.data(notes, vars.clone(), None).await;
+    assert_eq!(public["initiative"]["connections"][0]["note"], json!(null));
+
+    app.data(
+        ERASE,
+        json!({ "input": { "initiativeId": initiative.id } }),
+        Some(&app.admin_token),
+    )
+    .await;
+    let after = app.data(notes, vars, Some(&app.admin_token)).await;
+    assert_eq!(
+        after["initiative"]["connections"][0]["note"],
+        json!(null),
+        "erasure reaches staff's note"
     );
 }

@@ -26,12 +26,12 @@ use crate::events::{
 };
 use crate::ids::InitiativeId;
 use crate::money::Money;
-use crate::personal::SealedInitiator;
+use crate::personal::{SealedInitiator, StaffNote};
 use crate::projection::{CityState, InitiativeView};
 use crate::reference::{ReferenceData, TeamContact};
 use crate::status::{Action, InitiativeStatus};
 use crate::tags;
-use crate::text::{Description, Note, Reason, Report, SociaalWijkteam, Title};
+use crate::text::{Description, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
 
 /// The longest tracking-code hash accepted (an opaque hex string).
@@ -74,7 +74,7 @@ pub enum Command {
     Connect {
         id: InitiativeId,
         target: ConnectionTarget,
-        note: Note,
+        note: StaffNote,
     },
     /// Commits `amount` (more than zero) from the line (initiative's wijk, `year`, initiative's
     /// theme).
@@ -97,7 +97,7 @@ pub enum Command {
     Refer {
         id: InitiativeId,
         sociaal_wijkteam: SociaalWijkteam,
-        note: Option<Note>,
+        note: Option<StaffNote>,
     },
     /// Withdraws it; a funded amount returns to its line.
     Withdraw {

@@ -25,10 +25,10 @@ use crate::connection::ConnectionTarget;
 use crate::error::DomainError;
 use crate::ids::InitiativeId;
 use crate::money::Money;
-use crate::personal::SealedInitiator;
+use crate::personal::{SealedInitiator, StaffNote};
 use crate::reference::TeamContact;
 use crate::tags;
-use crate::text::{Description, Note, PlaceName, Reason, Report, SociaalWijkteam, Title};
+use crate::text::{Description, PlaceName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
 
 /// An event as the folds take it: with its global position and the time it was recorded (both
@@ -98,7 +98,7 @@ pub struct InitiativeConnected {
     pub id: InitiativeId,
     pub wijk: WijkCode,
     pub target: ConnectionTarget,
-    pub note: Note,
+    pub note: StaffNote,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,8 +130,8 @@ pub struct InitiativeReferred {
     pub id: InitiativeId,
     pub wijk: WijkCode,
     pub sociaal_wijkteam: SociaalWijkteam,
-    /// May describe an individual (care) question: for staff, never in a public summary.
-    pub note: Option<Note>,
+    /// May describe an individual (care) question: sealed, for staff, never in a public summary.
+    pub note: Option<StaffNote>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

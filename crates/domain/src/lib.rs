@@ -49,7 +49,7 @@ pub use error::DomainError;
 pub use events::{DomainEvent, Recorded, ReturnedFunds, WithdrawnBy};
 pub use ids::InitiativeId;
 pub use money::{Money, MoneyError};
-pub use personal::SealedInitiator;
+pub use personal::{SealedInitiator, StaffNote};
 pub use projection::{
     BudgetSummary, CityState, ConnectedWith, ConnectionDirection, ConnectionView, GebiedView,
     HistoryDetail, HistoryEntry, InitiativeView, MunicipalityView, Referral, StatusCounts,

@@ -15,3 +15,20 @@ pub struct SealedInitiator {
     pub key_id: String,
     pub ciphertext: String,
 }
+
+/// Free text staff type about an initiative that may name people or describe a person's
+/// situation: a connection's note, a referral's note. The api seals it with the initiative's key
+/// (as the initiator's data), so erasing the initiator's data erases it too. Notes recorded by
+/// earlier versions, and notes written after an erasure (there is no key left), are plain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StaffNote {
+    Plain(crate::text::Note),
+    Sealed(SealedInitiator),
+}
+
+impl From<crate::text::Note> for StaffNote {
+    fn from(note: crate::text::Note) -> Self {
+        StaffNote::Plain(note)
+    }
+}

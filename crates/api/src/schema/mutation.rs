@@ -319,7 +319,7 @@ impl Mutation {
                 ))
             }
         };
-        let note = domain::Note::parse(&input.note)?;
+        let note = seal_note(ctx, &id, domain::Note::parse(&input.note)?).await?;
         staff_command(
             ctx,
             "connectInitiative",
@@ -413,9 +413,10 @@ impl Mutation {
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let team = domain::SociaalWijkteam::parse(&input.sociaal_wijkteam)?;
-        let note = non_empty(input.note.as_deref())
-            .map(domain::Note::parse)
-            .transpose()?;
+        let note = match non_empty(input.note.as_deref()) {
+            Some(note) => Some(seal_note(ctx, &id, domain::Note::parse(note)?).await?),
+            None => None,
+        };
         staff_command(
             ctx,
             "referInitiative",
@@ -626,6 +627,15 @@ fn hex8(digest: &[u8]) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The key that seals initiative `id`'s personal data, if it still exists; checks first that
+/// the caller may act on it (sealing touches the vault).
+fn initiator_key(ctx: &Context<'_>, id: &InitiativeId) -> ApiResult<Option<String>> {
+    let state = app(ctx).live.read();
+    let view = find(&state, id)?;
+    may_act(actor(ctx), view)?;
+    Ok(view.initiator.as_ref().map(|s| s.key_id.clone()))
+}
+
 /// A person to connect to initiative `id`, their name sealed under the initiator's key.
 async fn seal_person(
     ctx: &Context<'_>,
@@ -633,14 +643,7 @@ async fn seal_person(
     name: &domain::PartyName,
 ) -> ApiResult<ConnectionTarget> {
     let app = app(ctx);
-    let key_id = {
-        let state = app.live.read();
-        let view = find(&state, id)?;
-        // Sealing touches the vault: only for those who may connect at all.
-        may_act(actor(ctx), view)?;
-        view.initiator.as_ref().map(|s| s.key_id.clone())
-    };
-    let sealed = match key_id {
+    let sealed = match initiator_key(ctx, id)? {
         Some(key_id) => app.sealer.seal_text(&key_id, name.as_str()).await?,
         None => None,
     };
@@ -658,6 +661,21 @@ async fn seal_person(
         name: sealed,
         fingerprint,
     })
+}
+
+/// Staff's note about initiative `id` (it may name people), sealed under the initiator's key
+/// so erasure reaches it. After an erasure there is no key: the note is then kept plain (it
+/// was written after the erasure, knowing it).
+async fn seal_note(
+    ctx: &Context<'_>,
+    id: &InitiativeId,
+    note: domain::Note,
+) -> ApiResult<domain::StaffNote> {
+    let sealed = match initiator_key(ctx, id)? {
+        Some(key_id) => app(ctx).sealer.seal_text(&key_id, note.as_str()).await?,
+        None => None,
+    };
+    Ok(sealed.map_or(domain::StaffNote::Plain(note), domain::StaffNote::Sealed))
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {

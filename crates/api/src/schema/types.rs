@@ -437,7 +437,14 @@ impl Initiative {
                 },
                 party,
                 incoming: c.direction == domain::ConnectionDirection::Incoming,
-                note: sees_people.then(|| c.note.as_str().to_owned()),
+                // Staff's note: for staff of the gebied, and gone once the data is erased.
+                note: match (&c.note, sees_people) {
+                    (_, false) => None,
+                    (domain::StaffNote::Plain(note), true) => Some(note.as_str().to_owned()),
+                    (domain::StaffNote::Sealed(sealed), true) => {
+                        app(ctx).sealer.open_text(sealed).await?
+                    }
+                },
                 at: c.at,
             });
         }

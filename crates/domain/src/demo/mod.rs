@@ -133,7 +133,12 @@ impl DemoStep {
                     entered_by_staff,
                 }
             }
-            DemoStep::Connect { id, target, note } => Command::Connect { id, target, note },
+            // The demo's notes are generic sentences without names: plain.
+            DemoStep::Connect { id, target, note } => Command::Connect {
+                id,
+                target,
+                note: note.into(),
+            },
             DemoStep::Fund { id, year, amount } => Command::Fund { id, year, amount },
             DemoStep::Complete { id, spent, report } => Command::Complete { id, spent, report },
             DemoStep::Reject { id, reason } => Command::Reject { id, reason },
@@ -144,7 +149,7 @@ impl DemoStep {
             } => Command::Refer {
                 id,
                 sociaal_wijkteam,
-                note,
+                note: note.map(Into::into),
             },
             DemoStep::Withdraw { id, by, reason } => Command::Withdraw { id, by, reason },
         }

@@ -18,9 +18,9 @@ use crate::events::{
 };
 use crate::ids::InitiativeId;
 use crate::money::Money;
-use crate::personal::SealedInitiator;
+use crate::personal::{SealedInitiator, StaffNote};
 use crate::status::{Action, InitiativeStatus};
-use crate::text::{Description, Note, PartyName, Reason, Report, SociaalWijkteam, Title};
+use crate::text::{Description, PartyName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,8 @@ pub enum ConnectionDirection {
 pub struct ConnectionView {
     pub target: ConnectionTarget,
     pub direction: ConnectionDirection,
-    pub note: Note,
+    /// Staff's note, sealed (see [`StaffNote`]).
+    pub note: StaffNote,
     pub position: u64,
     pub at: DateTime<Utc>,
 }
@@ -204,7 +205,7 @@ impl HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referral {
     pub sociaal_wijkteam: SociaalWijkteam,
-    pub note: Option<Note>,
+    pub note: Option<StaffNote>,
 }
 
 /// Who withdrew it, and why. The reason is for staff and the initiator.
@@ -277,7 +278,7 @@ impl InitiativeView {
         &mut self,
         target: ConnectionTarget,
         direction: ConnectionDirection,
-        note: Note,
+        note: StaffNote,
         with: ConnectedWith,
         at: At,
     ) {

@@ -52,7 +52,7 @@ fn one_of_each() -> Vec<DomainEvent> {
             id: id(1),
             wijk: klarendal(),
             target: ConnectionTarget::Initiative(id(2)),
-            note: Note::parse("regel een\nregel twee").unwrap(),
+            note: Note::parse("regel een\nregel twee").unwrap().into(),
         }
         .into(),
         InitiativeConnected {
@@ -62,7 +62,7 @@ fn one_of_each() -> Vec<DomainEvent> {
                 name: PartyName::parse("Rijnstad").unwrap(),
                 kind: PartyKind::Organisation,
             },
-            note: Note::parse("Helpt mee").unwrap(),
+            note: Note::parse("Helpt mee").unwrap().into(),
         }
         .into(),
         InitiativeFunded {
@@ -89,7 +89,7 @@ fn one_of_each() -> Vec<DomainEvent> {
             id: id(1),
             wijk: klarendal(),
             sociaal_wijkteam: SociaalWijkteam::parse("Sociaal wijkteam Noordwest").unwrap(),
-            note: Some(Note::parse("Individuele vraag").unwrap()),
+            note: Some(Note::parse("Individuele vraag").unwrap().into()),
         }
         .into(),
         InitiativeWithdrawn {

@@ -167,7 +167,7 @@ impl Model {
                 let command = Command::Connect {
                     id: id_of(who),
                     target: target.clone(),
-                    note: Note::parse("n").unwrap(),
+                    note: Note::parse("n").unwrap().into(),
                 };
                 let expected = transition(who, Action::Connect).and_then(|()| {
                     let me = id_of(who);

@@ -58,7 +58,7 @@ fn connected_to(name: &str) -> DomainEvent {
         id: id(1),
         wijk: klarendal(),
         target: party(name),
-        note: note("Zelfde idee, samen sterker."),
+        note: note("Zelfde idee, samen sterker.").into(),
     }
     .into()
 }
@@ -148,7 +148,7 @@ fn when(action: Action) -> Command {
         Action::Connect => Command::Connect {
             id: id(1),
             target: party("Wijkraad Klarendal"),
-            note: note("Zelfde idee, samen sterker."),
+            note: note("Zelfde idee, samen sterker.").into(),
         },
         Action::Fund => Command::Fund {
             id: id(1),
@@ -554,7 +554,7 @@ fn connecting_is_checked() {
         log.decide(Command::Connect {
             id: id(from),
             target,
-            note: note("Zelfde idee."),
+            note: note("Zelfde idee.").into(),
         })
     };
     assert!(matches!(
@@ -600,7 +600,7 @@ fn connecting_is_checked() {
     log.execute(Command::Connect {
         id: id(1),
         target: party("Rijnstad"),
-        note: note("Helpt met vrijwilligers."),
+        note: note("Helpt met vrijwilligers.").into(),
     });
     assert!(matches!(
         connect(&log, 1, party("RIJNSTAD")),

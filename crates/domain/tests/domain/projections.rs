@@ -147,7 +147,7 @@ fn a_connection_between_initiatives_shows_on_both() {
     log.execute(Command::Connect {
         id: id(1),
         target: ConnectionTarget::Initiative(id(2)),
-        note: Note::parse("Zelfde idee in Schuytgraaf.").unwrap(),
+        note: Note::parse("Zelfde idee in Schuytgraaf.").unwrap().into(),
     });
     let one = log.state.initiative(&id(1)).unwrap();
     let two = log.state.initiative(&id(2)).unwrap();
@@ -193,7 +193,7 @@ fn history_and_summaries_hold_no_personal_data() {
             name: PartyName::parse("Jan Persoonlijk").unwrap(),
             kind: PartyKind::Person,
         },
-        note: Note::parse("Buurman met gereedschap.").unwrap(),
+        note: Note::parse("Buurman met gereedschap.").unwrap().into(),
     });
     fund(&mut log, 1, "100.00");
     log.execute(Command::Withdraw {
@@ -205,7 +205,11 @@ fn history_and_summaries_hold_no_personal_data() {
     log.execute(Command::Refer {
         id: id(2),
         sociaal_wijkteam: SociaalWijkteam::parse("Sociaal wijkteam Noordwest").unwrap(),
-        note: Some(Note::parse("Zorgvraag over mevrouw op nummer 12").unwrap()),
+        note: Some(
+            Note::parse("Zorgvraag over mevrouw op nummer 12")
+                .unwrap()
+                .into(),
+        ),
     });
     let secrets = [
         sealed(1).ciphertext,
@@ -363,7 +367,7 @@ fn every_kind_of_history_entry_reads_in_dutch() {
             name: PartyName::parse("Rijnstad").unwrap(),
             kind: PartyKind::Organisation,
         },
-        note: Note::parse("Helpt mee.").unwrap(),
+        note: Note::parse("Helpt mee.").unwrap().into(),
     });
     fund(&mut log, 1, "250.00");
     log.execute(Command::Complete {
