@@ -200,7 +200,10 @@ async fn erasure_keeps_the_facts_and_destroys_the_key(app: TestApp) {
         assert!(connection["note"].is_string(), "a note before erasure");
         connection["note"] = json!(null);
     }
-    assert_eq!(after["connections"], connections_before, "connections after erasure");
+    assert_eq!(
+        after["connections"], connections_before,
+        "connections after erasure"
+    );
     let history_before = before["history"].as_array().unwrap();
     let history_after = after["history"].as_array().unwrap();
     assert_eq!(&history_after[..history_before.len()], &history_before[..]);
