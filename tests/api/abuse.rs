@@ -15,8 +15,15 @@ app_tests!(
     ordinary_large_queries_still_answer,
 );
 
-/// `fragment G1 on Wijk { ...G0 ...G0 }` and so on: `levels` doublings in about 1 KB.
+/// `fragment G1 on Wijk { ...G0 ...G0 }` and so on under `wijken`: `levels` doublings in about
+/// 1 KB.
 fn fragment_bomb(levels: usize) -> String {
+    fragment_bomb_under("query { wijken", levels)
+}
+
+/// A fragment bomb of `levels` doublings spread inside `head` (an operation up to the field of
+/// type `Wijk` whose selection it fills), e.g. `"subscription { wijkUpdated(code: \"…\")"`.
+pub fn fragment_bomb_under(head: &str, levels: usize) -> String {
     let mut query = String::from("fragment G0 on Wijk { code name }\n");
     for level in 1..=levels {
         let below = level - 1;
@@ -24,7 +31,7 @@ fn fragment_bomb(levels: usize) -> String {
             "fragment G{level} on Wijk {{ ...G{below} ...G{below} }}\n"
         ));
     }
-    query.push_str(&format!("query {{ wijken {{ ...G{levels} }} }}"));
+    query.push_str(&format!("{head} {{ ...G{levels} }} }}"));
     query
 }
 

@@ -439,14 +439,8 @@ async fn screens_on_the_same_view_share_one_execution(app: TestApp) {
 }
 
 async fn a_fragment_bomb_over_a_websocket_is_refused_before_it_runs(app: TestApp) {
-    let mut query = String::from("subscription { wijkUpdated(code: \"WK020207\") { ...G23 } }\n");
-    query.push_str("fragment G0 on Wijk { code name }\n");
-    for level in 1..24 {
-        let below = level - 1;
-        query.push_str(&format!(
-            "fragment G{level} on Wijk {{ ...G{below} ...G{below} }}\n"
-        ));
-    }
+    let query =
+        crate::abuse::fragment_bomb_under("subscription { wijkUpdated(code: \"WK020207\")", 23);
     let mut ws = app.ws(None).await;
     let asked = tokio::time::Instant::now();
     let bomb = ws.subscribe(&query, json!({})).await;
