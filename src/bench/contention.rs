@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::{json, Value};
+use wijkpuls_domain::Theme;
 
 use crate::bench::fanout::{admin_token, graphql, Server};
 
@@ -22,16 +23,6 @@ pub struct ContentionBenchOptions {
     pub clients: usize,
 }
 
-const THEMES: [&str; 8] = [
-    "GROEN",
-    "WIJKONDERHOUD",
-    "SPEELTUINEN",
-    "VEILIGHEID",
-    "WELZIJN",
-    "PARTICIPATIE",
-    "SPORT",
-    "CULTUUR",
-];
 /// Initiatives ready per client: more than a client can fund in a run of a few seconds
 /// (a funding refused with CONFLICT goes back to the pool).
 const POOL_PER_CLIENT: usize = 100;
@@ -59,11 +50,16 @@ pub async fn run_contention(options: ContentionBenchOptions) -> anyhow::Result<(
         .filter_map(|w| w["code"].as_str().map(str::to_owned))
         .take(24)
         .collect();
-    let spread: Vec<(String, &str)> = wijken
+    // The themes by their GraphQL names (the domain's names in capitals).
+    let themes: Vec<String> = Theme::ALL
         .iter()
-        .flat_map(|w| THEMES.iter().map(move |t| (w.clone(), *t)))
+        .map(|t| t.as_str().to_uppercase())
         .collect();
-    let hot = vec![(wijken[0].clone(), THEMES[0])];
+    let spread: Vec<(String, String)> = wijken
+        .iter()
+        .flat_map(|w| themes.iter().map(move |t| (w.clone(), t.clone())))
+        .collect();
+    let hot = vec![(wijken[0].clone(), themes[0].clone())];
     let pool = options.clients * POOL_PER_CLIENT;
 
     println!(
@@ -105,7 +101,7 @@ async fn phase(
     http: &reqwest::Client,
     endpoint: &str,
     admin: &str,
-    lines: &[(String, &str)],
+    lines: &[(String, String)],
     pool: usize,
     options: &ContentionBenchOptions,
 ) -> anyhow::Result<Outcome> {

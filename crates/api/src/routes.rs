@@ -302,7 +302,7 @@ async fn metrics(State((state, ws)): State<RouteState>) -> Response {
             "wijkpuls_ws_operations",
             "gauge",
             "WebSocket operations (subscriptions) running now.",
-            ws.subscriptions.load(Relaxed) as u64,
+            ws.operations.load(Relaxed) as u64,
         ),
         (
             "wijkpuls_ws_shared_executions",

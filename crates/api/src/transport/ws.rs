@@ -115,9 +115,9 @@ pub struct WsStats {
     pub refused_operations: AtomicU64,
     /// Connections closed for an operation id over the length limit.
     pub refused_ids: AtomicU64,
-    /// Subscriptions running now, and how many of them are executed once for several
-    /// subscribers (see [`super::GraphqlHooks::shared_subscription`]).
-    pub subscriptions: AtomicUsize,
+    /// Operations (mostly subscriptions) running now, and how many executions serve several
+    /// subscribers at once (see [`super::GraphqlHooks::shared_subscription`]).
+    pub operations: AtomicUsize,
     pub shared_executions: AtomicUsize,
     per_address: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -891,10 +891,10 @@ async fn counted(stats: Arc<WsStats>, operation: impl std::future::Future<Output
     struct Running(Arc<WsStats>);
     impl Drop for Running {
         fn drop(&mut self) {
-            self.0.subscriptions.fetch_sub(1, Ordering::Relaxed);
+            self.0.operations.fetch_sub(1, Ordering::Relaxed);
         }
     }
-    stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+    stats.operations.fetch_add(1, Ordering::Relaxed);
     let _running = Running(stats);
     operation.await;
 }
