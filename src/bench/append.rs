@@ -239,6 +239,7 @@ fn append_request(
             role: "bench".into(),
             request_id: None,
             idempotency_key: None,
+            occurred_at: None,
         },
     })
 }

@@ -285,6 +285,7 @@ impl Service {
                 role: actor.role.as_str().to_owned(),
                 request_id: Some(uuid::Uuid::now_v7().to_string()),
                 idempotency_key: None,
+                occurred_at: None,
             },
         };
         match self.store.append(request).await {

@@ -272,6 +272,10 @@ pub(crate) fn run_blocking_writer<W: BlockingBatchWriter>(
     }
 }
 
+/// How far in the future an append's `occurred_at` may lie: clocks of servers sharing a
+/// database differ a little; a time beyond that is a mistake.
+const OCCURRED_AT_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
 /// How long a writer thread waits, at most, for the appenders its previous batch answered.
 const LINGER: Duration = Duration::from_micros(200);
 /// ... and for the next of them once one arrives: a longer pause means they are not coming.
@@ -410,6 +414,14 @@ pub(crate) fn validate(
     {
         return Err(StoreError::InvalidInput(
             "the metadata contains a NUL character".into(),
+        ));
+    }
+    if metadata
+        .occurred_at
+        .is_some_and(|at| at > chrono::Utc::now() + OCCURRED_AT_SLACK)
+    {
+        return Err(StoreError::InvalidInput(
+            "an event cannot have occurred in the future (occurred_at is later than now)".into(),
         ));
     }
     let mut metadata = metadata.clone();

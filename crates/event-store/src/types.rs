@@ -100,7 +100,7 @@ pub struct NewEvent {
     pub payload: serde_json::Value,
 }
 
-/// Who did it and in which request: recorded with every event of an append.
+/// Who did it, in which request and when: recorded with every event of an append.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Metadata {
     pub actor: String,
@@ -109,6 +109,12 @@ pub struct Metadata {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// When what the events record happened, if that was before they were appended (a
+    /// back-dated import, a demo history). `None` — every ordinary append, and every event
+    /// recorded before this field existed — means "when it was recorded": see
+    /// [`RecordedEvent::occurred_at`]. The store refuses a time in the future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// Matches events by type and tags. An event matches an item when its type is one of the item's
@@ -195,7 +201,16 @@ pub struct RecordedEvent {
     pub tags: Vec<String>,
     pub payload: serde_json::Value,
     pub metadata: Metadata,
+    /// When the store committed it (assigned by the store, never by the writer).
     pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedEvent {
+    /// The time the event is about: [`Metadata::occurred_at`] if the writer gave one, else
+    /// [`RecordedEvent::recorded_at`].
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        self.metadata.occurred_at.unwrap_or(self.recorded_at)
+    }
 }
 
 pub(crate) fn truncate(s: &str, max_chars: usize) -> String {

@@ -22,6 +22,7 @@ backend_tests!(
     idempotent_retry_appends_nothing_and_returns_the_first_result,
     condition_fails_only_on_matching_events_after_its_position,
     metadata_and_payload_round_trip,
+    occurred_at_is_kept_defaults_to_recorded_at_and_is_never_in_the_future,
     tags_round_trip,
     read_stream_returns_one_stream_in_order,
     read_all_pages_through_the_whole_log,
@@ -450,6 +451,7 @@ async fn metadata_and_payload_round_trip(db: TestDatabase) {
         role: "wijkcoordinator".into(),
         request_id: Some("req-abc".into()),
         idempotency_key: None,
+        occurred_at: None,
     };
     let before = Utc::now();
     store
@@ -493,6 +495,35 @@ async fn metadata_and_payload_round_trip(db: TestDatabase) {
     }
     assert_eq!(log[1].metadata, self::metadata());
     assert_eq!(log[1].payload, json!({ "n": 0 }));
+}
+
+async fn occurred_at_is_kept_defaults_to_recorded_at_and_is_never_in_the_future(
+    db: TestDatabase,
+) {
+    let store = open(&db).await;
+    let past = "2024-03-14T09:26:53.589793Z"
+        .parse::<chrono::DateTime<Utc>>()
+        .unwrap();
+    let mut back_dated = note("dated", 0);
+    back_dated.metadata.occurred_at = Some(past);
+    store.append(back_dated).await.unwrap();
+    store.append(note("plain", 0)).await.unwrap();
+
+    let mut future = note("dated", 1);
+    future.metadata.occurred_at = Some(Utc::now() + chrono::Duration::minutes(1));
+    let refused = store.append(future).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::InvalidInput(m) if m.contains("future")),
+        "{refused:?}"
+    );
+
+    let log = all_events(&store).await;
+    assert_eq!(log.len(), 2, "the refused append recorded nothing");
+    assert_eq!(log[0].metadata.occurred_at, Some(past));
+    assert_eq!(log[0].occurred_at(), past);
+    assert!(log[0].recorded_at > past, "recorded now, about then");
+    assert_eq!(log[1].metadata.occurred_at, None);
+    assert_eq!(log[1].occurred_at(), log[1].recorded_at);
 }
 
 async fn tags_round_trip(db: TestDatabase) {

@@ -108,6 +108,7 @@ pub fn metadata() -> Metadata {
         role: "admin".into(),
         request_id: None,
         idempotency_key: None,
+        occurred_at: None,
     }
 }
 
