@@ -119,6 +119,15 @@ struct ServeArgs {
     /// If the store is empty, fill it with a realistic demo year first.
     #[arg(long, env = "WIJKPULS_DEMO")]
     demo: bool,
+    /// With --demo: how many years of demo history, ending with the current year (1-10).
+    #[arg(
+        long,
+        env = "WIJKPULS_DEMO_YEARS",
+        default_value_t = 1,
+        requires = "demo",
+        value_parser = clap::value_parser!(u32).range(1..=10)
+    )]
+    demo_years: u32,
     /// Another municipality's wijken file (used when the store is empty; default: Arnhem).
     #[arg(long, env = "WIJKPULS_WIJKEN_FILE")]
     wijken_file: Option<std::path::PathBuf>,
@@ -311,6 +320,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database_url: args.database.database_url,
         demo: args.demo,
+        demo_years: args.demo_years,
         wijken_file: args.wijken_file,
         ws_init_timeout: Duration::from_secs(args.ws_init_timeout),
         submit_per_minute: args.submit_per_minute,

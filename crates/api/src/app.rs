@@ -27,8 +27,10 @@ use crate::service::{Service, ServiceOptions};
 pub struct Config {
     pub listen: String,
     pub database_url: String,
-    /// Fill an empty store with a demo year first.
+    /// Fill an empty store with demo years first.
     pub demo: bool,
+    /// How many demo years, ending with the current one (at least 1).
+    pub demo_years: u32,
     /// An operator's wijken file instead of Arnhem's (used only on an empty store).
     pub wijken_file: Option<PathBuf>,
     /// How long a WebSocket may wait before `connection_init`.
@@ -59,6 +61,7 @@ impl Config {
             listen: "127.0.0.1:8080".into(),
             database_url: database_url.into(),
             demo: false,
+            demo_years: 1,
             wijken_file: None,
             ws_init_timeout: Duration::from_secs(10),
             submit_per_minute: 10,
@@ -108,7 +111,7 @@ impl Application {
             register(&state, reference).await?;
         }
         if config.demo {
-            crate::demo::load_if_empty(&state).await?;
+            crate::demo::load_if_empty(&state, config.demo_years).await?;
         }
         let listener = TcpListener::bind(&config.listen)
             .await

@@ -14,10 +14,12 @@ pub fn to_new_event(event: &DomainEvent) -> Result<NewEvent, StoreError> {
     })
 }
 
+/// The event with its position and the time it is about ([`RecordedEvent::occurred_at`]: when
+/// it was recorded, unless trusted server code back-dated it), which every projection shows.
 pub fn to_recorded(record: &RecordedEvent) -> Result<Recorded, DomainError> {
     Ok(Recorded {
         position: record.position.0,
-        recorded_at: record.recorded_at,
+        recorded_at: record.occurred_at(),
         event: DomainEvent::from_payload(
             &record.event_type,
             record.schema_version,

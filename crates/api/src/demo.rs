@@ -1,8 +1,14 @@
-//! `--demo`: fills an empty store with a realistic demo year (the domain's generator), so the
-//! overview is alive at once. Each step carries an idempotency key, so two instances starting
-//! together on one empty database record it once.
+//! `--demo` (with `--demo-years N`): fills an empty store with realistic demo years (the
+//! domain's generator), ending with the current one, so the overview is alive at once and its
+//! trends, lead times and histories have time in them.
+//!
+//! Every step is recorded as having occurred at its own time (the store's `occurred_at`,
+//! through [`Service::execute_back_dated`](crate::service::Service::execute_back_dated)), no
+//! later than the start of the current hour. Each step carries an idempotency key naming it,
+//! so two instances starting together on one empty database record it once.
 
-use wijkpuls_domain::demo::{demo_year, DemoStep};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use wijkpuls_domain::demo::{demo_year, DatedStep, DemoStep};
 use wijkpuls_domain::InitiativeId;
 
 use crate::app::system_actor;
@@ -11,35 +17,56 @@ use crate::schema::{current_year, AppState};
 
 const SEED: u64 = 2026;
 
-pub async fn load_if_empty(state: &AppState) -> anyhow::Result<()> {
+/// Loads `years` demo years ending with the current one, oldest first, unless the store has
+/// initiatives already.
+pub async fn load_if_empty(state: &AppState, years: u32) -> anyhow::Result<()> {
     if state.live.read().initiatives().len() > 0 {
         tracing::info!("the store has initiatives already; no demo loaded");
         return Ok(());
     }
-    let year = current_year();
-    let steps = demo_year(year, SEED)?;
-    tracing::info!(steps = steps.len(), year, "loading the demo year");
-    let actor = system_actor();
-    for (index, step) in steps.into_iter().enumerate() {
-        let sealed = match &step {
-            DemoStep::Submit {
-                id,
-                initiator_name,
-                initiator_email,
-                initiator_phone,
-                ..
-            } => Some(seal(state, id, initiator_name, initiator_email, initiator_phone).await?),
-            _ => None,
-        };
-        let command = step.into_command(|_, _, _| sealed.clone().expect("sealed for a submission"));
-        state
-            .service
-            .execute(&actor, "demo", Some(&format!("{year}-{index}")), |_| {
-                Ok(command.clone())
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("demo step {index} failed: {}", e.detail()))?;
+    let until = demo_until(Utc::now());
+    let current = current_year();
+    let first = current - i32::try_from(years.max(1) - 1)?;
+    for year in first..=current {
+        let steps = demo_year(year, SEED, until)?;
+        tracing::info!(steps = steps.len(), year, %until, "loading a demo year");
+        for step in steps {
+            record(state, year, step).await?;
+        }
     }
+    Ok(())
+}
+
+/// The moment the demo is made up to: the start of the current hour, so instances starting
+/// within one hour make the very same demo (and one starting later makes the same and more).
+fn demo_until(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now)
+}
+
+async fn record(
+    state: &AppState,
+    year: i32,
+    DatedStep { at, step }: DatedStep,
+) -> anyhow::Result<()> {
+    let key = format!("{year}-{}", step.key());
+    let sealed = match &step {
+        DemoStep::Submit {
+            id,
+            initiator_name,
+            initiator_email,
+            initiator_phone,
+            ..
+        } => Some(seal(state, id, initiator_name, initiator_email, initiator_phone).await?),
+        _ => None,
+    };
+    let command = step.into_command(|_, _, _| sealed.clone().expect("sealed for a submission"));
+    state
+        .service
+        .execute_back_dated(&system_actor(), "demo", Some(&key), at, |_| {
+            Ok(command.clone())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("demo step {key} failed: {}", e.detail()))?;
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use wijkpuls_event_store::RecordedEvent;
 #[derive(Debug, Clone)]
 pub struct FeedItem {
     pub position: u64,
+    /// When the store recorded it (for a back-dated demo or import event, later than the time
+    /// it is about, which the projections show).
     pub recorded_at: DateTime<Utc>,
     pub event_type: String,
     pub wijk: Option<WijkCode>,
@@ -26,7 +28,7 @@ pub struct FeedItem {
 pub fn item(state: &CityState, record: &RecordedEvent, recorded: &Recorded) -> FeedItem {
     FeedItem {
         position: recorded.position,
-        recorded_at: recorded.recorded_at,
+        recorded_at: record.recorded_at,
         event_type: record.event_type.clone(),
         wijk: recorded.event.wijk(),
         initiative: recorded.event.initiative_id(),

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 use wijkpuls_domain::{decide, CityState, Command, Decision};
@@ -160,6 +161,40 @@ impl Service {
         idempotency_key: Option<&str>,
         command: impl Fn(&CityState) -> ApiResult<Command>,
     ) -> ApiResult<Executed> {
+        self.execute_dated(actor, operation, idempotency_key, None, command)
+            .await
+    }
+
+    /// [`Service::execute`], recording the events as having occurred at `occurred_at` (not in
+    /// the future) rather than now. For trusted code of the server itself only — the demo
+    /// loader, imports of history — and never reachable from the GraphQL API: a client's change
+    /// happens when it is recorded.
+    pub async fn execute_back_dated(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        idempotency_key: Option<&str>,
+        occurred_at: DateTime<Utc>,
+        command: impl Fn(&CityState) -> ApiResult<Command>,
+    ) -> ApiResult<Executed> {
+        self.execute_dated(
+            actor,
+            operation,
+            idempotency_key,
+            Some(occurred_at),
+            command,
+        )
+        .await
+    }
+
+    async fn execute_dated(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        idempotency_key: Option<&str>,
+        occurred_at: Option<DateTime<Utc>>,
+        command: impl Fn(&CityState) -> ApiResult<Command>,
+    ) -> ApiResult<Executed> {
         let deadline = Instant::now() + self.options.deadline;
         let key = idempotency_key
             .map(|key| scoped_key(actor, operation, key))
@@ -195,7 +230,10 @@ impl Service {
                     .await?;
                 continue;
             }
-            match self.record(actor, &decision, key.clone(), deadline).await? {
+            match self
+                .record(actor, &decision, key.clone(), occurred_at, deadline)
+                .await?
+            {
                 Attempt::Done(executed) => return Ok(executed),
                 Attempt::Lost(position) => {
                     self.counters
@@ -263,6 +301,7 @@ impl Service {
         actor: &Actor,
         decision: &Decision,
         idempotency_key: Option<String>,
+        occurred_at: Option<DateTime<Utc>>,
         deadline: Instant,
     ) -> ApiResult<Attempt> {
         if decision.events.is_empty() {
@@ -285,7 +324,7 @@ impl Service {
                 role: actor.role.as_str().to_owned(),
                 request_id: Some(uuid::Uuid::now_v7().to_string()),
                 idempotency_key: None,
-                occurred_at: None,
+                occurred_at,
             },
         };
         match self.store.append(request).await {

@@ -31,11 +31,14 @@ use crate::tags;
 use crate::text::{Description, PlaceName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
 
-/// An event as the folds take it: with its global position and the time it was recorded (both
-/// assigned by the event store).
+/// An event as the folds take it: with its global position (assigned by the event store) and
+/// the time it is about, which every projection shows (`submittedAt`, `updatedAt`, history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub position: u64,
+    /// The time the event is about: when the store recorded it, unless trusted server code (the
+    /// demo loader, an import) recorded it later as having occurred earlier — the store's
+    /// `occurred_at`. Within one initiative these times follow the positions.
     pub recorded_at: DateTime<Utc>,
     pub event: DomainEvent,
 }

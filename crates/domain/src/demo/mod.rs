@@ -1,25 +1,39 @@
-//! A realistic, deterministic demo year, so a fresh server's overview is alive at once.
+//! A realistic, deterministic demo history, so a fresh server's overview is alive at once —
+//! and its trends, lead times and histories have time in them.
 //!
-//! [`demo_year`] gives the steps of one year in Arnhem: an allocation for every budget line of
-//! the 24 wijken × 8 themes (thousands to tens of thousands of euros, exact cents), then a few
-//! hundred initiatives asking for hundreds to tens of thousands of euros, spread over the year
-//! and ending in every status. The same year and seed always give the same steps.
+//! [`demo_year`] gives the dated steps of one year in Arnhem as it stands at a moment `until`:
+//! an allocation for every budget line of the 24 wijken × 8 themes early in January (thousands
+//! to tens of thousands of euros, exact cents), then a few hundred initiatives asking for
+//! hundreds to tens of thousands of euros, submitted over the year up to `until`, connected
+//! days to weeks later, funded weeks later, completed months later (or rejected, referred or
+//! withdrawn). Nothing is dated after `until`: what has not happened by then is left out, so a
+//! recent initiative is still waiting. A year that ended before `until` is closed: its
+//! initiatives mostly reached an end. The same year, seed and `until` always give the same
+//! steps; a later `until` gives the same steps and more.
 //!
 //! Steps carry the initiator's plain name, e-mail and phone, because sealing personal data is
 //! the api's job: [`DemoStep::into_command`] takes the sealing as a function. Applied in order
-//! to a store holding only the reference data, every step is legal.
+//! to a store holding only the reference data, every step is legal; one initiative's steps
+//! have increasing times.
+//!
+//! The generator is apart from the domain's logic, which never uses it: `calendar` (when),
+//! `budget` (the allocations), `initiative` (one initiative's life), `plan` (the steps
+//! in time order), `words` (Dutch texts) and `rng` (a seeded random number generator).
 
+mod budget;
+mod calendar;
+mod initiative;
+mod plan;
 mod rng;
 mod words;
 
-use chrono::NaiveDate;
-use uuid::Builder;
+use chrono::{DateTime, Utc};
 
 use crate::budget::check_year;
 use crate::channel::Channel;
 use crate::codes::WijkCode;
 use crate::commands::Command;
-use crate::connection::{ConnectionTarget, PartyKind};
+use crate::connection::ConnectionTarget;
 use crate::error::DomainError;
 use crate::events::WithdrawnBy;
 use crate::ids::InitiativeId;
@@ -27,10 +41,14 @@ use crate::money::Money;
 use crate::personal::SealedInitiator;
 use crate::reference::ReferenceData;
 use crate::text::{
-    Description, Email, Note, PartyName, PersonName, Phone, Reason, Report, SociaalWijkteam, Title,
+    Description, Email, Note, PersonName, Phone, Reason, Report, SociaalWijkteam, Title,
 };
 use crate::theme::Theme;
 
+use budget::Lines;
+use calendar::Calendar;
+use initiative::{Initiatives, Wijk};
+use plan::Plan;
 use rng::SplitMix64;
 
 /// One step of the demo: a command with the initiator's data still in plain text.
@@ -87,6 +105,22 @@ pub enum DemoStep {
 }
 
 impl DemoStep {
+    /// What this step is, unique within its year: the demo loader's idempotency key, so that
+    /// two instances loading the demo at once record every step once, even if one of them
+    /// made its year a little later (and so has a few more steps).
+    pub fn key(&self) -> String {
+        match self {
+            DemoStep::Allocate { wijk, theme, .. } => format!("allocate-{wijk}-{}", theme.as_str()),
+            DemoStep::Submit { id, .. } => format!("submit-{id}"),
+            DemoStep::Connect { id, .. } => format!("connect-{id}"),
+            DemoStep::Fund { id, .. } => format!("fund-{id}"),
+            DemoStep::Complete { id, .. } => format!("complete-{id}"),
+            DemoStep::Reject { id, .. } => format!("reject-{id}"),
+            DemoStep::Refer { id, .. } => format!("refer-{id}"),
+            DemoStep::Withdraw { id, .. } => format!("withdraw-{id}"),
+        }
+    }
+
     /// The command for this step. `seal` turns the initiator's name, e-mail and phone into
     /// sealed data and the hash of a new tracking code; it is called for submissions only.
     pub fn into_command(
@@ -156,283 +190,43 @@ impl DemoStep {
     }
 }
 
-/// A demo year for Arnhem (see the module docs). Fails only for a year outside
-/// [`YEARS`](crate::budget::YEARS).
-pub fn demo_year(year: i32, seed: u64) -> Result<Vec<DemoStep>, DomainError> {
-    demo_year_for(&ReferenceData::arnhem(), year, seed)
+/// One step and the moment it happened (never later than the `until` it was made for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatedStep {
+    pub at: DateTime<Utc>,
+    pub step: DemoStep,
 }
 
-/// A demo year for any municipality's reference data.
+/// A demo year for Arnhem as it stands at `until` (see the module docs). Fails only for a year
+/// outside [`YEARS`](crate::budget::YEARS).
+pub fn demo_year(
+    year: i32,
+    seed: u64,
+    until: DateTime<Utc>,
+) -> Result<Vec<DatedStep>, DomainError> {
+    demo_year_for(&ReferenceData::arnhem(), year, seed, until)
+}
+
+/// A demo year for any municipality's reference data: the allocations, then every
+/// initiative's life, in time order.
 pub fn demo_year_for(
     reference: &ReferenceData,
     year: i32,
     seed: u64,
-) -> Result<Vec<DemoStep>, DomainError> {
+    until: DateTime<Utc>,
+) -> Result<Vec<DatedStep>, DomainError> {
     let year = check_year(year)?;
     let mut rng = SplitMix64::new(seed ^ (year as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let wijken: Vec<(WijkCode, &str, usize)> = reference
-        .gebieden
-        .iter()
-        .enumerate()
-        .flat_map(|(g, gebied)| {
-            gebied
-                .wijken
-                .iter()
-                .map(move |w| (w.code, w.name.as_str(), g))
-        })
-        .collect();
-    let mut plan = Plan::default();
-
-    // What is left on each line; only fundings take from it, so every order of the fundings
-    // below stays within the allocations.
-    let mut remaining = vec![0i64; wijken.len() * Theme::ALL.len()];
-    for (w, &(wijk, _, _)) in wijken.iter().enumerate() {
-        for theme in Theme::ALL {
-            let cents = rng.between(2_000, 40_000) as i64 * 100 + rng.between(0, 99) as i64;
-            remaining[w * Theme::ALL.len() + theme.index()] = cents;
-            plan.at(
-                0,
-                DemoStep::Allocate {
-                    wijk,
-                    year,
-                    theme,
-                    amount: money(cents),
-                },
-            );
-        }
-    }
-
-    let year_start_ms = NaiveDate::from_ymd_opt(year, 1, 1)
-        .and_then(|d| d.and_hms_opt(8, 0, 0))
-        .map(|t| t.and_utc().timestamp_millis().max(0) as u64)
-        .unwrap_or(0);
-    let count = rng.between(280, 360);
-    let mut submitted: Vec<InitiativeId> = Vec::with_capacity(count as usize);
-    const DAY: u64 = 24 * 60;
+    let mut plan = Plan::new(Calendar::new(year, until));
+    let wijken = Wijk::all(reference);
+    let codes: Vec<WijkCode> = wijken.iter().map(|w| w.code).collect();
+    let lines = Lines::allocate(&mut plan, &mut rng, year, &codes);
+    let mut initiatives = Initiatives::new(plan, rng, lines, wijken, year);
+    let count = initiatives.count();
     for i in 0..count {
-        let mut minute = DAY + i * (300 * DAY / count) + rng.between(0, 600);
-        let w = rng.between(0, wijken.len() as u64 - 1) as usize;
-        let (wijk, wijk_name, gebied) = wijken[w];
-        let theme = rng.pick(&Theme::ALL);
-        let place = if rng.chance(50) {
-            rng.pick(words::STREETS)
-        } else {
-            wijk_name
-        };
-        let title = rng.pick(words::titles(theme)).replace("{plek}", place);
-        let requested = requested_cents(&mut rng);
-        let channel = match rng.between(1, 100) {
-            1..=60 => Channel::Web,
-            61..=75 => Channel::Email,
-            76..=90 => Channel::Phone,
-            _ => Channel::InPerson,
-        };
-        let first = rng.pick(words::FIRST_NAMES);
-        let last = rng.pick(words::LAST_NAMES);
-        let email = format!(
-            "{}.{}@example.nl",
-            first.to_lowercase(),
-            last.to_lowercase().replace(' ', "")
-        );
-        let phone = format!("06-{:08}", rng.between(10_000_000, 99_999_999));
-        let mut random = [0u8; 10];
-        random[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
-        random[8..].copy_from_slice(&rng.next_u64().to_le_bytes()[..2]);
-        let id = InitiativeId::from_uuid(
-            Builder::from_unix_timestamp_millis(year_start_ms + minute * 60_000, &random)
-                .into_uuid(),
-        );
-        plan.at(
-            minute,
-            DemoStep::Submit {
-                id,
-                wijk,
-                title: text(Title::parse(&title)),
-                description: text(Description::parse(rng.pick(words::DESCRIPTIONS))),
-                theme,
-                requested_amount: money(requested),
-                channel,
-                entered_by_staff: matches!(channel, Channel::Phone | Channel::InPerson),
-                initiator_name: text(PersonName::parse(&format!("{first} {last}"))),
-                initiator_email: text(Email::parse(&email)),
-                initiator_phone: text(Phone::parse(&phone)),
-            },
-        );
-
-        let mut fate = match rng.between(1, 100) {
-            1..=12 => Fate::StaysSubmitted,
-            13..=22 => Fate::StaysConnected,
-            23..=47 => Fate::StaysFunded,
-            48..=72 => Fate::Completed,
-            73..=82 => Fate::Rejected,
-            83..=92 => Fate::Withdrawn,
-            _ => Fate::Referred,
-        };
-        if fate == Fate::StaysConnected || (fate != Fate::StaysSubmitted && rng.chance(25)) {
-            minute += rng.between(2, 20) * DAY;
-            let target = if !submitted.is_empty() && rng.chance(50) {
-                ConnectionTarget::Initiative(rng.pick(&submitted))
-            } else if rng.chance(70) {
-                let org = rng.pick(words::ORGANISATIONS);
-                let name = match org {
-                    "Buurtvereniging" | "Wijkraad" => format!("{org} {wijk_name}"),
-                    _ => org.to_owned(),
-                };
-                ConnectionTarget::Party {
-                    name: text(PartyName::parse(&name)),
-                    kind: PartyKind::Organisation,
-                }
-            } else {
-                let name = format!(
-                    "{} {}",
-                    rng.pick(words::FIRST_NAMES),
-                    rng.pick(words::LAST_NAMES)
-                );
-                ConnectionTarget::Party {
-                    name: text(PartyName::parse(&name)),
-                    kind: PartyKind::Person,
-                }
-            };
-            let note = text(Note::parse(rng.pick(words::CONNECT_NOTES)));
-            plan.at(minute, DemoStep::Connect { id, target, note });
-        }
-        submitted.push(id);
-
-        let wants_funding = matches!(fate, Fate::StaysFunded | Fate::Completed)
-            || (fate == Fate::Withdrawn && rng.chance(50));
-        let mut funded = None;
-        if wants_funding {
-            let left = &mut remaining[w * Theme::ALL.len() + theme.index()];
-            let amount = if requested <= *left {
-                requested
-            } else if *left >= 10_000 {
-                *left
-            } else {
-                0
-            };
-            if amount == 0 {
-                fate = Fate::BudgetGone;
-            } else {
-                *left -= amount;
-                minute += rng.between(5, 40) * DAY;
-                plan.at(
-                    minute,
-                    DemoStep::Fund {
-                        id,
-                        year,
-                        amount: money(amount),
-                    },
-                );
-                funded = Some(amount);
-            }
-        }
-
-        minute += rng.between(5, 90) * DAY;
-        match (fate, funded) {
-            (Fate::Completed, Some(funded)) => {
-                let spent = funded * rng.between(80, 100) as i64 / 100;
-                plan.at(
-                    minute,
-                    DemoStep::Complete {
-                        id,
-                        spent: money(spent),
-                        report: text(Report::parse(rng.pick(words::REPORTS))),
-                    },
-                );
-            }
-            (Fate::Rejected, _) => {
-                let reason = rng.pick(&words::REJECT_REASONS[..2]);
-                plan.at(
-                    minute,
-                    DemoStep::Reject {
-                        id,
-                        reason: text(Reason::parse(reason)),
-                    },
-                );
-            }
-            (Fate::BudgetGone, _) => plan.at(
-                minute,
-                DemoStep::Reject {
-                    id,
-                    reason: text(Reason::parse(words::REJECT_REASONS[2])),
-                },
-            ),
-            (Fate::Referred, _) => {
-                let team = words::SOCIALE_WIJKTEAMS[gebied % words::SOCIALE_WIJKTEAMS.len()];
-                let note = rng
-                    .chance(70)
-                    .then(|| text(Note::parse(rng.pick(words::REFER_NOTES))));
-                plan.at(
-                    minute,
-                    DemoStep::Refer {
-                        id,
-                        sociaal_wijkteam: text(SociaalWijkteam::parse(team)),
-                        note,
-                    },
-                );
-            }
-            (Fate::Withdrawn, _) => {
-                let by = if rng.chance(70) {
-                    WithdrawnBy::Initiator
-                } else {
-                    WithdrawnBy::Staff
-                };
-                let reason = rng
-                    .chance(60)
-                    .then(|| text(Reason::parse(rng.pick(words::WITHDRAW_REASONS))));
-                plan.at(minute, DemoStep::Withdraw { id, by, reason });
-            }
-            _ => {}
-        }
+        initiatives.live(i, count);
     }
-    Ok(plan.into_steps())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
-    StaysSubmitted,
-    StaysConnected,
-    StaysFunded,
-    Completed,
-    Rejected,
-    Withdrawn,
-    Referred,
-    /// Wanted funding, but its line had too little left: rejected for that reason.
-    BudgetGone,
-}
-
-/// Steps with the minute of the year they happen at, put in time order at the end (an
-/// initiative's own steps always have increasing minutes).
-#[derive(Default)]
-struct Plan {
-    steps: Vec<(u64, usize, DemoStep)>,
-}
-
-impl Plan {
-    fn at(&mut self, minute: u64, step: DemoStep) {
-        let seq = self.steps.len();
-        self.steps.push((minute, seq, step));
-    }
-
-    fn into_steps(mut self) -> Vec<DemoStep> {
-        self.steps.sort_by_key(|&(minute, seq, _)| (minute, seq));
-        self.steps.into_iter().map(|(_, _, step)| step).collect()
-    }
-}
-
-/// Hundreds to tens of thousands of euros; half of them round euros.
-fn requested_cents(rng: &mut SplitMix64) -> i64 {
-    let euros = match rng.between(1, 100) {
-        1..=40 => rng.between(150, 1_500),
-        41..=80 => rng.between(1_500, 7_500),
-        _ => rng.between(7_500, 25_000),
-    } as i64;
-    let cents = if rng.chance(50) {
-        0
-    } else {
-        rng.between(1, 99) as i64
-    };
-    euros * 100 + cents
+    Ok(initiatives.plan.into_steps())
 }
 
 // The demo's amounts and texts are made within their limits above, and the tests generate many

@@ -39,11 +39,21 @@ impl Log {
 
     /// Appends events as the store would: the next positions, a minute apart.
     pub fn record(&mut self, events: impl IntoIterator<Item = DomainEvent>) {
+        self.record_dated(events, None)
+    }
+
+    /// Appends events as the store would, as having occurred `at` (if given; else a minute
+    /// after the previous position, as [`Log::record`] does).
+    pub fn record_dated(
+        &mut self,
+        events: impl IntoIterator<Item = DomainEvent>,
+        at: Option<DateTime<Utc>>,
+    ) {
         for event in events {
             let position = self.records.len() as u64 + 1;
             let recorded = Recorded {
                 position,
-                recorded_at: time_of(position),
+                recorded_at: at.unwrap_or_else(|| time_of(position)),
                 event,
             };
             self.state.apply(&recorded);

@@ -497,9 +497,7 @@ async fn metadata_and_payload_round_trip(db: TestDatabase) {
     assert_eq!(log[1].payload, json!({ "n": 0 }));
 }
 
-async fn occurred_at_is_kept_defaults_to_recorded_at_and_is_never_in_the_future(
-    db: TestDatabase,
-) {
+async fn occurred_at_is_kept_defaults_to_recorded_at_and_is_never_in_the_future(db: TestDatabase) {
     let store = open(&db).await;
     let past = "2024-03-14T09:26:53.589793Z"
         .parse::<chrono::DateTime<Utc>>()
