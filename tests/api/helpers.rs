@@ -168,7 +168,8 @@ pub async fn spawn_instance_with(app: &TestApp, configure: impl FnOnce(&mut Conf
     start(app.db.clone(), configure).await
 }
 
-async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> TestApp {
+/// A service on `db` configured by `configure` (for instances that must start together).
+pub async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(db.url());
     config.listen = "127.0.0.1:0".into();
     config.submit_per_minute = 0;
@@ -774,6 +775,7 @@ pub fn wijkpuls() -> tokio::process::Command {
         "RUST_BACKTRACE",
         "WIJKPULS_LISTEN",
         "WIJKPULS_DEMO",
+        "WIJKPULS_DEMO_YEARS",
         "WIJKPULS_AUTH_SECRET",
         "WIJKPULS_AUTH_SECRET_FILE",
         "WIJKPULS_CODE_GUESSES_PER_MINUTE",

@@ -14,6 +14,7 @@
 //! - [`schema_file`]: `schema.graphql` matches the code;
 //! - [`contention`]: many at once: racing fundings queue, deadlines, WebSocket limits, shared
 //!   subscriptions;
+//! - [`demo`]: `--demo` and `--demo-years`: dated demo years, loaded once, no dating by clients;
 //! - [`cli`]: the binary: serve, token, errors, signals;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
@@ -23,6 +24,7 @@ mod helpers;
 mod abuse;
 mod cli;
 mod contention;
+mod demo;
 mod errors;
 mod hardening;
 mod idempotency;

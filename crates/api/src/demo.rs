@@ -82,7 +82,7 @@ async fn seal(
         email: Some(email.clone()),
         phone: Some(phone.clone()),
     };
-    let sealed = state.sealer.seal(*id, &data).await?;
+    let sealed = state.sealer.seal_under_existing_or_new(*id, &data).await?;
     let code = crate::tracking::new_code(id, &state.tokens, None);
     Ok((sealed, crate::tracking::hash(&code)))
 }

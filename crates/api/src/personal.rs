@@ -37,22 +37,30 @@ impl Sealer {
         initiative: InitiativeId,
         data: &InitiatorData,
     ) -> Result<SealedInitiator, StoreError> {
-        let key_id = format!("initiator-{initiative}");
+        let key_id = key_id(&initiative);
         let key = Aes256Gcm::generate_key(OsRng);
         self.vault.put_key(&key_id, key.as_slice()).await?;
-        let cipher = Aes256Gcm::new(&key);
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let plain = serde_json::to_vec(data).expect("initiator data serialises");
-        let mut sealed = nonce.to_vec();
-        sealed.extend(
-            cipher
-                .encrypt(&nonce, plain.as_slice())
-                .expect("AES-GCM encryption of a small buffer cannot fail"),
-        );
-        Ok(SealedInitiator {
-            key_id,
-            ciphertext: STANDARD.encode(sealed),
-        })
+        Ok(seal_with(&key, key_id, data))
+    }
+
+    /// [`Sealer::seal`], or, if this initiative's key exists already, under that key: for
+    /// the demo loader, which two instances starting together run at once (the first to
+    /// record the submission wins; the other's sealed copy is never recorded).
+    pub async fn seal_under_existing_or_new(
+        &self,
+        initiative: InitiativeId,
+        data: &InitiatorData,
+    ) -> Result<SealedInitiator, StoreError> {
+        let refused = match self.seal(initiative, data).await {
+            Ok(sealed) => return Ok(sealed),
+            Err(refused) => refused,
+        };
+        let key_id = key_id(&initiative);
+        let keys = self.vault.keys(&[key_id.as_str()]).await?;
+        match keys.get(&key_id).filter(|k| k.len() == 32) {
+            Some(key) => Ok(seal_with(Key::<Aes256Gcm>::from_slice(key), key_id, data)),
+            None => Err(refused),
+        }
     }
 
     /// Decrypts, or `None` when the key was destroyed (erased) or the data does not open.
@@ -130,4 +138,20 @@ fn open_with<T: serde::de::DeserializeOwned>(key: &[u8], ciphertext: &str) -> Op
 /// The key id an initiative's initiator data is sealed under.
 pub fn key_id(initiative: &InitiativeId) -> String {
     format!("initiator-{initiative}")
+}
+
+fn seal_with(key: &Key<Aes256Gcm>, key_id: String, data: &InitiatorData) -> SealedInitiator {
+    let cipher = Aes256Gcm::new(key);
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let plain = serde_json::to_vec(data).expect("initiator data serialises");
+    let mut sealed = nonce.to_vec();
+    sealed.extend(
+        cipher
+            .encrypt(&nonce, plain.as_slice())
+            .expect("AES-GCM encryption of a small buffer cannot fail"),
+    );
+    SealedInitiator {
+        key_id,
+        ciphertext: STANDARD.encode(sealed),
+    }
 }
