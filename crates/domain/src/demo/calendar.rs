@@ -89,11 +89,12 @@ impl Calendar {
     }
 }
 
-/// A lead time of `low` to `high` days, most often near the middle (the mean of two draws),
-/// at a random moment of the day.
-pub(super) fn lead(rng: &mut SplitMix64, low: u64, high: u64) -> i64 {
-    let days = (rng.between(low, high) + rng.between(low, high)) / 2;
-    days as i64 * DAY + rng.between(0, DAY as u64 - 1) as i64
+/// The minute of a staff member's next step on an initiative, `low` to `high` days (at least
+/// one) after `from`, most often near the middle (the mean of two draws), during office hours
+/// (08:00–17:00 UTC).
+pub(super) fn after(rng: &mut SplitMix64, from: i64, low: u64, high: u64) -> i64 {
+    let days = ((rng.between(low, high) + rng.between(low, high)) / 2).max(1);
+    (from.div_euclid(DAY) + days as i64) * DAY + rng.between(8 * 60, 17 * 60) as i64
 }
 
 #[cfg(test)]
@@ -116,6 +117,16 @@ mod tests {
         assert!(minutes.windows(2).all(|w| w[0] <= w[1]));
         assert!(minutes.iter().all(|&m| calendar.time(m) <= until));
         assert!(calendar.time(calendar.allocation(191, 192)) <= until);
+    }
+
+    #[test]
+    fn a_next_step_is_later_on_another_day_during_office_hours() {
+        let mut rng = SplitMix64::new(3);
+        for from in [0, 17 * 60 + 59, 5 * DAY + 23 * 60, -30] {
+            let next = after(&mut rng, from, 1, 3);
+            assert!(next > from && next.div_euclid(DAY) > from.div_euclid(DAY));
+            assert!((8 * 60..=17 * 60).contains(&next.rem_euclid(DAY)), "{next}");
+        }
     }
 
     #[test]

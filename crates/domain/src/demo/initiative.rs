@@ -15,7 +15,7 @@ use crate::text::{
 use crate::theme::Theme;
 
 use super::budget::Lines;
-use super::calendar::{lead, Calendar};
+use super::calendar::{after, Calendar};
 use super::plan::Plan;
 use super::rng::SplitMix64;
 use super::{money, text, words, DemoStep};
@@ -138,7 +138,7 @@ impl<'a> Initiatives<'a> {
         let current = self.submit(i, count, minute);
         let mut fate = Fate::draw(&mut self.rng, self.plan.calendar().closed);
         if fate == Fate::StaysConnected || (fate != Fate::StaysSubmitted && self.rng.chance(25)) {
-            minute += lead(&mut self.rng, 2, 20);
+            minute = after(&mut self.rng, minute, 2, 20);
             self.connect(&current, minute);
         }
         self.submitted.push(current.id);
@@ -256,7 +256,7 @@ impl<'a> Initiatives<'a> {
         let amount = self
             .lines
             .take(current.w, current.theme, current.requested)?;
-        *minute += lead(&mut self.rng, 7, 42);
+        *minute = after(&mut self.rng, *minute, 7, 42);
         self.plan.at(
             *minute,
             DemoStep::Fund {
@@ -275,7 +275,7 @@ impl<'a> Initiatives<'a> {
         let id = current.id;
         let step = match (fate, funded) {
             (Fate::Completed, Some(funded)) => {
-                let minute = minute + lead(rng, 45, 150);
+                let minute = after(rng, minute, 45, 150);
                 let spent = funded * rng.between(80, 100) as i64 / 100;
                 let report = text(Report::parse(rng.pick(words::REPORTS)));
                 return self.plan.at(
@@ -320,7 +320,7 @@ impl<'a> Initiatives<'a> {
             }
             _ => return,
         };
-        let minute = minute + lead(rng, 5, 60);
+        let minute = after(rng, minute, 5, 60);
         self.plan.at(minute, step);
     }
 }
