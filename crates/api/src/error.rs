@@ -6,6 +6,8 @@ use std::sync::Arc;
 use wijkpuls_domain::DomainError;
 use wijkpuls_event_store::StoreError;
 
+/// A refusal: its [`code`](ApiError::code) and [`client_message`](ApiError::client_message) are
+/// what the client gets.
 ///
 /// Deliberately not `Display`: async-graphql turns any `Display` error into a bare message,
 /// which would drop the code. Without it, `?` in a resolver can only go through
@@ -52,28 +54,74 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The `extensions.code` of a refusal: every code a client can get (the table in
+/// docs/api.md "Errors" lists them with when each is given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    BadUserInput,
+    NotFound,
+    Unauthenticated,
+    Forbidden,
+    InvalidTransition,
+    BudgetExceeded,
+    Conflict,
+    RateLimited,
+    InternalServerError,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the table in docs/api.md.
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::BadUserInput,
+        ErrorCode::NotFound,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::InvalidTransition,
+        ErrorCode::BudgetExceeded,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::InternalServerError,
+    ];
+
+    /// The code as the client reads it in `extensions.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::InvalidTransition => "INVALID_TRANSITION",
+            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    /// The `extensions.code` the client gets for this refusal.
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Domain(error) => match error {
-                DomainError::InvalidTransition { .. } => "INVALID_TRANSITION",
+                DomainError::InvalidTransition { .. } => ErrorCode::InvalidTransition,
                 DomainError::BudgetExceeded { .. } | DomainError::AllocationBelowUse { .. } => {
-                    "BUDGET_EXCEEDED"
+                    ErrorCode::BudgetExceeded
                 }
-                DomainError::NotFound { .. } => "NOT_FOUND",
-                DomainError::AlreadyExists { .. } => "CONFLICT",
+                DomainError::NotFound { .. } => ErrorCode::NotFound,
+                DomainError::AlreadyExists { .. } => ErrorCode::Conflict,
                 DomainError::Invalid { .. } | DomainError::InvalidReferenceData { .. } => {
-                    "BAD_USER_INPUT"
+                    ErrorCode::BadUserInput
                 }
-                DomainError::UnreadableEvent { .. } => "INTERNAL_SERVER_ERROR",
+                DomainError::UnreadableEvent { .. } => ErrorCode::InternalServerError,
             },
-            ApiError::BadInput(_) => "BAD_USER_INPUT",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::RateLimited(_) => "RATE_LIMITED",
-            ApiError::Unavailable(_) | ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            ApiError::BadInput(_) => ErrorCode::BadUserInput,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) | ApiError::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 
@@ -111,12 +159,12 @@ impl ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let code = error.code();
-        if code == "INTERNAL_SERVER_ERROR" {
+        if code == ErrorCode::InternalServerError {
             tracing::error!(error = %error.detail(), "internal error");
         }
         use async_graphql::ErrorExtensions as _;
         async_graphql::Error::new(error.client_message())
-            .extend_with(|_, ext| ext.set("code", code))
+            .extend_with(|_, ext| ext.set("code", code.as_str()))
     }
 }
 
@@ -158,8 +206,55 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes of the table in docs/api.md "Errors", in order.
+    fn documented_codes() -> Vec<String> {
+        let api = include_str!("../../../docs/api.md");
+        let section = api
+            .split("\n## Errors\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/api.md has an Errors section");
+        section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(code, _)| code.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_code_is_a_variant_and_every_variant_is_documented() {
+        let variants: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|code| code.as_str().to_owned())
+            .collect();
+        assert_eq!(documented_codes(), variants);
+    }
+
+    #[test]
+    fn internal_causes_answer_with_the_internal_code_and_a_safe_message() {
+        let error = ApiError::from(anyhow::anyhow!("disk /var/lib/wijkpuls is full"));
+        assert_eq!(error.code(), ErrorCode::InternalServerError);
+        assert!(!error.client_message().contains("/var/lib"));
+        let graphql = async_graphql::Error::from(error);
+        let code = graphql
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .cloned();
+        assert_eq!(
+            code,
+            Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
+        );
+    }
 }
