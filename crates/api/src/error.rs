@@ -150,10 +150,6 @@ impl ApiError {
             other => other.client_message(),
         }
     }
-
-    pub fn forbidden() -> ApiError {
-        ApiError::Forbidden("you may not do this here".into())
-    }
 }
 
 impl From<ApiError> for async_graphql::Error {
