@@ -54,49 +54,50 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The `extensions.code` of a refusal: every code a client can get (the table in
-/// docs/api.md "Errors" lists them with when each is given).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    BadUserInput,
-    NotFound,
-    Unauthenticated,
-    Forbidden,
-    InvalidTransition,
-    BudgetExceeded,
-    Conflict,
-    RateLimited,
-    InternalServerError,
+/// Declares [`ErrorCode`] from one list, so that [`ErrorCode::ALL`] and
+/// [`ErrorCode::as_str`] cannot miss a variant.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident => $code:literal,)+) => {
+        /// The `extensions.code` of a refusal: every code a client can get (the table in
+        /// docs/api.md "Errors" lists them with when each is given).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table in docs/api.md.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The code as the client reads it in `extensions.code`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code, in the order of the table in docs/api.md.
-    pub const ALL: [ErrorCode; 9] = [
-        ErrorCode::BadUserInput,
-        ErrorCode::NotFound,
-        ErrorCode::Unauthenticated,
-        ErrorCode::Forbidden,
-        ErrorCode::InvalidTransition,
-        ErrorCode::BudgetExceeded,
-        ErrorCode::Conflict,
-        ErrorCode::RateLimited,
-        ErrorCode::InternalServerError,
-    ];
-
-    /// The code as the client reads it in `extensions.code`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadUserInput => "BAD_USER_INPUT",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
-            ErrorCode::Forbidden => "FORBIDDEN",
-            ErrorCode::InvalidTransition => "INVALID_TRANSITION",
-            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
-            ErrorCode::Conflict => "CONFLICT",
-            ErrorCode::RateLimited => "RATE_LIMITED",
-            ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
-        }
-    }
+error_codes! {
+    /// The input breaks a rule (also: a request that never executed).
+    BadUserInput => "BAD_USER_INPUT",
+    /// A mutation or subscription names something that does not exist.
+    NotFound => "NOT_FOUND",
+    /// A bad token, or the public asking for what needs staff or an admin.
+    Unauthenticated => "UNAUTHENTICATED",
+    /// Signed in, but not allowed this (see [`crate::policy`]).
+    Forbidden => "FORBIDDEN",
+    /// Not allowed in the initiative's status.
+    InvalidTransition => "INVALID_TRANSITION",
+    /// More than remains on the budget line.
+    BudgetExceeded => "BUDGET_EXCEEDED",
+    /// Not recorded in time, or it exists already.
+    Conflict => "CONFLICT",
+    /// Past a limit per address or per connection.
+    RateLimited => "RATE_LIMITED",
+    /// Something broke on the server, or the change is not visible here in time.
+    InternalServerError => "INTERNAL_SERVER_ERROR",
 }
 
 impl ApiError {
