@@ -1,4 +1,5 @@
-//! Who is asking: bearer tokens and the [`Actor`] they stand for.
+//! Who is asking: bearer tokens and the [`Actor`] they stand for. What an actor may do and
+//! see is [`crate::policy`]'s question.
 //!
 //! A token is `wp1.<claims>.<signature>`: base64url JSON claims (subject, role, gebieden,
 //! expiry) and their HMAC-SHA256 under the signing key. The key lives in the database (created
@@ -73,20 +74,6 @@ impl Actor {
             gebieden: Vec::new(),
             client,
         }
-    }
-
-    /// Whether this actor may act on (and see personal data in) the wijk of `gebied`.
-    pub fn works_in(&self, gebied: &GebiedCode) -> bool {
-        match self.role {
-            Role::Admin => true,
-            Role::Staff => self.gebieden.contains(gebied),
-            Role::Public => false,
-        }
-    }
-
-    /// Whether the actor is staff or admin (sees the staff parts of feeds).
-    pub fn is_staff_or_admin(&self) -> bool {
-        matches!(self.role, Role::Staff | Role::Admin)
     }
 }
 

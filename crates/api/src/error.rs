@@ -6,6 +6,8 @@ use std::sync::Arc;
 use wijkpuls_domain::DomainError;
 use wijkpuls_event_store::StoreError;
 
+/// A refusal: its [`code`](ApiError::code) and [`client_message`](ApiError::client_message) are
+/// what the client gets.
 ///
 /// Deliberately not `Display`: async-graphql turns any `Display` error into a bare message,
 /// which would drop the code. Without it, `?` in a resolver can only go through
@@ -52,28 +54,75 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Declares [`ErrorCode`] from one list, so that [`ErrorCode::ALL`] and
+/// [`ErrorCode::as_str`] cannot miss a variant.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident => $code:literal,)+) => {
+        /// The `extensions.code` of a refusal: every code a client can get (the table in
+        /// docs/api.md "Errors" lists them with when each is given).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table in docs/api.md.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The code as the client reads it in `extensions.code`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The input breaks a rule (also: a request that never executed).
+    BadUserInput => "BAD_USER_INPUT",
+    /// A mutation or subscription names something that does not exist.
+    NotFound => "NOT_FOUND",
+    /// A bad token, or the public asking for what needs staff or an admin.
+    Unauthenticated => "UNAUTHENTICATED",
+    /// Signed in, but not allowed this (see [`crate::policy`]).
+    Forbidden => "FORBIDDEN",
+    /// Not allowed in the initiative's status.
+    InvalidTransition => "INVALID_TRANSITION",
+    /// More than remains on the budget line.
+    BudgetExceeded => "BUDGET_EXCEEDED",
+    /// Not recorded in time, or it exists already.
+    Conflict => "CONFLICT",
+    /// Past a limit per address or per connection.
+    RateLimited => "RATE_LIMITED",
+    /// Something broke on the server, or the change is not visible here in time.
+    InternalServerError => "INTERNAL_SERVER_ERROR",
+}
+
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    /// The `extensions.code` the client gets for this refusal.
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Domain(error) => match error {
-                DomainError::InvalidTransition { .. } => "INVALID_TRANSITION",
+                DomainError::InvalidTransition { .. } => ErrorCode::InvalidTransition,
                 DomainError::BudgetExceeded { .. } | DomainError::AllocationBelowUse { .. } => {
-                    "BUDGET_EXCEEDED"
+                    ErrorCode::BudgetExceeded
                 }
-                DomainError::NotFound { .. } => "NOT_FOUND",
-                DomainError::AlreadyExists { .. } => "CONFLICT",
+                DomainError::NotFound { .. } => ErrorCode::NotFound,
+                DomainError::AlreadyExists { .. } => ErrorCode::Conflict,
                 DomainError::Invalid { .. } | DomainError::InvalidReferenceData { .. } => {
-                    "BAD_USER_INPUT"
+                    ErrorCode::BadUserInput
                 }
-                DomainError::UnreadableEvent { .. } => "INTERNAL_SERVER_ERROR",
+                DomainError::UnreadableEvent { .. } => ErrorCode::InternalServerError,
             },
-            ApiError::BadInput(_) => "BAD_USER_INPUT",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::Conflict(_) => "CONFLICT",
-            ApiError::RateLimited(_) => "RATE_LIMITED",
-            ApiError::Unavailable(_) | ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            ApiError::BadInput(_) => ErrorCode::BadUserInput,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) | ApiError::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 
@@ -102,21 +151,17 @@ impl ApiError {
             other => other.client_message(),
         }
     }
-
-    pub fn forbidden() -> ApiError {
-        ApiError::Forbidden("you may not do this here".into())
-    }
 }
 
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let code = error.code();
-        if code == "INTERNAL_SERVER_ERROR" {
+        if code == ErrorCode::InternalServerError {
             tracing::error!(error = %error.detail(), "internal error");
         }
         use async_graphql::ErrorExtensions as _;
         async_graphql::Error::new(error.client_message())
-            .extend_with(|_, ext| ext.set("code", code))
+            .extend_with(|_, ext| ext.set("code", code.as_str()))
     }
 }
 
@@ -158,8 +203,55 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes of the table in docs/api.md "Errors", in order.
+    fn documented_codes() -> Vec<String> {
+        let api = include_str!("../../../docs/api.md");
+        let section = api
+            .split("\n## Errors\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/api.md has an Errors section");
+        section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(code, _)| code.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_code_is_a_variant_and_every_variant_is_documented() {
+        let variants: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|code| code.as_str().to_owned())
+            .collect();
+        assert_eq!(documented_codes(), variants);
+    }
+
+    #[test]
+    fn internal_causes_answer_with_the_internal_code_and_a_safe_message() {
+        let error = ApiError::from(anyhow::anyhow!("disk /var/lib/wijkpuls is full"));
+        assert_eq!(error.code(), ErrorCode::InternalServerError);
+        assert!(!error.client_message().contains("/var/lib"));
+        let graphql = async_graphql::Error::from(error);
+        let code = graphql
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .cloned();
+        assert_eq!(
+            code,
+            Some(async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
+        );
+    }
 }

@@ -12,7 +12,8 @@
 //!   wait for read-your-writes);
 //! - [`schema`]: queries, mutations, subscriptions; [`error`]: the one mapping from refusals
 //!   to `extensions.code`;
-//! - [`auth`], [`tracking`], [`personal`], [`ratelimit`]: who may do what, and personal data;
+//! - [`policy`]: every rule of who may do and see what; [`auth`]: who is asking (tokens);
+//!   [`tracking`], [`personal`], [`ratelimit`]: tracking codes, personal data, rate limits;
 //! - [`transport`]: GraphQL over HTTP and WebSocket, standards-exact;
 //! - [`routes`]: HTTP; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
 
@@ -25,6 +26,7 @@ pub mod feed;
 pub mod live;
 pub mod overview;
 pub mod personal;
+pub mod policy;
 pub mod ratelimit;
 pub mod routes;
 pub mod schema;

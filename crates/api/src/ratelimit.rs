@@ -85,7 +85,10 @@ mod tests {
         for _ in 0..3 {
             limiter.check(a).unwrap();
         }
-        assert_eq!(limiter.check(a).unwrap_err().code(), "RATE_LIMITED");
+        assert_eq!(
+            limiter.check(a).unwrap_err().code(),
+            crate::error::ErrorCode::RateLimited
+        );
         limiter.check(b).unwrap();
         assert!(RateLimiter::new(0, 1).check(a).is_ok());
     }

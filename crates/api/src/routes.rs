@@ -200,9 +200,7 @@ impl GraphqlHooks for Hooks {
         let actor = session
             .get(&std::any::TypeId::of::<Actor>())?
             .downcast_ref::<Actor>()?;
-        let mut gebieden: Vec<String> = actor.gebieden.iter().map(|g| g.to_string()).collect();
-        gebieden.sort();
-        Some(format!("{}:{}", actor.role.as_str(), gebieden.join(",")))
+        Some(crate::policy::visibility(actor))
     }
 }
 

@@ -31,7 +31,7 @@ use wijkpuls_event_store::{
 
 use crate::auth::Actor;
 use crate::codec;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::live::{Live, NotYetApplied};
 
 /// How long the service keeps trying and waiting on one command.
@@ -271,13 +271,13 @@ impl Service {
                 let state = self.live.read();
                 match command(&state) {
                     Ok(command) => decide(&state, command).map_err(ApiError::from),
-                    Err(error) if error.code() == "NOT_FOUND" => Err(error),
+                    Err(error) if error.code() == ErrorCode::NotFound => Err(error),
                     Err(refused) => return Err(refused),
                 }
             };
             match decided {
                 Ok(decision) => return Ok(Ok(decision.consistency_tags)),
-                Err(error) if error.code() == "NOT_FOUND" && !caught_up => {
+                Err(error) if error.code() == ErrorCode::NotFound && !caught_up => {
                     caught_up = true;
                     // Decide again once everything committed now is applied here (it may have
                     // been applied since the look above).
@@ -286,7 +286,7 @@ impl Service {
                         return Err(error);
                     }
                 }
-                Err(error) if error.code() == "NOT_FOUND" => return Err(error),
+                Err(error) if error.code() == ErrorCode::NotFound => return Err(error),
                 // Refused by the domain: the caller checks whether it is a retry of something
                 // already done.
                 Err(error) => return Ok(Err(error)),

@@ -1,5 +1,5 @@
 //! The mutations: one per command of the lifecycle, each taking one `input` with an optional
-//! `idempotencyKey`, each checking who may do it before anything is recorded.
+//! `idempotencyKey`, each asking [`crate::policy`] who may do it before anything is recorded.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use wijkpuls_domain as domain;
@@ -10,9 +10,9 @@ use wijkpuls_domain::{
 use super::scalars::{Channel, Money, PartyKind, Theme};
 use super::types::{Budget, Initiative};
 use super::{actor, app, AppState};
-use crate::auth::{Actor, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::personal::InitiatorData;
+use crate::policy;
 
 pub struct Mutation;
 
@@ -141,7 +141,7 @@ impl Mutation {
     ) -> ApiResult<SubmitInitiativePayload> {
         let app = app(ctx);
         let actor = actor(ctx);
-        if actor.role == Role::Public {
+        if policy::submissions_are_rate_limited(actor) {
             app.submit_limiter.check(actor.client)?;
         }
         let wijk = WijkCode::parse(&input.wijk_code)?;
@@ -161,7 +161,7 @@ impl Mutation {
                 "give the initiator's e-mail or phone, so the team can reach them".into(),
             ));
         }
-        let staff = actor.role != Role::Public;
+        let staff = policy::enters_on_behalf(actor);
         let channel = match (input.channel, staff) {
             (Some(channel), true) => channel.into(),
             (Some(Channel::Web) | None, _) => domain::Channel::Web,
@@ -273,7 +273,7 @@ impl Mutation {
     ) -> ApiResult<Budget> {
         let app = app(ctx);
         let actor = actor(ctx);
-        require_admin(actor)?;
+        policy::require_admin(actor)?;
         let wijk = WijkCode::parse(&input.wijk_code)?;
         app.service
             .execute(
@@ -450,11 +450,9 @@ impl Mutation {
         if let Some(code) = &code {
             // Counted against the caller's address before anything is decided.
             let state = app.live.read();
-            let view = state.initiative(&id);
-            if view.is_some() && !crate::tracking::check_in(ctx, code, view)? {
-                return Err(ApiError::Forbidden(
-                    "this tracking code does not belong to this initiative".into(),
-                ));
+            if let Some(view) = state.initiative(&id) {
+                let right = crate::tracking::check_in(ctx, code, Some(view))?;
+                policy::may_withdraw(actor, &view.gebied, Some(right))?;
             }
         }
         app.service
@@ -464,20 +462,10 @@ impl Mutation {
                 input.idempotency_key.as_deref(),
                 |state| {
                     let view = find(state, &id)?;
-                    let by = match &code {
-                        Some(code) if crate::tracking::matches(code, view) => {
-                            domain::WithdrawnBy::Initiator
-                        }
-                        Some(_) => {
-                            return Err(ApiError::Forbidden(
-                                "this tracking code does not belong to this initiative".into(),
-                            ))
-                        }
-                        None => {
-                            may_act(actor, view)?;
-                            domain::WithdrawnBy::Staff
-                        }
-                    };
+                    let right = code
+                        .as_deref()
+                        .map(|code| crate::tracking::matches(code, view));
+                    let by = policy::may_withdraw(actor, &view.gebied, right)?;
                     Ok(Command::Withdraw {
                         id,
                         by,
@@ -498,7 +486,7 @@ impl Mutation {
     ) -> ApiResult<Initiative> {
         let app = app(ctx);
         let actor = actor(ctx);
-        require_admin(actor)?;
+        policy::require_admin(actor)?;
         let id = InitiativeId::parse(&input.initiative_id)?;
         app.service
             .execute(
@@ -521,7 +509,7 @@ impl Mutation {
     ) -> ApiResult<super::types::Gebied> {
         let app = app(ctx);
         let actor = actor(ctx);
-        require_admin(actor)?;
+        policy::require_admin(actor)?;
         let gebied = domain::GebiedCode::parse(&input.gebied_code)?;
         let team = domain::TeamContact {
             email: domain::Email::parse(&input.email)?,
@@ -557,41 +545,14 @@ async fn staff_command(
 ) -> ApiResult<Initiative> {
     let app = app(ctx);
     let actor = actor(ctx);
-    if actor.role == Role::Public {
-        return Err(ApiError::Unauthenticated(
-            "sign in as staff of the team Leefomgeving to do this".into(),
-        ));
-    }
+    policy::require_staff(actor)?;
     app.service
         .execute(actor, operation, idempotency_key, |state| {
-            may_act(actor, find(state, &id)?)?;
+            policy::may_decide(actor, &find(state, &id)?.gebied)?;
             command(state)
         })
         .await?;
     initiative(app, &id)
-}
-
-fn may_act(actor: &Actor, view: &InitiativeView) -> ApiResult<()> {
-    match actor.role {
-        Role::Public => Err(ApiError::Unauthenticated(
-            "sign in as staff of the team Leefomgeving to do this".into(),
-        )),
-        _ if actor.works_in(&view.gebied) => Ok(()),
-        _ => Err(ApiError::Forbidden(format!(
-            "you may act only on initiatives in your own gebied; this one is in {}",
-            view.gebied
-        ))),
-    }
-}
-
-fn require_admin(actor: &Actor) -> ApiResult<()> {
-    match actor.role {
-        Role::Admin => Ok(()),
-        Role::Public => Err(ApiError::Unauthenticated(
-            "sign in as an admin to do this".into(),
-        )),
-        Role::Staff => Err(ApiError::Forbidden("only an admin may do this".into())),
-    }
 }
 
 fn find<'a>(state: &'a CityState, id: &InitiativeId) -> ApiResult<&'a InitiativeView> {
@@ -632,7 +593,7 @@ fn hex8(digest: &[u8]) -> String {
 fn initiator_key(ctx: &Context<'_>, id: &InitiativeId) -> ApiResult<Option<String>> {
     let state = app(ctx).live.read();
     let view = find(&state, id)?;
-    may_act(actor(ctx), view)?;
+    policy::may_decide(actor(ctx), &view.gebied)?;
     Ok(view.initiator.as_ref().map(|s| s.key_id.clone()))
 }
 

@@ -8,7 +8,7 @@ use super::types::{
     CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection, InitiativeEdge, PageInfo,
     Wijk,
 };
-use super::{actor, app, current_year};
+use super::{app, current_year};
 use crate::error::{ApiError, ApiResult};
 
 pub struct Query;
@@ -147,7 +147,6 @@ impl Query {
         after: Option<Position>,
         #[graphql(default = 100, validator(minimum = 1, maximum = 500))] first: i32,
     ) -> ApiResult<Vec<EventRecord>> {
-        let _ = actor(ctx);
         let app = app(ctx);
         let records = app
             .service

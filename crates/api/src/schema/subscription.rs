@@ -100,16 +100,7 @@ impl Subscription {
         ctx: &Context<'_>,
         after: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = EventRecord>> {
-        let actor = actor(ctx);
-        if !actor.is_staff_or_admin() {
-            return Err(match actor.role {
-                crate::auth::Role::Public => {
-                    ApiError::Unauthenticated("sign in as staff to follow the event feed".into())
-                }
-                _ => ApiError::forbidden(),
-            }
-            .into());
-        }
+        crate::policy::may_follow_event_feed(actor(ctx))?;
         let app: Arc<AppState> = ctx.data_unchecked::<Arc<AppState>>().clone();
         Ok(feed_from(app, after.map_or(0, |p| p.0)))
     }

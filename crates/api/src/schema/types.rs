@@ -13,6 +13,7 @@ use super::scalars::{Channel, InitiativeStatus, Money, PartyKind, Position, Them
 use super::{actor, app, current_year};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::FeedItem;
+use crate::policy;
 
 /// One year's budget of a wijk, a gebied or the city.
 #[derive(SimpleObject, Clone)]
@@ -409,14 +410,15 @@ impl Initiative {
 
     /// Links to other initiatives (both ways) and to organisations or persons.
     async fn connections(&self, ctx: &Context<'_>) -> ApiResult<Vec<InitiativeLink>> {
-        let sees_people = actor(ctx).works_in(&self.view.gebied);
+        let actor = actor(ctx);
+        let sees_people = policy::may_see_personal_data(actor, &self.view.gebied);
         let mut links = Vec::with_capacity(self.view.connections.len());
         for c in &self.view.connections {
             let party = match &c.target {
                 ConnectionTarget::Party { name, kind } => Some(Party {
                     kind: (*kind).into(),
                     // A person's name is personal data: only staff of the gebied see it.
-                    name: (sees_people || *kind == domain::PartyKind::Organisation)
+                    name: policy::may_see_party_name(actor, &self.view.gebied, *kind)
                         .then(|| name.as_str().to_owned()),
                 }),
                 ConnectionTarget::SealedPerson { name, .. } => Some(Party {
@@ -480,12 +482,13 @@ impl Initiative {
         tracking_code: Option<String>,
     ) -> ApiResult<Option<Initiator>> {
         let app = app(ctx);
-        let allowed = actor(ctx).works_in(&self.view.gebied)
-            || self.opened_by_initiator
-            || match tracking_code.as_deref() {
-                Some(code) => crate::tracking::check_in(ctx, code, Some(&self.view))?,
-                None => false,
-            };
+        let allowed = policy::may_see_initiator(actor(ctx), &self.view.gebied, || {
+            Ok(self.opened_by_initiator
+                || match tracking_code.as_deref() {
+                    Some(code) => crate::tracking::check_in(ctx, code, Some(&self.view))?,
+                    None => false,
+                })
+        })?;
         if !allowed {
             return Ok(None);
         }
@@ -612,7 +615,7 @@ impl EventRecord {
 
     /// Who did it: for staff and admins only (`null` for the public).
     async fn actor(&self, ctx: &Context<'_>) -> Option<String> {
-        actor(ctx).is_staff_or_admin().then(|| self.0.actor.clone())
+        policy::may_see_event_actors(actor(ctx)).then(|| self.0.actor.clone())
     }
 }
 

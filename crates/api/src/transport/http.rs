@@ -34,6 +34,7 @@ use super::{
     coded_error, internal_error, is_request_error, prepare_costed, Params, Shared, WireResponse,
     GRAPHQL_WS_PATH,
 };
+use crate::error::ErrorCode;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -427,7 +428,7 @@ async fn execute<E: Executor>(
             error
                 .extensions
                 .get_or_insert_with(Default::default)
-                .set("code", "UNAUTHENTICATED");
+                .set("code", ErrorCode::Unauthenticated.as_str());
             let status = match media {
                 MediaType::GraphqlResponseJson => StatusCode::UNAUTHORIZED,
                 MediaType::Json => StatusCode::OK,
@@ -508,7 +509,7 @@ async fn execute<E: Executor>(
 fn busy(media: MediaType) -> Response {
     let error = coded_error(
         "The server is busy with other large queries; try again in a moment, or ask for less",
-        "RATE_LIMITED",
+        ErrorCode::RateLimited,
     );
     let status = match media {
         MediaType::GraphqlResponseJson => StatusCode::TOO_MANY_REQUESTS,
@@ -529,7 +530,7 @@ fn over_budget(media: MediaType, budget: std::time::Duration) -> Response {
             "The query took longer than {} s and was stopped; ask for less",
             budget.as_secs_f32()
         ),
-        "INTERNAL_SERVER_ERROR",
+        ErrorCode::InternalServerError,
     );
     let status = match media {
         MediaType::GraphqlResponseJson => StatusCode::SERVICE_UNAVAILABLE,
@@ -734,7 +735,10 @@ mod load_tests {
 
         let (status, busy) = post(address, "{ items(first: 100) }").await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{busy}");
-        assert_eq!(busy["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert_eq!(
+            busy["errors"][0]["extensions"]["code"],
+            ErrorCode::RateLimited.as_str()
+        );
         assert!(busy.get("data").is_none());
         let (status, cheap) = post(address, "{ items(first: 3) }").await;
         assert_eq!(status, StatusCode::OK, "{cheap}");
@@ -757,7 +761,7 @@ mod load_tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{response}");
         assert_eq!(
             response["errors"][0]["extensions"]["code"],
-            "INTERNAL_SERVER_ERROR"
+            ErrorCode::InternalServerError.as_str()
         );
         assert_eq!(
             response["errors"][0]["message"],

@@ -36,6 +36,8 @@ use async_graphql::{
 use axum::{http::HeaderMap, routing::get, Router};
 use serde::Serialize;
 
+use crate::error::ErrorCode;
+
 /// Path of the GraphQL over HTTP endpoint (and of GraphiQL).
 pub const GRAPHQL_PATH: &str = "/graphql";
 /// Path of the GraphQL over WebSocket endpoint.
@@ -44,7 +46,7 @@ pub const GRAPHQL_WS_PATH: &str = "/graphql/ws";
 /// Authentication hooks: they turn what a client presents into request or connection data.
 pub trait GraphqlHooks: Send + Sync + 'static {
     /// Data to attach to an HTTP GraphQL request, from its headers and peer address; an
-    /// Err(message) answers with a GraphQL error whose extensions.code is "UNAUTHENTICATED"
+    /// Err(message) answers with a GraphQL error whose extensions.code is `UNAUTHENTICATED`
     /// (HTTP 401 with graphql-response+json; 200 with application/json) and executes nothing.
     fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String>;
 
@@ -316,14 +318,14 @@ fn prepare_costed(
                 "The query has {length} bytes besides white space, more than the limit of {} bytes",
                 limits.max_query_bytes
             ),
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
         )]);
     }
     let document = parse_cached(&params.query).map_err(|error| vec![error])?;
     let operation = select_operation(&document, params.operation_name.as_deref())
         .map_err(|error| vec![error])?;
     let estimate = cost::check(&document, &operation.node, &params.variables, shape, limits)
-        .map_err(|message| vec![coded_error(message, "BAD_USER_INPUT")])?;
+        .map_err(|message| vec![coded_error(message, ErrorCode::BadUserInput)])?;
     check_variables(&operation.node, &params.variables)?;
     let operation = operation.node.ty;
 
@@ -362,12 +364,12 @@ fn prepare_costed(
 }
 
 /// A request error with an `extensions.code`.
-fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
+fn coded_error(message: impl Into<String>, code: ErrorCode) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
         .get_or_insert_with(Default::default)
-        .set("code", code);
+        .set("code", code.as_str());
     error
 }
 

@@ -936,7 +936,7 @@ async fn drive(stream: BoxStream<'static, Response>, route: Route) {
 fn rate_limited(message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
-    extensions.set("code", "RATE_LIMITED");
+    extensions.set("code", crate::error::ErrorCode::RateLimited.as_str());
     error.extensions = Some(extensions);
     error
 }
