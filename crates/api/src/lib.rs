@@ -14,7 +14,7 @@
 //!   to `extensions.code`;
 //! - [`auth`], [`tracking`], [`personal`], [`ratelimit`]: who may do what, and personal data;
 //! - [`transport`]: GraphQL over HTTP and WebSocket, standards-exact;
-//! - [`routes`]: HTTP; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
+//! - [`routes`]: HTTP; [`request`]: request ids and the per-request span; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
 
 pub mod app;
 pub mod auth;
@@ -26,6 +26,7 @@ pub mod live;
 pub mod overview;
 pub mod personal;
 pub mod ratelimit;
+pub mod request;
 pub mod routes;
 pub mod schema;
 pub mod service;
