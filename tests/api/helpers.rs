@@ -773,6 +773,7 @@ pub fn wijkpuls() -> tokio::process::Command {
         "RUST_LOG",
         "RUST_BACKTRACE",
         "WIJKPULS_LISTEN",
+        "WIJKPULS_LOG_FORMAT",
         "WIJKPULS_DEMO",
         "WIJKPULS_AUTH_SECRET",
         "WIJKPULS_AUTH_SECRET_FILE",
@@ -820,6 +821,8 @@ pub struct Binary {
     pub child: tokio::process::Child,
     pub address: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// Whether any line had terminal colour sequences (the log keeps lines without them).
+    coloured: Arc<std::sync::atomic::AtomicBool>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -844,16 +847,25 @@ impl Binary {
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(String::new()));
         let (found, address) = tokio::sync::oneshot::channel::<SocketAddr>();
+        let coloured = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = tokio::spawn({
             let log = log.clone();
+            let coloured = coloured.clone();
             async move {
                 let mut found = Some(found);
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if line.contains('\u{1b}') {
+                        coloured.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let line = plain(&line);
                     if let Some(at) = line.find("listening on http://") {
                         let rest = &line[at + "listening on http://".len()..];
-                        let address = rest.split_whitespace().next().unwrap_or_default();
+                        // Up to white space, or the quote ending a JSON string.
+                        let address = rest
+                            .split(|c: char| c.is_whitespace() || c == '"')
+                            .next()
+                            .unwrap_or_default();
                         if let (Ok(address), Some(found)) = (address.parse(), found.take()) {
                             let _ = found.send(address);
                         }
@@ -878,8 +890,14 @@ impl Binary {
             child,
             address,
             log,
+            coloured,
             reader,
         }
+    }
+
+    /// Whether it has written terminal colour sequences (it should not: stderr is a pipe).
+    pub fn wrote_colours(&self) -> bool {
+        self.coloured.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Everything it has written to stderr so far.

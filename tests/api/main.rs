@@ -14,7 +14,8 @@
 //! - [`schema_file`]: `schema.graphql` matches the code;
 //! - [`contention`]: many at once: racing fundings queue, deadlines, WebSocket limits, shared
 //!   subscriptions;
-//! - [`cli`]: the binary: serve, token, errors, signals;
+//! - [`request_ids`]: one request id in the response header, the errors and the events;
+//! - [`cli`]: the binary: serve, token, errors, signals, log formats;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -30,5 +31,6 @@ mod mutations;
 mod permissions;
 mod personal_data;
 mod queries;
+mod request_ids;
 mod schema_file;
 mod subscriptions;

@@ -473,7 +473,7 @@ fn append_request(
                     .unwrap_or_else(crate::request::RequestId::fresh)
                     .to_string(),
             ),
-            idempotency_key: None,
+            ..Metadata::default()
         },
     })
 }

@@ -383,7 +383,7 @@ async fn execute<E: Executor>(
     let started = tokio::time::Instant::now();
     let span = tracing::info_span!(
         "graphql",
-        operation = params.operation_name.as_deref().unwrap_or(""),
+        operation = tracing::field::Empty,
         kind = tracing::field::Empty,
         role = tracing::field::Empty,
         request_id = %crate::request::current().map(|id| id.to_string()).unwrap_or_default(),
@@ -416,7 +416,11 @@ async fn steps<E: Executor>(
             return json_response(request_error_status, media, &WireResponse::errors(&errors))
         }
     };
-    tracing::Span::current().record("kind", operation_kind(prepared.operation));
+    let span = tracing::Span::current();
+    span.record("kind", operation_kind(prepared.operation));
+    if let Some(name) = &prepared.name {
+        span.record("operation", name.as_str());
+    }
     if let Err(refused) = check_method(prepared.operation, &method, media, request_error_status) {
         return refused;
     }

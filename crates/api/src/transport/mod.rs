@@ -300,6 +300,8 @@ impl Params {
 /// what is left to fail before execution is async-graphql's validation.
 struct Prepared {
     request: Request,
+    /// The operation's name; `None` for an anonymous one.
+    name: Option<String>,
     operation: OperationType,
     estimate: cost::Estimate,
 }
@@ -333,6 +335,15 @@ fn prepare_costed(
         .map_err(|message| vec![coded_error(message, "BAD_USER_INPUT")])?;
     check_variables(&operation.node, &params.variables)?;
     let operation = operation.node.ty;
+    let name = params
+        .operation_name
+        .clone()
+        .or_else(|| match &document.operations {
+            DocumentOperations::Multiple(operations) => {
+                operations.keys().next().map(|n| n.to_string())
+            }
+            DocumentOperations::Single(_) => None,
+        });
 
     let mut variables = async_graphql::Variables::default();
     for (name, value) in params.variables {
@@ -363,6 +374,7 @@ fn prepare_costed(
     request.set_parsed_query(document);
     Ok(Prepared {
         request,
+        name,
         operation,
         estimate,
     })
