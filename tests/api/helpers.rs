@@ -200,6 +200,8 @@ async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> Te
 pub struct GqlError {
     pub code: Option<String>,
     pub message: String,
+    /// `extensions.requestId`: the request (or WebSocket connection) it answers.
+    pub request_id: Option<String>,
 }
 
 impl GqlError {
@@ -207,6 +209,7 @@ impl GqlError {
         GqlError {
             code: error["extensions"]["code"].as_str().map(str::to_owned),
             message: error["message"].as_str().unwrap_or_default().to_owned(),
+            request_id: error["extensions"]["requestId"].as_str().map(str::to_owned),
         }
     }
 }

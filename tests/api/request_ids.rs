@@ -13,6 +13,7 @@ app_tests!(
     a_hostile_request_id_is_replaced_by_a_fresh_one,
     every_graphql_error_carries_the_request_id,
     a_mutations_events_carry_its_request_id,
+    a_websocket_connection_has_one_request_id,
 );
 
 /// `path` answered with `id` as `X-Request-Id` (if any): the response's `x-request-id`.
@@ -191,4 +192,34 @@ async fn a_mutations_events_carry_its_request_id(app: TestApp) {
         assert_ne!(request_id, id);
         assert_fresh(request_id);
     }
+}
+
+/// The request id in the errors of a refused subscription on `ws`.
+async fn refused_subscription_id(ws: &mut WsClient) -> String {
+    let id = ws
+        .subscribe(
+            "subscription { eventFeed(after: \"0\") { position } }",
+            json!({}),
+        )
+        .await;
+    match ws.next(&id).await {
+        Next::Errors(errors) => errors[0]
+            .request_id
+            .clone()
+            .unwrap_or_else(|| panic!("no requestId: {errors:?}")),
+        other => panic!("the public must not follow the event feed, got {other:?}"),
+    }
+}
+
+async fn a_websocket_connection_has_one_request_id(app: TestApp) {
+    let mut first = app.ws(None).await;
+    let one = refused_subscription_id(&mut first).await;
+    assert_fresh(&one);
+    assert_eq!(
+        refused_subscription_id(&mut first).await,
+        one,
+        "one id per connection"
+    );
+    let mut second = app.ws(None).await;
+    assert_ne!(refused_subscription_id(&mut second).await, one);
 }

@@ -79,21 +79,18 @@ pub fn current() -> Option<RequestId> {
     CURRENT.try_with(RequestId::clone).ok()
 }
 
-/// Runs `future` as part of request `id`.
-pub async fn scope<F: Future>(id: RequestId, future: F) -> F::Output {
-    CURRENT.scope(id, future).await
+/// Runs `future` as part of request `id` (of none: outside any request).
+pub async fn scope<F: Future>(id: Option<RequestId>, future: F) -> F::Output {
+    match id {
+        Some(id) => CURRENT.scope(id, future).await,
+        None => future.await,
+    }
 }
 
-/// `future` in the current request's scope and span, for a task spawned on its behalf.
+/// `future` in the current request's scope and span, for a task spawned on its behalf (both
+/// are taken now, when it is made).
 pub fn carry<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    let id = current();
-    let future = future.instrument(tracing::Span::current());
-    async move {
-        match id {
-            Some(id) => scope(id, future).await,
-            None => future.await,
-        }
-    }
+    scope(current(), future.instrument(tracing::Span::current()))
 }
 
 /// Paths polled by orchestrators and scrapers: logged at debug, not info.
@@ -114,7 +111,7 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     } else {
         tracing::info_span!("http", %method, %path, request_id = %id)
     };
-    let mut response = scope(id.clone(), next.run(request))
+    let mut response = scope(Some(id.clone()), next.run(request))
         .instrument(span.clone())
         .await;
     response.headers_mut().insert(HEADER, id.header_value());

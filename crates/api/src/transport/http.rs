@@ -421,12 +421,12 @@ async fn steps<E: Executor>(
     if let Some(name) = &prepared.name {
         span.record("operation", name.as_str());
     }
-    if let Err(refused) = check_method(prepared.operation, &method, media, request_error_status) {
+    if let Some(refused) = wrong_method(prepared.operation, &method, media, request_error_status) {
         return refused;
     }
     let data = match session(shared, headers, peer, media) {
         Ok(data) => data,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     // Held until the response is built, or dropped with this future when the client goes away.
     let _permit = if prepared.estimate.result_size >= shared.options.expensive_result_size {
@@ -454,13 +454,14 @@ fn operation_kind(operation: OperationType) -> &'static str {
     }
 }
 
-/// Mutations only over POST, subscriptions only over WebSocket.
-fn check_method(
+/// The refusal of an operation sent the wrong way: mutations only over POST, subscriptions only
+/// over WebSocket.
+fn wrong_method(
     operation: OperationType,
     method: &Method,
     media: MediaType,
     request_error_status: StatusCode,
-) -> Result<(), Response> {
+) -> Option<Response> {
     match operation {
         OperationType::Mutation if method == Method::GET => {
             let mut response = error_response(
@@ -471,16 +472,16 @@ fn check_method(
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            Err(response)
+            Some(response)
         }
-        OperationType::Subscription => Err(error_response(
+        OperationType::Subscription => Some(error_response(
             request_error_status,
             media,
             format!(
                 "Subscriptions are not supported over HTTP; use the WebSocket endpoint {GRAPHQL_WS_PATH}"
             ),
         )),
-        _ => Ok(()),
+        _ => None,
     }
 }
 
@@ -490,7 +491,7 @@ fn session<E: Executor>(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     media: MediaType,
-) -> Result<async_graphql::Data, Response> {
+) -> Result<async_graphql::Data, Box<Response>> {
     let decision =
         std::panic::catch_unwind(AssertUnwindSafe(|| shared.hooks.http_data(headers, peer)));
     match decision {
@@ -503,11 +504,11 @@ fn session<E: Executor>(
         Err(_) => {
             tracing::error!("the http_data hook panicked");
             let errors = [internal_error()];
-            Err(json_response(
+            Err(Box::new(json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 media,
                 &WireResponse::errors(&errors),
-            ))
+            )))
         }
         Ok(Err(message)) => {
             let error = coded_error(message, "UNAUTHENTICATED");
@@ -521,7 +522,7 @@ fn session<E: Executor>(
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Err(response)
+            Err(Box::new(response))
         }
     }
 }

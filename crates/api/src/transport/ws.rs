@@ -231,13 +231,14 @@ pub(super) async fn upgrade<E: Executor>(
     // their own lets that buffer go while the connection lives on.
     let headers = owned(&headers);
     // One request id per connection (its upgrade request's), in a span of its own.
-    let span = tracing::info_span!("ws", request_id = %crate::request::current().map(|id| id.to_string()).unwrap_or_default());
+    let id = crate::request::current();
+    let span = tracing::info_span!("ws", request_id = %id.as_ref().map(ToString::to_string).unwrap_or_default());
     upgrade.on_upgrade(move |socket| {
-        crate::request::carry(async move {
+        let connection = async move {
             serve(socket, protocol, shared, headers, peer).await;
             drop(slot);
-        })
-        .instrument(span)
+        };
+        crate::request::scope(id, connection.instrument(span))
     })
 }
 
