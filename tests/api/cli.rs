@@ -13,7 +13,96 @@ backend_tests!(
     token_printed_by_the_cli_is_accepted_by_the_server,
     sigterm_stops_the_server_gracefully,
     sigterm_closes_websockets_with_1001,
+    serve_logs_json_lines_with_the_request_id,
+    text_logs_have_no_colours_when_not_on_a_terminal,
 );
+
+/// Lines of `log` that mention `needle`.
+fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
+    log.lines().filter(|line| line.contains(needle)).collect()
+}
+
+async fn serve_logs_json_lines_with_the_request_id(backend: Backend) {
+    let Some(db) = backend.database().await else {
+        return;
+    };
+    // The flag, and the same through the environment.
+    for (args, env) in [
+        (&["--log-format", "json"][..], &[][..]),
+        (&[][..], &[("WIJKPULS_LOG_FORMAT", "json")][..]),
+    ] {
+        let server = Binary::serve(db.url(), args, env).await;
+        let id = "cli-json-test-42";
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/graphql", server.address))
+            .header("Content-Type", "application/json")
+            .header("x-request-id", id)
+            .json(&json!({ "query": "query Wijken { wijken { code } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"], id);
+        let (status, log) = server.terminate().await;
+        assert!(status.success(), "{status}; log:\n{log}");
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+            })
+            .collect();
+        assert!(!lines.is_empty());
+        let mentioning = lines_with(&log, id);
+        // One line when the operation is executed, one when the request is answered.
+        let operation = mentioning
+            .iter()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .find(|line| line["fields"]["message"] == "executed")
+            .unwrap_or_else(|| panic!("no operation line with {id}:\n{log}"));
+        assert_eq!(operation["level"], "INFO");
+        assert_eq!(operation["span"]["request_id"], id, "{operation}");
+        assert_eq!(operation["span"]["operation"], "Wijken", "{operation}");
+        assert_eq!(operation["span"]["kind"], "query", "{operation}");
+        assert_eq!(operation["span"]["role"], "public", "{operation}");
+        assert_eq!(operation["span"]["outcome"], "OK", "{operation}");
+        assert!(
+            operation["fields"]["duration_ms"].is_number(),
+            "{operation}"
+        );
+        let answered = mentioning
+            .iter()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .find(|line| line["fields"]["message"] == "answered")
+            .unwrap_or_else(|| panic!("no request line with {id}:\n{log}"));
+        assert_eq!(answered["span"]["request_id"], id, "{answered}");
+        assert_eq!(answered["span"]["method"], "POST", "{answered}");
+        assert_eq!(answered["span"]["path"], "/graphql", "{answered}");
+        assert_eq!(answered["fields"]["status"], 200, "{answered}");
+    }
+}
+
+async fn text_logs_have_no_colours_when_not_on_a_terminal(backend: Backend) {
+    let Some(db) = backend.database().await else {
+        return;
+    };
+    let server = Binary::serve(db.url(), &[], &[]).await;
+    let id = "cli-text-test-7";
+    reqwest::Client::new()
+        .post(format!("http://{}/graphql", server.address))
+        .header("Content-Type", "application/json")
+        .header("x-request-id", id)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    let wrote_colours = server.wrote_colours();
+    let (status, log) = server.terminate().await;
+    assert!(status.success(), "{status}; log:\n{log}");
+    assert!(!wrote_colours, "colour sequences in a piped log:\n{log}");
+    assert!(
+        lines_with(&log, &format!("request_id={id}")).len() >= 2,
+        "the request's lines name its id:\n{log}"
+    );
+}
 
 async fn serve_logs_its_address_and_answers_health_and_readiness(backend: Backend) {
     let Some(db) = backend.database().await else {

@@ -201,6 +201,8 @@ pub async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -
 pub struct GqlError {
     pub code: Option<String>,
     pub message: String,
+    /// `extensions.requestId`: the request (or WebSocket connection) it answers.
+    pub request_id: Option<String>,
 }
 
 impl GqlError {
@@ -208,6 +210,7 @@ impl GqlError {
         GqlError {
             code: error["extensions"]["code"].as_str().map(str::to_owned),
             message: error["message"].as_str().unwrap_or_default().to_owned(),
+            request_id: error["extensions"]["requestId"].as_str().map(str::to_owned),
         }
     }
 }
@@ -774,6 +777,7 @@ pub fn wijkpuls() -> tokio::process::Command {
         "RUST_LOG",
         "RUST_BACKTRACE",
         "WIJKPULS_LISTEN",
+        "WIJKPULS_LOG_FORMAT",
         "WIJKPULS_DEMO",
         "WIJKPULS_DEMO_YEARS",
         "WIJKPULS_AUTH_SECRET",
@@ -822,6 +826,8 @@ pub struct Binary {
     pub child: tokio::process::Child,
     pub address: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// Whether any line had terminal colour sequences (the log keeps lines without them).
+    coloured: Arc<std::sync::atomic::AtomicBool>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -846,16 +852,25 @@ impl Binary {
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(String::new()));
         let (found, address) = tokio::sync::oneshot::channel::<SocketAddr>();
+        let coloured = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = tokio::spawn({
             let log = log.clone();
+            let coloured = coloured.clone();
             async move {
                 let mut found = Some(found);
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if line.contains('\u{1b}') {
+                        coloured.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let line = plain(&line);
                     if let Some(at) = line.find("listening on http://") {
                         let rest = &line[at + "listening on http://".len()..];
-                        let address = rest.split_whitespace().next().unwrap_or_default();
+                        // Up to white space, or the quote ending a JSON string.
+                        let address = rest
+                            .split(|c: char| c.is_whitespace() || c == '"')
+                            .next()
+                            .unwrap_or_default();
                         if let (Ok(address), Some(found)) = (address.parse(), found.take()) {
                             let _ = found.send(address);
                         }
@@ -880,8 +895,14 @@ impl Binary {
             child,
             address,
             log,
+            coloured,
             reader,
         }
+    }
+
+    /// Whether it has written terminal colour sequences (it should not: stderr is a pipe).
+    pub fn wrote_colours(&self) -> bool {
+        self.coloured.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Everything it has written to stderr so far.

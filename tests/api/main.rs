@@ -15,7 +15,8 @@
 //! - [`contention`]: many at once: racing fundings queue, deadlines, WebSocket limits, shared
 //!   subscriptions;
 //! - [`demo`]: `--demo` and `--demo-years`: dated demo years, loaded once, no dating by clients;
-//! - [`cli`]: the binary: serve, token, errors, signals;
+//! - [`request_ids`]: one request id in the response header, the errors and the events;
+//! - [`cli`]: the binary: serve, token, errors, signals, log formats;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -32,5 +33,6 @@ mod mutations;
 mod permissions;
 mod personal_data;
 mod queries;
+mod request_ids;
 mod schema_file;
 mod subscriptions;

@@ -15,7 +15,7 @@
 //! - [`policy`]: every rule of who may do and see what; [`auth`]: who is asking (tokens);
 //!   [`tracking`], [`personal`], [`ratelimit`]: tracking codes, personal data, rate limits;
 //! - [`transport`]: GraphQL over HTTP and WebSocket, standards-exact;
-//! - [`routes`]: HTTP; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
+//! - [`routes`]: HTTP; [`request`]: request ids and the per-request span; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
 
 pub mod app;
 pub mod auth;
@@ -28,6 +28,7 @@ pub mod overview;
 pub mod personal;
 pub mod policy;
 pub mod ratelimit;
+pub mod request;
 pub mod routes;
 pub mod schema;
 pub mod service;

@@ -42,6 +42,8 @@ pub fn router(
         .with_state((state, ws_stats))
         .merge(graphql)
         .merge(crate::overview::router())
+        // Outermost: every response, whatever answered it, carries the request id.
+        .layer(axum::middleware::from_fn(crate::request::track))
 }
 
 /// A reverse proxy (an address, or a network in CIDR notation) whose `X-Forwarded-For` header
@@ -190,6 +192,10 @@ impl GraphqlHooks for Hooks {
         client_address(headers, peer, &self.proxies)
     }
 
+    fn role(&self, session: &Data) -> Option<&'static str> {
+        session_actor(session).map(|actor| actor.role.as_str())
+    }
+
     /// The live state views (a wijk, the city) are the same for everyone who sees the same:
     /// shared per role and gebieden (staff see personal data only in their own gebieden).
     fn shared_subscription(&self, root_fields: &[&str], session: &Data) -> Option<String> {
@@ -197,11 +203,16 @@ impl GraphqlHooks for Hooks {
         if !root_fields.iter().all(|field| STATE_VIEWS.contains(field)) {
             return None;
         }
-        let actor = session
-            .get(&std::any::TypeId::of::<Actor>())?
-            .downcast_ref::<Actor>()?;
+        let actor = session_actor(session)?;
         Some(crate::policy::visibility(actor))
     }
+}
+
+/// The actor the hooks put in a session's data.
+fn session_actor(session: &Data) -> Option<&Actor> {
+    session
+        .get(&std::any::TypeId::of::<Actor>())?
+        .downcast_ref::<Actor>()
 }
 
 /// What health and metrics read: the service, and the WebSocket endpoint's counters.

@@ -206,7 +206,22 @@ impl Service {
         if let Some(done) = self.already_done(key.as_deref(), deadline).await? {
             return Ok(done);
         }
-        let mut held = self.boundaries.enter(boundary, deadline).await?;
+        let held = self.boundaries.enter(boundary, deadline).await?;
+        self.decide_and_record(actor, &command, key, occurred_at, held, deadline)
+            .await
+    }
+
+    /// Decides on the live state and appends, holding the queues of the decision's boundary,
+    /// until the decision is recorded, refused, or out of time.
+    async fn decide_and_record(
+        &self,
+        actor: &Actor,
+        command: &impl Fn(&CityState) -> ApiResult<Command>,
+        key: Option<String>,
+        occurred_at: Option<DateTime<Utc>>,
+        mut held: Held,
+        deadline: Instant,
+    ) -> ApiResult<Executed> {
         loop {
             let decision = {
                 let state = self.live.read();
@@ -236,23 +251,27 @@ impl Service {
             {
                 Attempt::Done(executed) => return Ok(executed),
                 Attempt::Lost(position) => {
-                    self.counters
-                        .conflict_retries
-                        .fetch_add(1, Ordering::Relaxed);
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                    // Decide again on the state that includes the winner (or give up in time).
-                    if self.applied(position, deadline).await.is_err() {
-                        break;
+                    if !self.caught_up_with_winner(position, deadline).await {
+                        return Err(self.out_of_time());
                     }
                 }
             }
         }
+    }
+
+    /// After a race lost to another server: waits until the winner's events (up to `position`)
+    /// are applied, so the next decision sees them; false when the deadline comes first.
+    async fn caught_up_with_winner(&self, position: u64, deadline: Instant) -> bool {
+        self.counters
+            .conflict_retries
+            .fetch_add(1, Ordering::Relaxed);
+        Instant::now() < deadline && self.applied(position, deadline).await.is_ok()
+    }
+
+    /// The answer when races kept being lost until the deadline.
+    fn out_of_time(&self) -> ApiError {
         self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
-        Err(ApiError::Conflict(
-            "this changed too often at the same moment; try again".into(),
-        ))
+        ApiError::Conflict("this changed too often at the same moment; try again".into())
     }
 
     /// Builds and decides the command once, to learn its consistency boundary (`Ok(Ok)`) or the
@@ -307,26 +326,7 @@ impl Service {
         if decision.events.is_empty() {
             return Ok(Attempt::Done(Executed { outcome: None }));
         }
-        let request = AppendRequest {
-            events: decision
-                .events
-                .iter()
-                .map(codec::to_new_event)
-                .collect::<Result<_, _>>()?,
-            expected_versions: Vec::new(),
-            condition: Some(AppendCondition {
-                fail_if_events_match: Query::any_tag(decision.consistency_tags.iter().cloned()),
-                after: Position(decision.position),
-            }),
-            idempotency_key,
-            metadata: Metadata {
-                actor: actor.subject.clone(),
-                role: actor.role.as_str().to_owned(),
-                request_id: Some(uuid::Uuid::now_v7().to_string()),
-                idempotency_key: None,
-                occurred_at,
-            },
-        };
+        let request = append_request(actor, decision, idempotency_key, occurred_at)?;
         match self.store.append(request).await {
             Ok(outcome) => {
                 self.applied(outcome.last_position.0, deadline)
@@ -483,6 +483,41 @@ impl Drop for Held {
             }
         }
     }
+}
+
+/// What a decision appends: its events, under the condition that nothing it read has
+/// changed since, with who asked and the request it came with in the metadata.
+fn append_request(
+    actor: &Actor,
+    decision: &Decision,
+    idempotency_key: Option<String>,
+    occurred_at: Option<DateTime<Utc>>,
+) -> ApiResult<AppendRequest> {
+    Ok(AppendRequest {
+        events: decision
+            .events
+            .iter()
+            .map(codec::to_new_event)
+            .collect::<Result<_, _>>()?,
+        expected_versions: Vec::new(),
+        condition: Some(AppendCondition {
+            fail_if_events_match: Query::any_tag(decision.consistency_tags.iter().cloned()),
+            after: Position(decision.position),
+        }),
+        idempotency_key,
+        metadata: Metadata {
+            actor: actor.subject.clone(),
+            role: actor.role.as_str().to_owned(),
+            // Work the service does itself (reference data, demo) has no request: a fresh id.
+            request_id: Some(
+                crate::request::current()
+                    .unwrap_or_else(crate::request::RequestId::fresh)
+                    .to_string(),
+            ),
+            idempotency_key: None,
+            occurred_at,
+        },
+    })
 }
 
 /// Checks a client's idempotency key: 1–100 characters, no control characters.

@@ -10,6 +10,7 @@ use wijkpuls_domain::{
 use super::scalars::{Channel, Money, PartyKind, Theme};
 use super::types::{Budget, Initiative};
 use super::{actor, app, AppState};
+use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::personal::InitiatorData;
 use crate::policy;
@@ -144,115 +145,33 @@ impl Mutation {
         if policy::submissions_are_rate_limited(actor) {
             app.submit_limiter.check(actor.client)?;
         }
-        let wijk = WijkCode::parse(&input.wijk_code)?;
-        let title = domain::Title::parse(&input.title)?;
-        let description = domain::Description::parse(&input.description)?;
-        let initiator = InitiatorData {
-            name: domain::PersonName::parse(&input.initiator.name)?,
-            email: non_empty(input.initiator.email.as_deref())
-                .map(domain::Email::parse)
-                .transpose()?,
-            phone: non_empty(input.initiator.phone.as_deref())
-                .map(domain::Phone::parse)
-                .transpose()?,
-        };
-        if initiator.email.is_none() && initiator.phone.is_none() {
-            return Err(ApiError::BadInput(
-                "give the initiator's e-mail or phone, so the team can reach them".into(),
-            ));
-        }
-        let staff = policy::enters_on_behalf(actor);
-        let channel = match (input.channel, staff) {
-            (Some(channel), true) => channel.into(),
-            (Some(Channel::Web) | None, _) => domain::Channel::Web,
-            (Some(_), false) => {
-                return Err(ApiError::BadInput(
-                    "only staff record how an initiative came in".into(),
-                ))
-            }
-        };
-        let id = InitiativeId::new();
-        // Anonymous clients share one subject, so a key alone could let one resident's retry
-        // answer with another's submission (and tracking code). The key therefore counts only
-        // together with a fingerprint of what is submitted, including a keyed hash of the
-        // personal data: public fields can be copied by anyone, the initiator's contact
-        // details cannot. Keyed (HMAC under the server's key), so the log, which keeps the
-        // key, holds nothing a dictionary attack could turn back into a name.
-        let personal = hex8(
-            &app.tokens.derive(
-                "initiator-fingerprint",
-                &[
-                    initiator.name.as_str(),
-                    initiator.email.as_ref().map_or("", |e| e.as_str()),
-                    initiator.phone.as_ref().map_or("", |p| p.as_str()),
-                ]
-                .join("\0"),
-            ),
-        );
+        let submission = Submission::parse(&input, actor)?;
         let idempotency_key = input
             .idempotency_key
             .as_deref()
-            .map(|key| {
-                crate::service::check_idempotency_key(key)?;
-                Ok::<_, ApiError>(format!(
-                    "{key}#{}",
-                    fingerprint(&[
-                        wijk.as_str(),
-                        title.as_str(),
-                        description.as_str(),
-                        input.theme_str(),
-                        &input.requested_amount.0.to_string(),
-                        &personal,
-                    ])
-                ))
-            })
+            .map(|key| submission.fingerprinted_key(app, key))
             .transpose()?;
+        // The tracking code of a retry is derived from the same key, so it is the first one's.
         let derive_from = idempotency_key
             .as_deref()
             .map(|k| format!("{}:{k}", actor.subject));
+        let id = InitiativeId::new();
         let code = crate::tracking::new_code(&id, &app.tokens, derive_from.as_deref());
-        let sealed = app.sealer.seal(id, &initiator).await?;
-        let tracking_code_hash = crate::tracking::hash(&code);
-        let executed = app
-            .service
-            .execute(
-                actor,
-                "submitInitiative",
-                idempotency_key.as_deref(),
-                |_| {
-                    Ok(Command::Submit {
-                        id,
-                        wijk,
-                        title: title.clone(),
-                        description: description.clone(),
-                        theme: input.theme.into(),
-                        requested_amount: input.requested_amount.0,
-                        channel,
-                        initiator: sealed.clone(),
-                        tracking_code_hash: tracking_code_hash.clone(),
-                        entered_by_staff: staff,
-                    })
-                },
-            )
-            .await;
-        let executed = match executed {
-            Ok(executed) => executed,
+        let sealed = app.sealer.seal(id, &submission.initiator).await?;
+        let command = submission.command(id, &sealed, crate::tracking::hash(&code));
+        let outcome = record_submission(app, actor, command, idempotency_key.as_deref()).await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(error) => {
+                // Nothing was recorded: the key sealed for it protects nothing.
                 let _ = app.sealer.erase(&sealed.key_id).await;
                 return Err(error);
             }
         };
-        let outcome = executed
-            .outcome
-            .ok_or_else(|| ApiError::from(anyhow::anyhow!("a submission recorded nothing")))?;
         let (id, code) = if outcome.duplicate {
             // A retry: answer with the first submission, and drop the key sealed for nothing.
             let _ = app.sealer.erase(&sealed.key_id).await;
-            let first = app.service.recorded(&outcome).await?;
-            let first_id = first
-                .iter()
-                .find_map(|r| r.event.initiative_id())
-                .ok_or_else(|| ApiError::from(anyhow::anyhow!("retry found no initiative")))?;
+            let first_id = first_submission(app, &outcome).await?;
             let code = crate::tracking::new_code(&first_id, &app.tokens, derive_from.as_deref());
             (first_id, code)
         } else {
@@ -566,10 +485,143 @@ fn initiative(app: &AppState, id: &InitiativeId) -> ApiResult<Initiative> {
     Ok(Initiative::new(find(&state, id)?.clone()))
 }
 
-impl SubmitInitiativeInput {
-    fn theme_str(&self) -> &'static str {
-        domain::Theme::from(self.theme).as_str()
+/// A submission's fields, checked.
+struct Submission {
+    wijk: WijkCode,
+    title: domain::Title,
+    description: domain::Description,
+    theme: domain::Theme,
+    requested_amount: domain::Money,
+    channel: domain::Channel,
+    initiator: InitiatorData,
+    entered_by_staff: bool,
+}
+
+impl Submission {
+    /// Checks every field; only staff say how an initiative came in (other than the web).
+    fn parse(input: &SubmitInitiativeInput, actor: &Actor) -> ApiResult<Submission> {
+        let wijk = WijkCode::parse(&input.wijk_code)?;
+        let title = domain::Title::parse(&input.title)?;
+        let description = domain::Description::parse(&input.description)?;
+        let initiator = InitiatorData {
+            name: domain::PersonName::parse(&input.initiator.name)?,
+            email: non_empty(input.initiator.email.as_deref())
+                .map(domain::Email::parse)
+                .transpose()?,
+            phone: non_empty(input.initiator.phone.as_deref())
+                .map(domain::Phone::parse)
+                .transpose()?,
+        };
+        if initiator.email.is_none() && initiator.phone.is_none() {
+            return Err(ApiError::BadInput(
+                "give the initiator's e-mail or phone, so the team can reach them".into(),
+            ));
+        }
+        let staff = policy::enters_on_behalf(actor);
+        let channel = match (input.channel, staff) {
+            (Some(channel), true) => channel.into(),
+            (Some(Channel::Web) | None, _) => domain::Channel::Web,
+            (Some(_), false) => {
+                return Err(ApiError::BadInput(
+                    "only staff record how an initiative came in".into(),
+                ))
+            }
+        };
+        Ok(Submission {
+            wijk,
+            title,
+            description,
+            theme: input.theme.into(),
+            requested_amount: input.requested_amount.0,
+            channel,
+            initiator,
+            entered_by_staff: staff,
+        })
     }
+
+    /// The client's idempotency key with a fingerprint of what is submitted.
+    ///
+    /// Anonymous clients share one subject, so a key alone could let one resident's retry
+    /// answer with another's submission (and tracking code). The key therefore counts only
+    /// together with a fingerprint of what is submitted, including a keyed hash of the
+    /// personal data: public fields can be copied by anyone, the initiator's contact details
+    /// cannot. Keyed (HMAC under the server's key), so the log, which keeps the key, holds
+    /// nothing a dictionary attack could turn back into a name.
+    fn fingerprinted_key(&self, app: &AppState, key: &str) -> ApiResult<String> {
+        crate::service::check_idempotency_key(key)?;
+        let initiator = &self.initiator;
+        let personal = hex8(
+            &app.tokens.derive(
+                "initiator-fingerprint",
+                &[
+                    initiator.name.as_str(),
+                    initiator.email.as_ref().map_or("", |e| e.as_str()),
+                    initiator.phone.as_ref().map_or("", |p| p.as_str()),
+                ]
+                .join("\0"),
+            ),
+        );
+        let fingerprint = fingerprint(&[
+            self.wijk.as_str(),
+            self.title.as_str(),
+            self.description.as_str(),
+            self.theme.as_str(),
+            &self.requested_amount.to_string(),
+            &personal,
+        ]);
+        Ok(format!("{key}#{fingerprint}"))
+    }
+
+    /// The command submitting it as initiative `id`, its initiator sealed.
+    fn command(
+        &self,
+        id: InitiativeId,
+        sealed: &domain::SealedInitiator,
+        tracking_code_hash: String,
+    ) -> Command {
+        Command::Submit {
+            id,
+            wijk: self.wijk,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            theme: self.theme,
+            requested_amount: self.requested_amount,
+            channel: self.channel,
+            initiator: sealed.clone(),
+            tracking_code_hash,
+            entered_by_staff: self.entered_by_staff,
+        }
+    }
+}
+
+/// Records a submission; where it is in the log (a duplicate for a retry of an earlier one).
+async fn record_submission(
+    app: &AppState,
+    actor: &Actor,
+    command: Command,
+    idempotency_key: Option<&str>,
+) -> ApiResult<wijkpuls_event_store::AppendOutcome> {
+    let executed = app
+        .service
+        .execute(actor, "submitInitiative", idempotency_key, |_| {
+            Ok(command.clone())
+        })
+        .await?;
+    executed
+        .outcome
+        .ok_or_else(|| ApiError::from(anyhow::anyhow!("a submission recorded nothing")))
+}
+
+/// The initiative an earlier submission (answered again for a retry) recorded.
+async fn first_submission(
+    app: &AppState,
+    outcome: &wijkpuls_event_store::AppendOutcome,
+) -> ApiResult<InitiativeId> {
+    let first = app.service.recorded(outcome).await?;
+    first
+        .iter()
+        .find_map(|r| r.event.initiative_id())
+        .ok_or_else(|| ApiError::from(anyhow::anyhow!("retry found no initiative")))
 }
 
 /// A short hash of a request's (non-personal) fields, to tell different requests apart.

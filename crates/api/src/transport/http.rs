@@ -29,6 +29,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::{FutureExt, StreamExt};
+use tracing::Instrument;
 
 use super::{
     coded_error, internal_error, is_request_error, prepare_costed, Params, Shared, WireResponse,
@@ -157,7 +158,10 @@ fn error_response(status: StatusCode, media: MediaType, message: impl Into<Strin
     json_response(status, media, &WireResponse::errors(&errors))
 }
 
+/// A GraphQL response; its outcome (`OK`, or the first error's `extensions.code`) is recorded
+/// on the current span.
 fn json_response(status: StatusCode, media: MediaType, body: &WireResponse<'_>) -> Response {
+    tracing::Span::current().record("outcome", body.outcome());
     let body = match serde_json::to_vec(body) {
         Ok(body) => body,
         Err(error) => {
@@ -366,8 +370,36 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses, checks, authenticates and executes a well-formed request.
+/// Parses, checks, authenticates and executes a well-formed request, in a span of its own that
+/// ends with one log line: operation name and type, the actor's role, the request id, the
+/// outcome (`OK` or the first error's code) and how long it took.
 async fn execute<E: Executor>(
+    shared: &Shared<E>,
+    params: Params,
+    media: MediaType,
+    method: Method,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Response {
+    let started = tokio::time::Instant::now();
+    let span = tracing::info_span!(
+        "graphql",
+        operation = tracing::field::Empty,
+        kind = tracing::field::Empty,
+        role = tracing::field::Empty,
+        request_id = %crate::request::current().map(|id| id.to_string()).unwrap_or_default(),
+        outcome = tracing::field::Empty,
+    );
+    let response = steps(shared, params, media, method, headers, peer)
+        .instrument(span.clone())
+        .await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(duration_ms, "executed"));
+    response
+}
+
+/// The steps of [`execute`]; each answers early when the request cannot go on.
+async fn steps<E: Executor>(
     shared: &Shared<E>,
     params: Params,
     media: MediaType,
@@ -379,70 +411,24 @@ async fn execute<E: Executor>(
         MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
         MediaType::Json => StatusCode::OK,
     };
-
     let prepared = match prepare_costed(params, &shared.shape, &shared.options.cost) {
         Ok(prepared) => prepared,
         Err(errors) => {
             return json_response(request_error_status, media, &WireResponse::errors(&errors))
         }
     };
-    match prepared.operation {
-        OperationType::Mutation if method == Method::GET => {
-            let mut response = error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                media,
-                "Mutations are not allowed over GET; use POST",
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
-        }
-        OperationType::Subscription => {
-            return error_response(
-                request_error_status,
-                media,
-                format!(
-                    "Subscriptions are not supported over HTTP; use the WebSocket endpoint {GRAPHQL_WS_PATH}"
-                ),
-            );
-        }
-        _ => {}
+    let span = tracing::Span::current();
+    span.record("kind", operation_kind(prepared.operation));
+    if let Some(name) = &prepared.name {
+        span.record("operation", name.as_str());
     }
-
-    let decision =
-        std::panic::catch_unwind(AssertUnwindSafe(|| shared.hooks.http_data(headers, peer)));
-    let data = match decision {
-        Ok(Ok(data)) => data,
-        Err(_) => {
-            tracing::error!("the http_data hook panicked");
-            let errors = [internal_error()];
-            return json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                &WireResponse::errors(&errors),
-            );
-        }
-        Ok(Err(message)) => {
-            let mut error = ServerError::new(message, None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", ErrorCode::Unauthenticated.as_str());
-            let status = match media {
-                MediaType::GraphqlResponseJson => StatusCode::UNAUTHORIZED,
-                MediaType::Json => StatusCode::OK,
-            };
-            let mut response = json_response(status, media, &WireResponse::errors(&[error]));
-            if status == StatusCode::UNAUTHORIZED {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            return response;
-        }
+    if let Some(refused) = wrong_method(prepared.operation, &method, media, request_error_status) {
+        return refused;
+    }
+    let data = match session(shared, headers, peer, media) {
+        Ok(data) => data,
+        Err(refused) => return *refused,
     };
-
     // Held until the response is built, or dropped with this future when the client goes away.
     let _permit = if prepared.estimate.result_size >= shared.options.expensive_result_size {
         match tokio::time::timeout(shared.options.expensive_wait, shared.expensive.acquire()).await
@@ -453,39 +439,138 @@ async fn execute<E: Executor>(
     } else {
         None
     };
-
     let mut request = prepared.request;
     request.data = data;
+    match run(shared, request, prepared.operation, media).await {
+        Ok(response) => respond(&response, media, request_error_status),
+        Err(failed) => failed,
+    }
+}
+
+fn operation_kind(operation: OperationType) -> &'static str {
+    match operation {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// The refusal of an operation sent the wrong way: mutations only over POST, subscriptions only
+/// over WebSocket.
+fn wrong_method(
+    operation: OperationType,
+    method: &Method,
+    media: MediaType,
+    request_error_status: StatusCode,
+) -> Option<Response> {
+    match operation {
+        OperationType::Mutation if method == Method::GET => {
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "Mutations are not allowed over GET; use POST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            Some(response)
+        }
+        OperationType::Subscription => Some(error_response(
+            request_error_status,
+            media,
+            format!(
+                "Subscriptions are not supported over HTTP; use the WebSocket endpoint {GRAPHQL_WS_PATH}"
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// The request's data from the `http_data` hook (who is asking), or the answer refusing it.
+fn session<E: Executor>(
+    shared: &Shared<E>,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    media: MediaType,
+) -> Result<async_graphql::Data, Box<Response>> {
+    let decision =
+        std::panic::catch_unwind(AssertUnwindSafe(|| shared.hooks.http_data(headers, peer)));
+    match decision {
+        Ok(Ok(data)) => {
+            if let Some(role) = shared.hooks.role(&data) {
+                tracing::Span::current().record("role", role);
+            }
+            Ok(data)
+        }
+        Err(_) => {
+            tracing::error!("the http_data hook panicked");
+            let errors = [internal_error()];
+            Err(Box::new(json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                &WireResponse::errors(&errors),
+            )))
+        }
+        Ok(Err(message)) => {
+            let error = coded_error(message, ErrorCode::Unauthenticated);
+            let status = match media {
+                MediaType::GraphqlResponseJson => StatusCode::UNAUTHORIZED,
+                MediaType::Json => StatusCode::OK,
+            };
+            let mut response = json_response(status, media, &WireResponse::errors(&[error]));
+            if status == StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Err(Box::new(response))
+        }
+    }
+}
+
+/// Executes the request: queries within their time budget (mutations are not cut short: they
+/// may already be recording), a panic answered as an internal error.
+async fn run<E: Executor>(
+    shared: &Shared<E>,
+    request: async_graphql::Request,
+    operation: OperationType,
+    media: MediaType,
+) -> Result<async_graphql::Response, Response> {
     let execution = AssertUnwindSafe(shared.executor.execute(request)).catch_unwind();
-    let outcome = if prepared.operation == OperationType::Mutation {
+    let outcome = if operation == OperationType::Mutation {
         Ok(execution.await)
     } else {
         tokio::time::timeout(shared.options.time_budget, execution).await
     };
     let Ok(outcome) = outcome else {
-        return over_budget(media, shared.options.time_budget);
+        return Err(over_budget(media, shared.options.time_budget));
     };
-    let response = match outcome {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::error!("a GraphQL request panicked during execution");
-            let errors = [internal_error()];
-            return json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                &WireResponse::errors(&errors),
-            );
-        }
-    };
+    outcome.map_err(|_| {
+        tracing::error!("a GraphQL request panicked during execution");
+        let errors = [internal_error()];
+        json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            media,
+            &WireResponse::errors(&errors),
+        )
+    })
+}
 
-    let mut http = if is_request_error(&response) {
+/// The HTTP response for an executed request (or one async-graphql refused before executing),
+/// with the headers its resolvers set.
+fn respond(
+    response: &async_graphql::Response,
+    media: MediaType,
+    request_error_status: StatusCode,
+) -> Response {
+    let mut http = if is_request_error(response) {
         json_response(
             request_error_status,
             media,
-            &WireResponse::request_error(&response),
+            &WireResponse::request_error(response),
         )
     } else {
-        json_response(StatusCode::OK, media, &WireResponse::executed(&response))
+        json_response(StatusCode::OK, media, &WireResponse::executed(response))
     };
     let headers = http.headers_mut();
     if response.is_ok() {

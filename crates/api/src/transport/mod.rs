@@ -70,6 +70,13 @@ pub trait GraphqlHooks: Send + Sync + 'static {
         None
     }
 
+    /// The role of whoever a session's data speaks for, for the log (never who they are). The
+    /// default is none.
+    fn role(&self, session: &Data) -> Option<&'static str> {
+        let _ = session;
+        None
+    }
+
     /// The client's address, for per-address limits (e.g. from `X-Forwarded-For` when the peer
     /// is a trusted proxy). The default is the peer's address.
     fn client_address(
@@ -295,6 +302,8 @@ impl Params {
 /// what is left to fail before execution is async-graphql's validation.
 struct Prepared {
     request: Request,
+    /// The operation's name; `None` for an anonymous one.
+    name: Option<String>,
     operation: OperationType,
     estimate: cost::Estimate,
 }
@@ -328,6 +337,15 @@ fn prepare_costed(
         .map_err(|message| vec![coded_error(message, ErrorCode::BadUserInput)])?;
     check_variables(&operation.node, &params.variables)?;
     let operation = operation.node.ty;
+    let name = params
+        .operation_name
+        .clone()
+        .or_else(|| match &document.operations {
+            DocumentOperations::Multiple(operations) => {
+                operations.keys().next().map(|n| n.to_string())
+            }
+            DocumentOperations::Single(_) => None,
+        });
 
     let mut variables = async_graphql::Variables::default();
     for (name, value) in params.variables {
@@ -358,6 +376,7 @@ fn prepare_costed(
     request.set_parsed_query(document);
     Ok(Prepared {
         request,
+        name,
         operation,
         estimate,
     })
@@ -464,10 +483,14 @@ fn is_request_error(response: &Response) -> bool {
 }
 
 /// A GraphQL response as serialized on the wire (errors first, as the GraphQL spec recommends);
-/// `data` is left out for request errors.
+/// `data` is left out for request errors. Every error carries the id of the request it answers
+/// in `extensions.requestId` (see [`crate::request`]).
 #[derive(Serialize)]
 struct WireResponse<'a> {
-    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    #[serde(
+        skip_serializing_if = "<[ServerError]>::is_empty",
+        serialize_with = "with_request_id"
+    )]
     errors: &'a [ServerError],
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a Value>,
@@ -500,4 +523,37 @@ impl<'a> WireResponse<'a> {
             extensions: &response.extensions,
         }
     }
+
+    /// `OK`, or the first error's `extensions.code` (`ERROR` without one), for the log.
+    fn outcome(&self) -> String {
+        let Some(error) = self.errors.first() else {
+            return "OK".to_owned();
+        };
+        match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(Value::String(code)) => code.clone(),
+            Some(Value::Enum(code)) => code.to_string(),
+            _ => "ERROR".to_owned(),
+        }
+    }
+}
+
+/// Serializes errors with the current request's id added to their extensions.
+fn with_request_id<S: serde::Serializer>(
+    errors: &&[ServerError],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let Some(id) = crate::request::current() else {
+        return errors.serialize(serializer);
+    };
+    let mut seq = serializer.serialize_seq(Some(errors.len()))?;
+    for error in errors.iter() {
+        let mut error = error.clone();
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", id.as_str());
+        seq.serialize_element(&error)?;
+    }
+    seq.end()
 }

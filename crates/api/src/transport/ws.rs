@@ -45,6 +45,7 @@ use futures::{
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot, watch};
+use tracing::Instrument;
 
 use super::{
     internal_error, is_request_error, prepare_costed, select_operation, Params, Shared,
@@ -229,9 +230,15 @@ pub(super) async fn upgrade<E: Executor>(
     // The request's header values are slices of hyper's read buffer (16 KiB): a copy of
     // their own lets that buffer go while the connection lives on.
     let headers = owned(&headers);
-    upgrade.on_upgrade(move |socket| async move {
-        serve(socket, protocol, shared, headers, peer).await;
-        drop(slot);
+    // One request id per connection (its upgrade request's), in a span of its own.
+    let id = crate::request::current();
+    let span = tracing::info_span!("ws", request_id = %id.as_ref().map(ToString::to_string).unwrap_or_default());
+    upgrade.on_upgrade(move |socket| {
+        let connection = async move {
+            serve(socket, protocol, shared, headers, peer).await;
+            drop(slot);
+        };
+        crate::request::scope(id, connection.instrument(span))
     })
 }
 
@@ -765,6 +772,7 @@ impl<E: Executor> Connection<E> {
         let out = self.out.clone();
         let finished = self.finished_tx.clone();
         let stats = self.shared.options.ws_stats.clone();
+        let span = tracing::info_span!("ws_operation", operation_id = %id);
         let task = match self.shared_key(&mut prepared.request, prepared.operation, &session) {
             Some(key) => {
                 let view = self.shared.views.join(
@@ -775,7 +783,9 @@ impl<E: Executor> Connection<E> {
                     &stats,
                 );
                 let operation = (self.protocol, id.clone(), generation, out, finished);
-                tokio::spawn(counted(stats, follow_view(view, operation)))
+                tokio::spawn(crate::request::carry(
+                    counted(stats, follow_view(view, operation)).instrument(span),
+                ))
             }
             None => {
                 let stream = self
@@ -783,7 +793,9 @@ impl<E: Executor> Connection<E> {
                     .executor
                     .execute_stream(prepared.request, Some(session));
                 let operation = (self.protocol, id.clone(), generation, out, finished);
-                tokio::spawn(counted(stats, drive(stream, operation)))
+                tokio::spawn(crate::request::carry(
+                    counted(stats, drive(stream, operation)).instrument(span),
+                ))
             }
         };
         self.operations.insert(
