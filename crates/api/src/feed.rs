@@ -66,7 +66,7 @@ fn summary(state: &CityState, event: &DomainEvent) -> String {
             wijk_name(&e.line.wijk),
             e.line.theme.label_nl().to_lowercase(),
             e.line.year,
-            e.amount.dutch()
+            e.allocated.dutch()
         ),
         DomainEvent::InitiativeSubmitted(e) => format!(
             "{} ingediend, gevraagd {}",
