@@ -13,6 +13,7 @@ use super::{actor, app, AppState};
 use crate::auth::{Actor, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::personal::InitiatorData;
+use crate::service::IdempotencyKey;
 
 pub struct Mutation;
 
@@ -193,18 +194,15 @@ impl Mutation {
             .idempotency_key
             .as_deref()
             .map(|key| {
-                crate::service::check_idempotency_key(key)?;
-                Ok::<_, ApiError>(format!(
-                    "{key}#{}",
-                    fingerprint(&[
-                        wijk.as_str(),
-                        title.as_str(),
-                        description.as_str(),
-                        input.theme_str(),
-                        &input.requested_amount.0.to_string(),
-                        &personal,
-                    ])
-                ))
+                let request = fingerprint(&[
+                    wijk.as_str(),
+                    title.as_str(),
+                    description.as_str(),
+                    input.theme_str(),
+                    &input.requested_amount.0.to_string(),
+                    &personal,
+                ]);
+                IdempotencyKey::fingerprinted(key, request).map(|key| key.to_string())
             })
             .transpose()?;
         let derive_from = idempotency_key
