@@ -7,13 +7,13 @@ use super::{
 use crate::connection::ConnectionTarget;
 use crate::error::DomainError;
 use crate::events::{
-    InitiativeCompleted, InitiativeConnected, InitiativeReferred, InitiativeRejected,
+    DomainEvent, InitiativeCompleted, InitiativeConnected, InitiativeReferred, InitiativeRejected,
     InitiativeSubmitted, InitiativeWithdrawn, InitiatorDataErased, ReturnedFunds, WithdrawnBy,
 };
 use crate::ids::InitiativeId;
 use crate::money::Money;
 use crate::personal::{SealedInitiator, StaffNote};
-use crate::projection::CityState;
+use crate::projection::{CityState, InitiativeView};
 use crate::status::{Action, InitiativeStatus};
 use crate::tags;
 use crate::text::{Reason, Report, SociaalWijkteam};
@@ -80,28 +80,24 @@ pub(super) fn complete(
     spent: Money,
     report: Report,
 ) -> Result<Decision, DomainError> {
-    let view = find_initiative(state, &id)?;
-    transition(view, Action::Complete)?;
-    let (line, funded) = funding(view)?;
-    if spent > funded {
-        return Err(DomainError::Invalid {
-            field: "spent",
-            reason: format!("{spent} spent is more than the {funded} funded"),
-        });
-    }
-    let event = InitiativeCompleted {
-        id,
-        line,
-        funded,
-        spent,
-        report,
-    };
     // Completing only gives money back to the line, so it need not read the line.
-    Ok(Decision::on(
-        state,
-        vec![event.into()],
-        vec![tags::initiative(&id)],
-    ))
+    step(state, id, Action::Complete, |view| {
+        let (line, funded) = funding(view)?;
+        if spent > funded {
+            return Err(DomainError::Invalid {
+                field: "spent",
+                reason: format!("{spent} spent is more than the {funded} funded"),
+            });
+        }
+        Ok(InitiativeCompleted {
+            id,
+            line,
+            funded,
+            spent,
+            report,
+        }
+        .into())
+    })
 }
 
 /// [`Command::Reject`](super::Command::Reject).
@@ -110,18 +106,14 @@ pub(super) fn reject(
     id: InitiativeId,
     reason: Reason,
 ) -> Result<Decision, DomainError> {
-    let view = find_initiative(state, &id)?;
-    transition(view, Action::Reject)?;
-    let event = InitiativeRejected {
-        id,
-        wijk: view.wijk,
-        reason,
-    };
-    Ok(Decision::on(
-        state,
-        vec![event.into()],
-        vec![tags::initiative(&id)],
-    ))
+    step(state, id, Action::Reject, |view| {
+        Ok(InitiativeRejected {
+            id,
+            wijk: view.wijk,
+            reason,
+        }
+        .into())
+    })
 }
 
 /// [`Command::Refer`](super::Command::Refer).
@@ -131,19 +123,15 @@ pub(super) fn refer(
     sociaal_wijkteam: SociaalWijkteam,
     note: Option<StaffNote>,
 ) -> Result<Decision, DomainError> {
-    let view = find_initiative(state, &id)?;
-    transition(view, Action::Refer)?;
-    let event = InitiativeReferred {
-        id,
-        wijk: view.wijk,
-        sociaal_wijkteam,
-        note,
-    };
-    Ok(Decision::on(
-        state,
-        vec![event.into()],
-        vec![tags::initiative(&id)],
-    ))
+    step(state, id, Action::Refer, |view| {
+        Ok(InitiativeReferred {
+            id,
+            wijk: view.wijk,
+            sociaal_wijkteam,
+            note,
+        }
+        .into())
+    })
 }
 
 /// [`Command::Withdraw`](super::Command::Withdraw): a funded amount returns to its line.
@@ -153,24 +141,38 @@ pub(super) fn withdraw(
     by: WithdrawnBy,
     reason: Option<Reason>,
 ) -> Result<Decision, DomainError> {
+    step(state, id, Action::Withdraw, |view| {
+        let returned = if view.status == InitiativeStatus::Funded {
+            let (line, amount) = funding(view)?;
+            Some(ReturnedFunds { line, amount })
+        } else {
+            None
+        };
+        Ok(InitiativeWithdrawn {
+            id,
+            wijk: view.wijk,
+            by,
+            returned,
+            reason,
+        }
+        .into())
+    })
+}
+
+/// A step of one initiative's lifecycle: the initiative must exist and allow `action`; `event`
+/// builds the one event from its view. The decision reads only the initiative.
+fn step(
+    state: &CityState,
+    id: InitiativeId,
+    action: Action,
+    event: impl FnOnce(&InitiativeView) -> Result<DomainEvent, DomainError>,
+) -> Result<Decision, DomainError> {
     let view = find_initiative(state, &id)?;
-    transition(view, Action::Withdraw)?;
-    let returned = if view.status == InitiativeStatus::Funded {
-        let (line, amount) = funding(view)?;
-        Some(ReturnedFunds { line, amount })
-    } else {
-        None
-    };
-    let event = InitiativeWithdrawn {
-        id,
-        wijk: view.wijk,
-        by,
-        returned,
-        reason,
-    };
+    transition(view, action)?;
+    let event = event(view)?;
     Ok(Decision::on(
         state,
-        vec![event.into()],
+        vec![event],
         vec![tags::initiative(&id)],
     ))
 }
