@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::sync::{broadcast, watch};
-use wijkpuls_domain::{CityState, DomainEvent, InitiativeId, Recorded, WijkCode};
+use wijkpuls_domain::{CityState, WijkCode};
 use wijkpuls_event_store::{EventStore, Position, RecordedEvent};
 
 use crate::codec;
@@ -133,20 +133,17 @@ impl Live {
                 return;
             }
         };
-        let (item, wijken) = {
+        let item = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             state.apply(&recorded);
-            (
-                Arc::new(feed::item(&state, record, &recorded)),
-                touched_wijken(&state, &recorded),
-            )
+            Arc::new(feed::item(&state, record, &recorded))
         };
-        for wijk in wijken {
+        for wijk in &item.wijken {
             if let Some(sender) = self
                 .wijken
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(&wijk)
+                .get(wijk)
             {
                 sender.send_replace(recorded.position);
             }
@@ -231,34 +228,4 @@ impl Drop for PauseGuard {
     fn drop(&mut self) {
         self.0.paused.send_replace(false);
     }
-}
-
-/// The wijken whose view an event changes: its own, and for a connection between initiatives
-/// the other initiative's wijk too.
-fn touched_wijken(state: &CityState, recorded: &Recorded) -> Vec<WijkCode> {
-    let mut wijken: Vec<WijkCode> = recorded.event.wijk().into_iter().collect();
-    if let DomainEvent::InitiativeConnected(e) = &recorded.event {
-        if let wijkpuls_domain::ConnectionTarget::Initiative(other) = &e.target {
-            if let Some(view) = state.initiative(other) {
-                wijken.push(view.wijk);
-            }
-        }
-    }
-    if let DomainEvent::TeamContactChanged(e) = &recorded.event {
-        if let Some(gebied) = state.gebied(&e.gebied) {
-            wijken.extend(gebied.wijken.iter().copied());
-        }
-    }
-    wijken
-}
-
-/// The initiatives an event is about (its subject and a connected initiative).
-pub fn touched_initiatives(event: &DomainEvent) -> Vec<InitiativeId> {
-    let mut ids: Vec<InitiativeId> = event.initiative_id().into_iter().collect();
-    if let DomainEvent::InitiativeConnected(e) = event {
-        if let wijkpuls_domain::ConnectionTarget::Initiative(other) = &e.target {
-            ids.push(*other);
-        }
-    }
-    ids
 }

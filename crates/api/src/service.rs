@@ -521,7 +521,7 @@ fn append_request(
 }
 
 /// Checks a client's idempotency key: 1–100 characters, no control characters.
-pub fn check_idempotency_key(key: &str) -> ApiResult<&str> {
+fn check_idempotency_key(key: &str) -> ApiResult<&str> {
     if key.is_empty() || key.chars().count() > 100 || key.chars().any(char::is_control) {
         return Err(ApiError::BadInput(
             "idempotencyKey must be 1-100 characters without control characters".into(),
@@ -530,10 +530,91 @@ pub fn check_idempotency_key(key: &str) -> ApiResult<&str> {
     Ok(key)
 }
 
+/// An idempotency key as it travels to [`Service::execute`]: the client's key and, for
+/// `submitInitiative`, a fingerprint of the request. Its text form, `key` or
+/// `key#fingerprint`, is built ([`Display`](std::fmt::Display)) and read ([`IdempotencyKey::parse`]) only
+/// here; it is what the log keeps (scoped by [`IdempotencyKey::scoped`]), so it never changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The client's key, checked by [`check_idempotency_key`].
+    client: String,
+    /// What the key counts only together with (see `submitInitiative`).
+    fingerprint: Option<String>,
+}
+
+impl IdempotencyKey {
+    /// The client's key with a fingerprint of its request: the key counts only for the same
+    /// request.
+    pub fn fingerprinted(client: &str, fingerprint: String) -> ApiResult<IdempotencyKey> {
+        check_idempotency_key(client)?;
+        Ok(IdempotencyKey {
+            client: client.to_owned(),
+            fingerprint: Some(fingerprint),
+        })
+    }
+
+    /// Reads the text form: the client's key up to the first `#`, the fingerprint after it.
+    pub fn parse(text: &str) -> ApiResult<IdempotencyKey> {
+        let (client, fingerprint) = match text.split_once('#') {
+            Some((client, fingerprint)) => (client, Some(fingerprint.to_owned())),
+            None => (text, None),
+        };
+        check_idempotency_key(client)?;
+        Ok(IdempotencyKey {
+            client: client.to_owned(),
+            fingerprint,
+        })
+    }
+
+    /// The key as stored: scoped by the operation and the actor's subject (never the client's
+    /// address: keys are stored in the log's metadata), so equal keys from different clients or
+    /// mutations never collide.
+    fn scoped(&self, actor: &Actor, operation: &str) -> String {
+        format!("{operation}:{}:{self}", actor.subject)
+    }
+}
+
+impl std::fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.client)?;
+        match &self.fingerprint {
+            Some(fingerprint) => write!(f, "#{fingerprint}"),
+            None => Ok(()),
+        }
+    }
+}
+
 fn scoped_key(actor: &Actor, operation: &str, key: &str) -> ApiResult<String> {
-    // The key may carry a fingerprint of the request after a '#' (see submitInitiative).
-    let (client_key, _) = key.split_once('#').unwrap_or((key, ""));
-    check_idempotency_key(client_key)?;
-    // The subject, never the client's address: keys are stored in the log's metadata.
-    Ok(format!("{operation}:{}:{key}", actor.subject))
+    Ok(IdempotencyKey::parse(key)?.scoped(actor, operation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idempotency_key_keeps_its_text_form() {
+        let plain = IdempotencyKey::parse("retry-1").unwrap();
+        assert_eq!(plain.to_string(), "retry-1");
+        let printed = IdempotencyKey::fingerprinted("retry-1", "0a1b2c3d".into()).unwrap();
+        assert_eq!(printed.to_string(), "retry-1#0a1b2c3d");
+        assert_eq!(IdempotencyKey::parse("retry-1#0a1b2c3d").unwrap(), printed);
+        // A client's own '#' reads as a fingerprint but is stored exactly as given.
+        for text in ["a#b", "a#b#c", "#", "x#"] {
+            match IdempotencyKey::parse(text) {
+                Ok(key) => assert_eq!(key.to_string(), text),
+                Err(error) => assert!(text.starts_with('#'), "{text}: {error:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_idempotency_key_is_checked_where_it_is_built_and_read() {
+        let long = "k".repeat(101);
+        assert!(IdempotencyKey::fingerprinted(&long, "00".into()).is_err());
+        assert!(IdempotencyKey::fingerprinted("", "00".into()).is_err());
+        assert!(IdempotencyKey::parse("tab\there").is_err());
+        assert!(IdempotencyKey::parse(&format!("{long}#00")).is_err());
+        assert!(IdempotencyKey::parse(&format!("{}#{long}", "k".repeat(100))).is_ok());
+    }
 }

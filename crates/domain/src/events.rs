@@ -8,12 +8,22 @@
 //!
 //! # Schema versions and upcasting
 //!
-//! All events are at [`DomainEvent::SCHEMA_VERSION`] 1. Events are never rewritten: when a
-//! payload's shape changes, the new code writes version 2 and [`DomainEvent::from_payload`]
-//! upcasts older payloads on read: it matches on `(event_type, schema_version)` and turns a
-//! version-1 JSON payload into a version-2 one (rename or add a field with the value version 1
-//! implied) before deserialising, one step per version (1 → 2 → 3), so each upcaster is written
-//! once and stays small.
+//! Events are written at [`DomainEvent::SCHEMA_VERSION`], one number for the whole set of
+//! shapes. Events are never rewritten: [`DomainEvent::from_payload`] reads a payload of any
+//! version from 1 up by upcasting it one version at a time ([`upcast`]) before deserialising
+//! it into the current shape. The domain owns the shapes, so it alone upcasts; the event store
+//! hands payloads over as they were written.
+//!
+//! To change an event's shape: change its struct, raise [`DomainEvent::SCHEMA_VERSION`] by one
+//! and add the step from the previous version to `upcast::step`, matched on
+//! `(version it upcasts from, event type)`, rewriting only the JSON of that type (rename a field,
+//! add one with the value the old version implied). Every other type passes a step unchanged.
+//! Add a test that a payload of the old version reads as the new shape.
+//!
+//! | version | change |
+//! |---|---|
+//! | 1 | the first shapes |
+//! | 2 | `BudgetAllocated.amount` is named `allocated` |
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,6 +40,8 @@ use crate::reference::TeamContact;
 use crate::tags;
 use crate::text::{Description, PlaceName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
+
+mod upcast;
 
 /// An event as the folds take it: with its global position (assigned by the event store) and
 /// the time it is about, which every projection shows (`submittedAt`, `updatedAt`, history).
@@ -76,7 +88,8 @@ pub struct TeamContactChanged {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetAllocated {
     pub line: BudgetLineKey,
-    pub amount: Money,
+    /// The line's allocation from now on (named `amount` before schema version 2).
+    pub allocated: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,13 +221,8 @@ macro_rules! domain_events {
                     schema_version,
                     reason,
                 };
-                if schema_version != Self::SCHEMA_VERSION {
-                    // No event has changed shape yet: there is no older version to upcast from.
-                    return Err(unreadable(format!(
-                        "this version reads schema version {}",
-                        Self::SCHEMA_VERSION
-                    )));
-                }
+                let payload = upcast::to_current(event_type, schema_version, payload)
+                    .map_err(unreadable)?;
                 match event_type {
                     $(stringify!($variant) => serde_json::from_value(payload)
                         .map(DomainEvent::$variant)
@@ -249,8 +257,9 @@ domain_events!(
 );
 
 impl DomainEvent {
-    /// The schema version every event is written with now.
-    pub const SCHEMA_VERSION: u32 = 1;
+    /// The schema version every event is written with now (see the module docs for the
+    /// versions and how to add one).
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// The initiative the event is about, if any (the subject, not a connection's target).
     pub fn initiative_id(&self) -> Option<InitiativeId> {

@@ -52,7 +52,7 @@ pub use money::{Money, MoneyError};
 pub use personal::{SealedInitiator, StaffNote};
 pub use projection::{
     BudgetSummary, CityState, ConnectedWith, ConnectionDirection, ConnectionView, GebiedView,
-    HistoryDetail, HistoryEntry, InitiativeView, MunicipalityView, Referral, StatusCounts,
+    HistoryDetail, HistoryEntry, InitiativeView, MunicipalityView, Referral, StatusCounts, Touched,
     WijkView, Withdrawal,
 };
 pub use reference::{ReferenceData, TeamContact};

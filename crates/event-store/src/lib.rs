@@ -17,7 +17,8 @@
 //! - **subscriptions** that catch up and follow live without skips or duplicates, across lost
 //!   connections ([`Subscription`]);
 //! - **durability**: an append is acknowledged only after its transaction committed;
-//! - **metadata** on every event and an [`Upcaster`] hook for old schema versions.
+//! - **metadata** on every event, and its schema version: events are stored and read back
+//!   exactly as written; upcasting old versions is the reader's (the domain's) business.
 //!
 //! Concurrent appends are committed in shared transactions (group commit, `batch`): that is
 //! where the throughput comes from. On SQLite the writer is a thread of its own with a plain
@@ -35,7 +36,6 @@ mod subscription;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
-mod upcast;
 mod vault;
 
 pub use error::{Conflict, DatabaseError, StoreError};
@@ -46,5 +46,4 @@ pub use types::{
     AppendCondition, AppendOutcome, AppendRequest, ExpectedVersion, Metadata, NewEvent, Position,
     Query, QueryItem, RecordedEvent, StreamId,
 };
-pub use upcast::Upcaster;
 pub use vault::Vault;

@@ -11,11 +11,10 @@ use crate::batch::{run_blocking_writer, run_writer, validate, Pending};
 use crate::error::{DatabaseError, StoreError};
 use crate::subscription::Subscription;
 use crate::types::{AppendOutcome, AppendRequest, Position, RecordedEvent, StreamId};
-use crate::upcast::Upcaster;
 use crate::{postgres, sqlite};
 
 /// Tunables, with defaults fit for production.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Largest serialised event (payload and metadata) accepted; default 64 KiB.
     pub max_event_bytes: usize,
@@ -30,8 +29,6 @@ pub struct StoreOptions {
     /// SQLite: how long an append waits for the write lock while another process holds it
     /// before it fails as unavailable. (Readers are not blocked by writers in WAL mode.)
     pub lock_timeout: Duration,
-    /// Rewrites old event versions as they are read.
-    pub upcaster: Option<Arc<dyn Upcaster>>,
 }
 
 impl Default for StoreOptions {
@@ -42,21 +39,7 @@ impl Default for StoreOptions {
             poll_interval: Duration::from_millis(500),
             pool_size: 8,
             lock_timeout: Duration::from_secs(10),
-            upcaster: None,
         }
-    }
-}
-
-impl std::fmt::Debug for StoreOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreOptions")
-            .field("max_event_bytes", &self.max_event_bytes)
-            .field("max_batch", &self.max_batch)
-            .field("poll_interval", &self.poll_interval)
-            .field("pool_size", &self.pool_size)
-            .field("lock_timeout", &self.lock_timeout)
-            .field("upcaster", &self.upcaster.is_some())
-            .finish()
     }
 }
 
@@ -239,7 +222,7 @@ impl EventStore {
             Readers::Sqlite(pool) => sqlite::read_after(pool, after, limit).await?,
             Readers::Postgres(pool) => postgres::read_after(pool, after, limit).await?,
         };
-        self.upcast_all(events)
+        Ok(events)
     }
 
     /// Every event of one stream, in order.
@@ -248,7 +231,7 @@ impl EventStore {
             Readers::Sqlite(pool) => sqlite::read_stream(pool, stream).await?,
             Readers::Postgres(pool) => postgres::read_stream(pool, stream).await?,
         };
-        self.upcast_all(events)
+        Ok(events)
     }
 
     /// The whole log after `after` as a stream, read in pages so it never sits in memory at
@@ -314,20 +297,5 @@ impl EventStore {
     #[cfg(feature = "testing")]
     pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
         self.sqlite_readers()
-    }
-
-    fn upcast_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
-        match &self.inner.options.upcaster {
-            None => Ok(events),
-            Some(upcaster) => events
-                .into_iter()
-                .map(|event| {
-                    let position = event.position;
-                    upcaster
-                        .upcast(event)
-                        .map_err(|reason| StoreError::Corrupt { position, reason })
-                })
-                .collect(),
-        }
     }
 }

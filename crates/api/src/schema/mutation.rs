@@ -14,6 +14,7 @@ use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
 use crate::personal::InitiatorData;
 use crate::policy;
+use crate::service::IdempotencyKey;
 
 pub struct Mutation;
 
@@ -548,7 +549,6 @@ impl Submission {
     /// cannot. Keyed (HMAC under the server's key), so the log, which keeps the key, holds
     /// nothing a dictionary attack could turn back into a name.
     fn fingerprinted_key(&self, app: &AppState, key: &str) -> ApiResult<String> {
-        crate::service::check_idempotency_key(key)?;
         let initiator = &self.initiator;
         let personal = hex8(
             &app.tokens.derive(
@@ -569,7 +569,7 @@ impl Submission {
             &self.requested_amount.to_string(),
             &personal,
         ]);
-        Ok(format!("{key}#{fingerprint}"))
+        IdempotencyKey::fingerprinted(key, fingerprint).map(|key| key.to_string())
     }
 
     /// The command submitting it as initiative `id`, its initiator sealed.

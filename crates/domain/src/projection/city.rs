@@ -14,7 +14,11 @@ use chrono::{DateTime, Utc};
 use crate::budget::{BudgetLine, BudgetLineKey};
 use crate::codes::{GebiedCode, WijkCode};
 use crate::connection::{ConnectionTarget, PartyKind};
-use crate::events::{DomainEvent, Recorded};
+use crate::events::{
+    BudgetAllocated, DomainEvent, GebiedRegistered, InitiativeCompleted, InitiativeConnected,
+    InitiativeFunded, InitiativeSubmitted, InitiativeWithdrawn, MunicipalityRegistered, Recorded,
+    TeamContactChanged, WijkRegistered,
+};
 use crate::ids::InitiativeId;
 use crate::projection::budget::{add_lines, BudgetSummary, ThemeLines};
 use crate::projection::counts::StatusCounts;
@@ -89,137 +93,157 @@ impl CityState {
             time: recorded.recorded_at,
         };
         match &recorded.event {
-            DomainEvent::MunicipalityRegistered(e) => {
-                self.municipality = Some(MunicipalityView {
-                    code: e.code,
-                    name: e.name.clone(),
-                    provenance: e.provenance.clone(),
-                });
-            }
-            DomainEvent::GebiedRegistered(e) => {
-                let gebied = self.gebieden.entry(e.code).or_insert_with(|| GebiedView {
-                    code: e.code,
-                    name: e.name.clone(),
-                    team: e.team.clone(),
-                    wijken: Vec::new(),
-                });
-                gebied.name = e.name.clone();
-                gebied.team = e.team.clone();
-            }
-            DomainEvent::WijkRegistered(e) => {
-                let Some(gebied) = self.gebieden.get_mut(&e.gebied) else {
-                    return;
-                };
-                if self.wijken.contains_key(&e.code) {
-                    return;
-                }
-                if let Err(place) = gebied.wijken.binary_search(&e.code) {
-                    gebied.wijken.insert(place, e.code);
-                }
-                self.wijken
-                    .insert(e.code, WijkView::new(e.code, e.name.clone(), e.gebied));
-            }
-            DomainEvent::TeamContactChanged(e) => {
-                if let Some(gebied) = self.gebieden.get_mut(&e.gebied) {
-                    gebied.team = e.team.clone();
-                }
-            }
-            DomainEvent::BudgetAllocated(e) => {
-                if let Some(wijk) = self.wijken.get_mut(&e.line.wijk) {
-                    wijk.line_mut(e.line.year, e.line.theme).allocated = e.amount;
-                }
-            }
-            DomainEvent::InitiativeSubmitted(e) => {
-                let Some(wijk) = self.wijken.get_mut(&e.wijk) else {
-                    return;
-                };
-                if self.index.contains_key(&e.id) {
-                    return;
-                }
-                let view = InitiativeView::submitted(e, wijk.gebied, at);
-                wijk.counts.enter(view.status);
-                wijk.initiatives.push(e.id);
-                self.index.insert(e.id, self.initiatives.len());
-                self.initiatives.push(view);
-            }
-            DomainEvent::InitiativeConnected(e) => {
-                let Some(source_title) = self.initiative(&e.id).map(|v| v.title.clone()) else {
-                    return;
-                };
-                let with = match &e.target {
-                    ConnectionTarget::Initiative(target) => {
-                        let Some(target_view) = self.initiative_mut(target) else {
-                            return;
-                        };
-                        // The link shows on both: the other side records it as incoming (its
-                        // status does not change).
-                        target_view.connect(
-                            ConnectionTarget::Initiative(e.id),
-                            ConnectionDirection::Incoming,
-                            e.note.clone(),
-                            ConnectedWith::Initiative {
-                                id: e.id,
-                                title: source_title,
-                            },
-                            at,
-                        );
-                        ConnectedWith::Initiative {
-                            id: *target,
-                            title: target_view.title.clone(),
-                        }
-                    }
-                    ConnectionTarget::Party {
-                        name,
-                        kind: PartyKind::Organisation,
-                    } => ConnectedWith::Organisation { name: name.clone() },
-                    ConnectionTarget::Party {
-                        kind: PartyKind::Person,
-                        ..
-                    }
-                    | ConnectionTarget::SealedPerson { .. } => ConnectedWith::Person,
-                };
-                self.change(&e.id, |view| {
-                    view.connect(
-                        e.target.clone(),
-                        ConnectionDirection::Outgoing,
-                        e.note.clone(),
-                        with,
-                        at,
-                    )
-                });
-            }
-            DomainEvent::InitiativeFunded(e) => {
-                if self.change(&e.id, |view| view.funded(e, at)) {
-                    self.with_line(&e.line, |line| {
-                        line.committed = line.committed.saturating_add(e.amount)
-                    });
-                }
-            }
-            DomainEvent::InitiativeCompleted(e) => {
-                if self.change(&e.id, |view| view.completed(e, at)) {
-                    self.with_line(&e.line, |line| {
-                        line.committed = line.committed.saturating_sub(e.funded);
-                        line.spent = line.spent.saturating_add(e.spent);
-                    });
-                }
-            }
+            DomainEvent::MunicipalityRegistered(e) => self.municipality_registered(e),
+            DomainEvent::GebiedRegistered(e) => self.gebied_registered(e),
+            DomainEvent::WijkRegistered(e) => self.wijk_registered(e),
+            DomainEvent::TeamContactChanged(e) => self.team_contact_changed(e),
+            DomainEvent::BudgetAllocated(e) => self.budget_allocated(e),
+            DomainEvent::InitiativeSubmitted(e) => self.initiative_submitted(e, at),
+            DomainEvent::InitiativeConnected(e) => self.initiative_connected(e, at),
+            DomainEvent::InitiativeFunded(e) => self.initiative_funded(e, at),
+            DomainEvent::InitiativeCompleted(e) => self.initiative_completed(e, at),
             DomainEvent::InitiativeRejected(e) => {
                 self.change(&e.id, |view| view.rejected(e, at));
             }
             DomainEvent::InitiativeReferred(e) => {
                 self.change(&e.id, |view| view.referred(e, at));
             }
-            DomainEvent::InitiativeWithdrawn(e) => {
-                if self.change(&e.id, |view| view.withdrawn(e, at)) {
-                    if let Some(returned) = &e.returned {
-                        self.with_line(&returned.line, |line| {
-                            line.committed = line.committed.saturating_sub(returned.amount)
-                        });
-                    }
-                }
-            }
+            DomainEvent::InitiativeWithdrawn(e) => self.initiative_withdrawn(e, at),
             DomainEvent::InitiatorDataErased(e) => {
                 self.change(&e.id, |view| view.initiator_erased(at));
+            }
+        }
+    }
+
+    fn municipality_registered(&mut self, e: &MunicipalityRegistered) {
+        self.municipality = Some(MunicipalityView {
+            code: e.code,
+            name: e.name.clone(),
+            provenance: e.provenance.clone(),
+        });
+    }
+
+    fn gebied_registered(&mut self, e: &GebiedRegistered) {
+        let gebied = self.gebieden.entry(e.code).or_insert_with(|| GebiedView {
+            code: e.code,
+            name: e.name.clone(),
+            team: e.team.clone(),
+            wijken: Vec::new(),
+        });
+        gebied.name = e.name.clone();
+        gebied.team = e.team.clone();
+    }
+
+    /// Skipped when its gebied is unknown or the wijk is registered already.
+    fn wijk_registered(&mut self, e: &WijkRegistered) {
+        let Some(gebied) = self.gebieden.get_mut(&e.gebied) else {
+            return;
+        };
+        if self.wijken.contains_key(&e.code) {
+            return;
+        }
+        if let Err(place) = gebied.wijken.binary_search(&e.code) {
+            gebied.wijken.insert(place, e.code);
+        }
+        self.wijken
+            .insert(e.code, WijkView::new(e.code, e.name.clone(), e.gebied));
+    }
+
+    fn team_contact_changed(&mut self, e: &TeamContactChanged) {
+        if let Some(gebied) = self.gebieden.get_mut(&e.gebied) {
+            gebied.team = e.team.clone();
+        }
+    }
+
+    fn budget_allocated(&mut self, e: &BudgetAllocated) {
+        self.with_line(&e.line, |line| line.allocated = e.allocated);
+    }
+
+    /// Skipped when the wijk is unknown or the initiative exists already.
+    fn initiative_submitted(&mut self, e: &InitiativeSubmitted, at: At) {
+        let Some(wijk) = self.wijken.get_mut(&e.wijk) else {
+            return;
+        };
+        if self.index.contains_key(&e.id) {
+            return;
+        }
+        let view = InitiativeView::submitted(e, wijk.gebied, at);
+        wijk.counts.enter(view.status);
+        wijk.initiatives.push(e.id);
+        self.index.insert(e.id, self.initiatives.len());
+        self.initiatives.push(view);
+    }
+
+    /// The link shows on both initiatives when it connects two.
+    fn initiative_connected(&mut self, e: &InitiativeConnected, at: At) {
+        let Some(source_title) = self.initiative(&e.id).map(|v| v.title.clone()) else {
+            return;
+        };
+        let with = match &e.target {
+            ConnectionTarget::Initiative(target) => {
+                let Some(target_view) = self.initiative_mut(target) else {
+                    return;
+                };
+                // The other side records it as incoming (its status does not change).
+                target_view.connect(
+                    ConnectionTarget::Initiative(e.id),
+                    ConnectionDirection::Incoming,
+                    e.note.clone(),
+                    ConnectedWith::Initiative {
+                        id: e.id,
+                        title: source_title,
+                    },
+                    at,
+                );
+                ConnectedWith::Initiative {
+                    id: *target,
+                    title: target_view.title.clone(),
+                }
+            }
+            ConnectionTarget::Party {
+                name,
+                kind: PartyKind::Organisation,
+            } => ConnectedWith::Organisation { name: name.clone() },
+            ConnectionTarget::Party {
+                kind: PartyKind::Person,
+                ..
+            }
+            | ConnectionTarget::SealedPerson { .. } => ConnectedWith::Person,
+        };
+        self.change(&e.id, |view| {
+            view.connect(
+                e.target.clone(),
+                ConnectionDirection::Outgoing,
+                e.note.clone(),
+                with,
+                at,
+            )
+        });
+    }
+
+    fn initiative_funded(&mut self, e: &InitiativeFunded, at: At) {
+        if self.change(&e.id, |view| view.funded(e, at)) {
+            self.with_line(&e.line, |line| {
+                line.committed = line.committed.saturating_add(e.amount)
+            });
+        }
+    }
+
+    fn initiative_completed(&mut self, e: &InitiativeCompleted, at: At) {
+        if self.change(&e.id, |view| view.completed(e, at)) {
+            self.with_line(&e.line, |line| {
+                line.committed = line.committed.saturating_sub(e.funded);
+                line.spent = line.spent.saturating_add(e.spent);
+            });
+        }
+    }
+
+    fn initiative_withdrawn(&mut self, e: &InitiativeWithdrawn, at: At) {
+        if self.change(&e.id, |view| view.withdrawn(e, at)) {
+            if let Some(returned) = &e.returned {
+                self.with_line(&returned.line, |line| {
+                    line.committed = line.committed.saturating_sub(returned.amount)
+                });
             }
         }
     }

@@ -3,8 +3,8 @@
 //! The history holds no personal data: not the initiator's, not a connected person's name, not a
 //! referral's note (which may describe an individual care question) and not a withdrawal's
 //! reason. Each entry keeps what happened as typed data ([`HistoryDetail`]); its Dutch summary
-//! for people is written when asked for ([`HistoryEntry::summary`]), so folding the log does not
-//! format text it may never show.
+//! for people is written when asked for ([`HistoryEntry::summary`], in
+//! [`lines`](super::lines)), so folding the log does not format text it may never show.
 
 use chrono::{DateTime, Utc};
 
@@ -125,80 +125,6 @@ pub enum ConnectedWith {
     Initiative { id: InitiativeId, title: Title },
     Organisation { name: PartyName },
     Person,
-}
-
-impl HistoryEntry {
-    /// What happened, in Dutch, for residents and staff: e.g. `Gefinancierd: € 1.000 uit het
-    /// budget groen 2026`.
-    pub fn summary(&self) -> String {
-        match &self.detail {
-            HistoryDetail::Submitted {
-                channel,
-                entered_by_staff,
-                theme,
-                requested_amount,
-            } => {
-                let staff = if *entered_by_staff {
-                    " (ingevoerd door een medewerker)"
-                } else {
-                    ""
-                };
-                format!(
-                    "Ingediend {}{staff}: {}, gevraagd {}",
-                    channel.label_nl(),
-                    theme.label_nl(),
-                    requested_amount.dutch(),
-                )
-            }
-            HistoryDetail::Connected { with, direction } => match (with, direction) {
-                (ConnectedWith::Initiative { title, .. }, ConnectionDirection::Outgoing) => {
-                    format!("Verbonden met initiatief “{title}”")
-                }
-                (ConnectedWith::Initiative { title, .. }, ConnectionDirection::Incoming) => {
-                    format!("Verbonden vanuit initiatief “{title}”")
-                }
-                (ConnectedWith::Organisation { name }, _) => {
-                    format!("Verbonden met organisatie {name}")
-                }
-                (ConnectedWith::Person, _) => "Verbonden met een persoon".to_owned(),
-            },
-            HistoryDetail::Funded { line, amount } => format!(
-                "Gefinancierd: {} uit het budget {} {}",
-                amount.dutch(),
-                line.theme,
-                line.year
-            ),
-            HistoryDetail::Completed { spent, returned } => {
-                format!(
-                    "Afgerond: {} besteed, {} terug naar het budget",
-                    spent.dutch(),
-                    returned.dutch()
-                )
-            }
-            HistoryDetail::Rejected { reason } => format!("Afgewezen: {reason}"),
-            HistoryDetail::Referred { sociaal_wijkteam } => {
-                format!("Doorverwezen naar {sociaal_wijkteam}")
-            }
-            HistoryDetail::Withdrawn { by, returned } => {
-                let by = match by {
-                    WithdrawnBy::Initiator => "de initiatiefnemer",
-                    WithdrawnBy::Staff => "een medewerker",
-                };
-                match returned {
-                    Some(amount) => {
-                        format!(
-                            "Ingetrokken door {by}, {} terug naar het budget",
-                            amount.dutch()
-                        )
-                    }
-                    None => format!("Ingetrokken door {by}"),
-                }
-            }
-            HistoryDetail::InitiatorDataErased => {
-                "Persoonsgegevens van de initiatiefnemer gewist".to_owned()
-            }
-        }
-    }
 }
 
 /// To which sociaal wijkteam it was referred. The note is for staff only.

@@ -4,13 +4,17 @@
 //! initiative's view and every budget line, and rolls them up per wijk, gebied and city on
 //! request. The same state answers queries and is what [`decide`](crate::commands::decide) checks
 //! commands against. Folding a prefix of the log (up to a position or a moment) gives the state
-//! at that time.
+//! at that time. The same state tells what an event touched ([`CityState::touched_by`]) and
+//! writes the Dutch lines about events (`lines`: [`CityState::event_line`] and
+//! [`HistoryEntry::summary`]).
 
 mod budget;
 mod city;
 mod counts;
 mod initiative;
+mod lines;
 mod place;
+mod touched;
 
 pub use budget::{BudgetSummary, ThemeLines};
 pub use city::CityState;
@@ -20,3 +24,4 @@ pub use initiative::{
     InitiativeView, Referral, Withdrawal,
 };
 pub use place::{GebiedView, MunicipalityView, WijkView};
+pub use touched::Touched;

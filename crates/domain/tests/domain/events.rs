@@ -44,7 +44,7 @@ fn one_of_each() -> Vec<DomainEvent> {
         TeamContactChanged { gebied: w2, team }.into(),
         BudgetAllocated {
             line: groen,
-            amount: money("12345.67"),
+            allocated: money("12345.67"),
         }
         .into(),
         submitted(1, klarendal(), Theme::Groen, "1250.50").into(),
@@ -210,10 +210,62 @@ fn unreadable_events_say_why() {
     let payload = one_of_each()[8].to_payload();
     let unknown = DomainEvent::from_payload("InitiativeBlessed", 1, payload.clone());
     assert!(matches!(unknown, Err(DomainError::UnreadableEvent { .. })));
-    let future = DomainEvent::from_payload("InitiativeFunded", 2, payload.clone()).unwrap_err();
-    assert!(future.to_string().contains("schema version 2"), "{future}");
+    let next = DomainEvent::SCHEMA_VERSION + 1;
+    let future = DomainEvent::from_payload("InitiativeFunded", next, payload.clone()).unwrap_err();
+    assert!(
+        future
+            .to_string()
+            .contains(&format!("schema version {next}")),
+        "{future}"
+    );
+    let none = DomainEvent::from_payload("InitiativeFunded", 0, payload.clone()).unwrap_err();
+    assert!(none.to_string().contains("schema version 0"), "{none}");
     let mut broken = payload;
     broken["amount"] = serde_json::json!("-5.00");
     let err = DomainEvent::from_payload("InitiativeFunded", 1, broken).unwrap_err();
     assert!(err.to_string().contains("negative"), "{err}");
+}
+
+#[test]
+fn a_version_1_budget_allocation_reads_as_the_current_shape() {
+    // As version 1 wrote it: the allocation was named "amount".
+    let v1 = serde_json::json!({
+        "line": { "wijk": "WK020207", "year": 2026, "theme": "groen" },
+        "amount": "12345.67",
+    });
+    let read = DomainEvent::from_payload("BudgetAllocated", 1, v1).unwrap();
+    assert_eq!(read, one_of_each()[4]);
+    assert_eq!(
+        read.to_payload(),
+        serde_json::json!({
+            "line": { "wijk": "WK020207", "year": 2026, "theme": "groen" },
+            "allocated": "12345.67",
+        }),
+        "written back in the current shape"
+    );
+    // A version-1 payload without the old field is unreadable, and says which field.
+    let missing = serde_json::json!({
+        "line": { "wijk": "WK020207", "year": 2026, "theme": "groen" },
+        "allocated": "1.00",
+    });
+    let err = DomainEvent::from_payload("BudgetAllocated", 1, missing).unwrap_err();
+    assert!(err.to_string().contains("`amount`"), "{err}");
+}
+
+#[test]
+fn events_whose_shape_did_not_change_read_the_same_at_every_version() {
+    for event in one_of_each() {
+        if matches!(event, DomainEvent::BudgetAllocated(_)) {
+            continue;
+        }
+        for version in 1..=DomainEvent::SCHEMA_VERSION {
+            let back = DomainEvent::from_payload(event.event_type(), version, event.to_payload());
+            assert_eq!(
+                back.as_ref(),
+                Ok(&event),
+                "{} v{version}",
+                event.event_type()
+            );
+        }
+    }
 }

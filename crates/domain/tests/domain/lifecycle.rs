@@ -44,7 +44,7 @@ fn reason(text: &str) -> Reason {
 fn allocated(amount: &str) -> DomainEvent {
     BudgetAllocated {
         line: groen(),
-        amount: money(amount),
+        allocated: money(amount),
     }
     .into()
 }
@@ -370,12 +370,12 @@ fn funding_takes_the_line_of_the_initiatives_own_wijk_and_theme() {
     log.record([
         BudgetAllocated {
             line: line(klarendal(), YEAR, Theme::Sport),
-            amount: money("9999.00"),
+            allocated: money("9999.00"),
         }
         .into(),
         BudgetAllocated {
             line: line(wijk("WK020206"), YEAR, Theme::Groen),
-            amount: money("9999.00"),
+            allocated: money("9999.00"),
         }
         .into(),
         allocated("100.00"),

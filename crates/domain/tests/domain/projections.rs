@@ -402,3 +402,57 @@ fn every_kind_of_history_entry_reads_in_dutch() {
     );
     assert_eq!(summaries(2)[1], "Afgewezen: Valt onder regulier onderhoud.");
 }
+
+#[test]
+fn an_event_touches_its_own_wijk_and_initiative_and_what_it_connects() {
+    let mut log = Log::arnhem();
+    log.execute(submit(1, klarendal(), Theme::Groen, "100.00"));
+    log.execute(submit(2, wijk("WK020224"), Theme::Groen, "100.00"));
+    let decision = log.execute(Command::Connect {
+        id: id(1),
+        target: ConnectionTarget::Initiative(id(2)),
+        note: Note::parse("Zelfde idee in Schuytgraaf.").unwrap().into(),
+    });
+    let touched = log.state.touched_by(&decision.events[0]);
+    assert_eq!(touched.initiatives, vec![id(1), id(2)]);
+    assert_eq!(touched.wijken, vec![klarendal(), wijk("WK020224")]);
+
+    let decision = log.execute(Command::Reject {
+        id: id(2),
+        reason: Reason::parse("Valt onder regulier onderhoud.").unwrap(),
+    });
+    let touched = log.state.touched_by(&decision.events[0]);
+    assert_eq!(touched.initiatives, vec![id(2)]);
+    assert_eq!(touched.wijken, vec![wijk("WK020224")]);
+
+    // A gebied's new team contact shows in every wijk of the gebied, and no initiative.
+    let w2 = GebiedCode::parse("W2").unwrap();
+    let team = log.state.gebied(&w2).unwrap().team.clone();
+    let decision = log.execute(Command::ChangeTeamContact { gebied: w2, team });
+    let touched = log.state.touched_by(&decision.events[0]);
+    assert!(touched.initiatives.is_empty());
+    assert_eq!(touched.wijken, log.state.gebied(&w2).unwrap().wijken);
+    assert!(touched.wijken.contains(&klarendal()));
+}
+
+#[test]
+fn the_feed_line_names_the_wijk_and_the_initiative() {
+    let mut log = Log::arnhem();
+    allocate(&mut log, "WK020207", Theme::Groen, "1000.00");
+    log.execute(submit(1, klarendal(), Theme::Groen, "250.00"));
+    let decision = log.execute(Command::Fund {
+        id: id(1),
+        year: 2026,
+        amount: money("250.00"),
+    });
+    let title = log.state.initiative(&id(1)).unwrap().title.clone();
+    assert_eq!(
+        log.state.event_line(&decision.events[0]),
+        format!("Klarendal: initiatief '{title}' gefinancierd, € 250")
+    );
+    let allocation = &log.records[log.records.len() - 3].event;
+    assert_eq!(
+        log.state.event_line(allocation),
+        "Klarendal: budget groen 2026 vastgesteld op € 1.000"
+    );
+}
