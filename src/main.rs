@@ -12,8 +12,6 @@ use wijkpuls_api::transport::WsLimits;
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
-mod bench;
-
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -38,68 +36,6 @@ enum Commands {
     Migrate(DatabaseArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
-    /// Measure, next to a baseline from the same run (see bench/README.md).
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Event store appends per second on SQLite and PostgreSQL, against pgbench.
-    Append {
-        /// PostgreSQL server for the PostgreSQL half and the pgbench baseline.
-        #[arg(long)]
-        postgres_url: Option<String>,
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Skip the pgbench baseline.
-        #[arg(long)]
-        no_pgbench: bool,
-    },
-    /// GraphQL requests per second: live-state reads against `{ __typename }`, and
-    /// submitInitiative on PostgreSQL against pgbench.
-    Graphql {
-        #[arg(long)]
-        postgres_url: Option<String>,
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Concurrent clients for the read benchmark.
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
-    },
-    /// Live fan-out: N cityOverviewUpdated subscribers on one server started from this
-    /// binary, delay per funding, missed final states, server RSS per subscriber.
-    Fanout {
-        #[arg(long, default_value_t = 10_000)]
-        subscribers: usize,
-        /// Fundings, one after another.
-        #[arg(long, default_value_t = 20)]
-        fundings: usize,
-        /// Serve from a fresh database on this PostgreSQL server instead of SQLite.
-        #[arg(long)]
-        postgres_url: Option<String>,
-    },
-    /// Fundings/s of 64 clients on one hot budget line next to the same clients spread over
-    /// 192 lines, on PostgreSQL.
-    Contention {
-        #[arg(long)]
-        postgres_url: String,
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-    },
-    /// Attacks (fragment bomb, alias flood, huge text filter): how long a refusal takes and
-    /// /healthz latency during each, against /healthz with no attack.
-    Abuse {
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// Concurrent attacking connections.
-        #[arg(long, default_value_t = 4)]
-        attackers: usize,
-    },
 }
 
 #[derive(Args)]
@@ -249,58 +185,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Schema => {
             print!("{}", wijkpuls_api::schema::sdl());
             Ok(())
-        }
-        Commands::Bench(BenchCommand::Append {
-            postgres_url,
-            seconds,
-            no_pgbench,
-        }) => {
-            let dir = tempfile::tempdir()?;
-            bench::append::run_append(bench::append::AppendBenchOptions {
-                postgres_url,
-                sqlite_dir: dir.path().to_owned(),
-                seconds,
-                pgbench: !no_pgbench,
-            })
-            .await
-        }
-        Commands::Bench(BenchCommand::Graphql {
-            postgres_url,
-            seconds,
-            connections,
-        }) => {
-            bench::graphql::run_graphql(bench::graphql::GraphqlBenchOptions {
-                postgres_url,
-                seconds,
-                connections,
-            })
-            .await
-        }
-        Commands::Bench(BenchCommand::Fanout {
-            subscribers,
-            fundings,
-            postgres_url,
-        }) => bench::fanout::run_fanout(bench::fanout::FanoutBenchOptions {
-            subscribers,
-            fundings,
-            postgres_url,
-        })
-        .await
-        .map(|_| ()),
-        Commands::Bench(BenchCommand::Contention {
-            postgres_url,
-            seconds,
-            clients,
-        }) => {
-            bench::contention::run_contention(bench::contention::ContentionBenchOptions {
-                postgres_url,
-                seconds,
-                clients,
-            })
-            .await
-        }
-        Commands::Bench(BenchCommand::Abuse { seconds, attackers }) => {
-            bench::abuse::run_abuse(bench::abuse::AbuseBenchOptions { seconds, attackers }).await
         }
     }
 }
