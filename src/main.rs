@@ -131,9 +131,13 @@ impl SecretArgs {
 struct TokenArgs {
     #[arg(long, value_parser = ["admin", "staff"])]
     role: String,
-    /// A gebied the staff member works in (repeat for several).
+    /// A gebied the staff member works in (repeat for several); one of the wijken file's.
     #[arg(long = "gebied")]
     gebieden: Vec<String>,
+    /// The wijken file the service runs with, whose gebieden `--gebied` must name (default:
+    /// Arnhem's).
+    #[arg(long, env = "WIJKPULS_WIJKEN_FILE")]
+    wijken_file: Option<std::path::PathBuf>,
     /// Who the token is for (recorded as the actor of their events; default: a new random id).
     #[arg(long)]
     subject: Option<String>,
@@ -256,6 +260,25 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     if role == Role::Staff && gebieden.is_empty() {
         anyhow::bail!("a staff token needs at least one --gebied (e.g. --gebied W2)");
+    }
+    if role == Role::Admin && !gebieden.is_empty() {
+        anyhow::bail!("an admin token takes no --gebied: admins see every gebied");
+    }
+    let reference = wijkpuls_api::app::reference_data(args.wijken_file.as_deref())?;
+    if let Some(unknown) = gebieden
+        .iter()
+        .find(|g| !reference.gebieden.iter().any(|known| known.code == **g))
+    {
+        let known: Vec<String> = reference
+            .gebieden
+            .iter()
+            .map(|g| g.code.to_string())
+            .collect();
+        anyhow::bail!(
+            "--gebied {unknown}: no such gebied in {} (known: {})",
+            reference.municipality.name,
+            known.join(", ")
+        );
     }
     if args.valid_for > MAX_LIFETIME {
         anyhow::bail!("--valid-for is at most 31d: the service refuses longer-lived tokens");
