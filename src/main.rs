@@ -93,6 +93,11 @@ struct ServeArgs {
     /// limits; repeat for several (the environment variable takes a comma-separated list).
     #[arg(long = "trusted-proxy", env = "WIJKPULS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = TrustedProxy::parse)]
     trusted_proxies: Vec<TrustedProxy>,
+    /// An origin (`https://dashboard.example.nl`) whose pages may call the API from a browser
+    /// (CORS); repeat for several (the environment variable takes a comma-separated list).
+    /// None by default.
+    #[arg(long = "cors-origin", env = "WIJKPULS_CORS_ORIGINS", value_delimiter = ',', value_parser = wijkpuls_api::cors_compression::parse_origin)]
+    cors_origins: Vec<wijkpuls_api::cors_compression::Origin>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -217,6 +222,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         max_connections,
         trusted_proxies: args.trusted_proxies,
+        cors_origins: args.cors_origins,
     };
     let app = Application::build(config).await?;
     tracing::info!("listening on http://{}", app.local_addr());

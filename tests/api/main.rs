@@ -15,6 +15,7 @@
 //! - [`contention`]: many at once: racing fundings queue, deadlines, WebSocket limits, shared
 //!   subscriptions;
 //! - [`cli`]: the binary: serve, token, errors, signals;
+//! - [`cors_compression`]: CORS for named origins, gzip/br compression;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -23,6 +24,7 @@ mod helpers;
 mod abuse;
 mod cli;
 mod contention;
+mod cors_compression;
 mod errors;
 mod hardening;
 mod idempotency;

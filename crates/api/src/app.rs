@@ -51,6 +51,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<crate::routes::TrustedProxy>,
+    /// Origins whose pages may call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<crate::cors_compression::Origin>,
 }
 
 impl Config {
@@ -69,6 +71,7 @@ impl Config {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 16_000,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -35,13 +35,14 @@ pub fn router(
         proxies: config.trusted_proxies.clone(),
     };
     let graphql = graphql_router(schema, Arc::new(hooks), options);
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state((state, ws_stats))
         .merge(graphql)
-        .merge(crate::overview::router())
+        .merge(crate::overview::router());
+    crate::cors_compression::apply(router, &config.cors_origins)
 }
 
 /// A reverse proxy (an address, or a network in CIDR notation) whose `X-Forwarded-For` header
