@@ -20,7 +20,8 @@ const PREFLIGHT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60
 /// An origin a browser may call the API from: `scheme://host[:port]`, exactly as a browser
 /// sends it in `Origin` (no path, no trailing slash, no wildcard).
 pub fn parse_origin(text: &str) -> Result<Origin, String> {
-    let text = text.trim();
+    // Browsers send scheme and host in lower case.
+    let text = text.trim().to_ascii_lowercase();
     let Some((scheme, rest)) = text.split_once("://") else {
         return Err(format!(
             "{text:?} is not an origin (scheme://host[:port], e.g. https://dashboard.example.nl)"
@@ -35,8 +36,7 @@ pub fn parse_origin(text: &str) -> Result<Origin, String> {
              https://dashboard.example.nl)"
         ));
     }
-    HeaderValue::from_str(&text.to_ascii_lowercase())
-        .map_err(|_| format!("{text:?} is not an origin"))
+    HeaderValue::from_str(&text).map_err(|_| format!("{text:?} is not an origin"))
 }
 
 /// The router with CORS (only when `cors_origins` names some) and negotiated compression.
