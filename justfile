@@ -2,7 +2,7 @@
 
 # Build everything, tests and benches included.
 build:
-    cargo build --all-targets
+    cargo build --workspace --all-targets
 
 # All tests (the README's test command). Set TEST_DATABASE_URL for the PostgreSQL half.
 test:
@@ -32,7 +32,12 @@ schema:
 
 # The event store's append benchmark, against pgbench on the local PostgreSQL.
 bench-append:
-    cargo run --release -- bench append --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+    cargo run --release -p wijkpuls-bench -- append --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+
+# Live fan-out: 10,000 subscribers on one server started from the release binary.
+bench-fanout:
+    cargo build --release -p wijkpuls -p wijkpuls-bench
+    target/release/wijkpuls-bench fanout
 
 # The domain's fold benchmark.
 bench-fold:

@@ -12,8 +12,6 @@ use wijkpuls_api::transport::WsLimits;
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
-mod bench;
-
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -62,68 +60,6 @@ enum Commands {
     Migrate(DatabaseArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
-    /// Measure, next to a baseline from the same run (see bench/README.md).
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Event store appends per second on SQLite and PostgreSQL, against pgbench.
-    Append {
-        /// PostgreSQL server for the PostgreSQL half and the pgbench baseline.
-        #[arg(long)]
-        postgres_url: Option<String>,
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Skip the pgbench baseline.
-        #[arg(long)]
-        no_pgbench: bool,
-    },
-    /// GraphQL requests per second: live-state reads against `{ __typename }`, and
-    /// submitInitiative on PostgreSQL against pgbench.
-    Graphql {
-        #[arg(long)]
-        postgres_url: Option<String>,
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Concurrent clients for the read benchmark.
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
-    },
-    /// Live fan-out: N cityOverviewUpdated subscribers on one server started from this
-    /// binary, delay per funding, missed final states, server RSS per subscriber.
-    Fanout {
-        #[arg(long, default_value_t = 10_000)]
-        subscribers: usize,
-        /// Fundings, one after another.
-        #[arg(long, default_value_t = 20)]
-        fundings: usize,
-        /// Serve from a fresh database on this PostgreSQL server instead of SQLite.
-        #[arg(long)]
-        postgres_url: Option<String>,
-    },
-    /// Fundings/s of 64 clients on one hot budget line next to the same clients spread over
-    /// 192 lines, on PostgreSQL.
-    Contention {
-        #[arg(long)]
-        postgres_url: String,
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-    },
-    /// Attacks (fragment bomb, alias flood, huge text filter): how long a refusal takes and
-    /// /healthz latency during each, against /healthz with no attack.
-    Abuse {
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// Concurrent attacking connections.
-        #[arg(long, default_value_t = 4)]
-        attackers: usize,
-    },
 }
 
 #[derive(Args)]
@@ -190,6 +126,11 @@ struct ServeArgs {
     /// limits; repeat for several (the environment variable takes a comma-separated list).
     #[arg(long = "trusted-proxy", env = "WIJKPULS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = TrustedProxy::parse)]
     trusted_proxies: Vec<TrustedProxy>,
+    /// An origin (`https://dashboard.example.nl`) whose pages may call the API from a browser
+    /// (CORS); repeat for several (the environment variable takes a comma-separated list).
+    /// None by default.
+    #[arg(long = "cors-origin", env = "WIJKPULS_CORS_ORIGINS", value_delimiter = ',', value_parser = wijkpuls_api::cors_compression::parse_origin)]
+    cors_origins: Vec<wijkpuls_api::cors_compression::Origin>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -228,9 +169,13 @@ impl SecretArgs {
 struct TokenArgs {
     #[arg(long, value_parser = ["admin", "staff"])]
     role: String,
-    /// A gebied the staff member works in (repeat for several).
+    /// A gebied the staff member works in (repeat for several); one of the wijken file's.
     #[arg(long = "gebied")]
     gebieden: Vec<String>,
+    /// The wijken file the service runs with, whose gebieden `--gebied` must name (default:
+    /// Arnhem's).
+    #[arg(long, env = "WIJKPULS_WIJKEN_FILE")]
+    wijken_file: Option<std::path::PathBuf>,
     /// Who the token is for (recorded as the actor of their events; default: a new random id).
     #[arg(long)]
     subject: Option<String>,
@@ -277,58 +222,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", wijkpuls_api::schema::sdl());
             Ok(())
         }
-        Commands::Bench(BenchCommand::Append {
-            postgres_url,
-            seconds,
-            no_pgbench,
-        }) => {
-            let dir = tempfile::tempdir()?;
-            bench::append::run_append(bench::append::AppendBenchOptions {
-                postgres_url,
-                sqlite_dir: dir.path().to_owned(),
-                seconds,
-                pgbench: !no_pgbench,
-            })
-            .await
-        }
-        Commands::Bench(BenchCommand::Graphql {
-            postgres_url,
-            seconds,
-            connections,
-        }) => {
-            bench::graphql::run_graphql(bench::graphql::GraphqlBenchOptions {
-                postgres_url,
-                seconds,
-                connections,
-            })
-            .await
-        }
-        Commands::Bench(BenchCommand::Fanout {
-            subscribers,
-            fundings,
-            postgres_url,
-        }) => bench::fanout::run_fanout(bench::fanout::FanoutBenchOptions {
-            subscribers,
-            fundings,
-            postgres_url,
-        })
-        .await
-        .map(|_| ()),
-        Commands::Bench(BenchCommand::Contention {
-            postgres_url,
-            seconds,
-            clients,
-        }) => {
-            bench::contention::run_contention(bench::contention::ContentionBenchOptions {
-                postgres_url,
-                seconds,
-                clients,
-            })
-            .await
-        }
-        Commands::Bench(BenchCommand::Abuse { seconds, attackers }) => {
-            bench::abuse::run_abuse(bench::abuse::AbuseBenchOptions { seconds, attackers }).await
-        }
     }
 }
 
@@ -357,6 +250,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         max_connections,
         trusted_proxies: args.trusted_proxies,
+        cors_origins: args.cors_origins,
     };
     let app = Application::build(config).await?;
     let signal = shutdown_signal()?;
@@ -401,6 +295,25 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     if role == Role::Staff && gebieden.is_empty() {
         anyhow::bail!("a staff token needs at least one --gebied (e.g. --gebied W2)");
+    }
+    if role == Role::Admin && !gebieden.is_empty() {
+        anyhow::bail!("an admin token takes no --gebied: admins see every gebied");
+    }
+    let reference = wijkpuls_api::app::reference_data(args.wijken_file.as_deref())?;
+    if let Some(unknown) = gebieden
+        .iter()
+        .find(|g| !reference.gebieden.iter().any(|known| known.code == **g))
+    {
+        let known: Vec<String> = reference
+            .gebieden
+            .iter()
+            .map(|g| g.code.to_string())
+            .collect();
+        anyhow::bail!(
+            "--gebied {unknown}: no such gebied in {} (known: {})",
+            reference.municipality.name,
+            known.join(", ")
+        );
     }
     if args.valid_for > MAX_LIFETIME {
         anyhow::bail!("--valid-for is at most 31d: the service refuses longer-lived tokens");

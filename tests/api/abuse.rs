@@ -1,7 +1,7 @@
 //! Requests an attacker sends to make the service work hard: a fragment bomb, an alias flood, a
 //! huge text filter. Each must be refused by the cheap checks that run before any real work,
 //! with `BAD_USER_INPUT` and a message naming the limit, while `/healthz` and a small query go on
-//! answering. How fast, exactly, is for `wijkpuls bench abuse`; here only that it happens.
+//! answering. How fast, exactly, is for `wijkpuls-bench abuse`; here only that it happens.
 
 use serde_json::{json, Value};
 

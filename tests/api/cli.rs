@@ -304,6 +304,11 @@ async fn fails(args: &[&str]) -> String {
     }
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "a one-line error, got: {stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     lines[0].to_owned()
 }
 
@@ -320,6 +325,65 @@ async fn token_for_staff_without_a_gebied_fails_with_one_line() {
     assert!(
         !path.exists(),
         "a refused command does not create a database"
+    );
+}
+
+/// `wijkpuls token ARGS` on a database path that must stay untouched: the one-line error.
+async fn token_refused(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("untouched.db");
+    let url = format!("sqlite://{}", path.display());
+    let mut all = vec!["token"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database-url", &url]);
+    let line = fails(&all).await;
+    assert!(
+        !path.exists(),
+        "a refused command does not create a database"
+    );
+    line
+}
+
+#[tokio::test]
+async fn token_for_an_unknown_gebied_fails_with_one_line() {
+    let line = token_refused(&["--role", "staff", "--gebied", "W2", "--gebied", "W9"]).await;
+    assert!(
+        line.contains("W9"),
+        "the error names the unknown gebied: {line}"
+    );
+}
+
+#[tokio::test]
+async fn token_for_a_gebied_of_another_wijken_file_is_refused_or_accepted_by_that_file() {
+    // Arnhem's W2 is no gebied of a municipality whose file has only W1.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wijken.json");
+    let mut reference: serde_json::Value =
+        serde_json::from_str(wijkpuls_domain::ReferenceData::arnhem_file()).unwrap();
+    let gebieden = reference["gebieden"].as_array_mut().unwrap();
+    gebieden.retain(|g| g["code"] == "W1");
+    assert_eq!(gebieden.len(), 1, "Arnhem's file has a gebied W1");
+    std::fs::write(&file, reference.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let line = token_refused(&["--role", "staff", "--gebied", "W2", "--wijken-file", file]).await;
+    assert!(line.contains("W2"), "the error names the gebied: {line}");
+
+    let db = dir.path().join("other.db");
+    let url = format!("sqlite://{}", db.display());
+    let printed = token(
+        &url,
+        &["--role", "staff", "--gebied", "W1", "--wijken-file", file],
+    )
+    .await;
+    assert!(printed.starts_with("wp1."), "a token: {printed}");
+}
+
+#[tokio::test]
+async fn token_for_an_admin_with_a_gebied_fails_with_one_line() {
+    let line = token_refused(&["--role", "admin", "--gebied", "W2"]).await;
+    assert!(
+        line.contains("admin") && line.contains("--gebied"),
+        "the error says an admin token takes no gebied: {line}"
     );
 }
 

@@ -786,6 +786,7 @@ pub fn wijkpuls() -> tokio::process::Command {
         "WIJKPULS_HEADER_READ_TIMEOUT",
         "WIJKPULS_MAX_CONNECTIONS",
         "WIJKPULS_TRUSTED_PROXIES",
+        "WIJKPULS_CORS_ORIGINS",
         "WIJKPULS_WIJKEN_FILE",
         "WIJKPULS_WS_INIT_TIMEOUT",
         "WIJKPULS_SUBMIT_PER_MINUTE",

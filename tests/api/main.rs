@@ -17,6 +17,7 @@
 //! - [`demo`]: `--demo` and `--demo-years`: dated demo years, loaded once, no dating by clients;
 //! - [`request_ids`]: one request id in the response header, the errors and the events;
 //! - [`cli`]: the binary: serve, token, errors, signals, log formats;
+//! - [`cors_compression`]: CORS for named origins, gzip/br compression;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -25,6 +26,7 @@ mod helpers;
 mod abuse;
 mod cli;
 mod contention;
+mod cors_compression;
 mod demo;
 mod errors;
 mod hardening;

@@ -8,32 +8,12 @@
 // Screenshots go to tests/output/ (git-ignored): overview.png after the live scenario, and
 // overview-demo-1920x1080.png / overview-demo-1280x800.png of a `--demo` server.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { OUTPUT, freshDatabase, startServer, adminToken, openBrowser } from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const BIN = process.env.WIJKPULS_BIN
-  ? path.resolve(process.env.WIJKPULS_BIN)
-  : path.join(repo, 'target', 'debug', 'wijkpuls');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const OUTPUT = path.join(repo, 'tests', 'output');
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const LIVE_MS = 2000; // a change must show within this
 
 /** The reference data of docs/domain.md: 8 gebieden, 24 wijken. */
@@ -52,72 +32,6 @@ const YEAR = Number(new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Amsterd
 
 // ---------------------------------------------------------------- the server
 
-const cleanups = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
-
-function freshDatabase() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wijkpuls-browser-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return `sqlite://${dir}/x.db`;
-}
-
-/** Starts `wijkpuls serve`; resolves once it logs `listening on http://ADDR`. */
-function startServer(databaseUrl, { listen = '127.0.0.1:0', demo = false } = {}) {
-  assert.ok(existsSync(BIN), `no wijkpuls binary at ${BIN}: build it (cargo build) or set WIJKPULS_BIN`);
-  const args = ['serve', '--listen', listen, '--database-url', databaseUrl];
-  if (demo) args.push('--demo');
-  const child = spawn(BIN, args, {
-    env: { ...process.env, RUST_LOG: 'info,sqlx=warn', NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const server = {
-    child,
-    log: () => log,
-    stop: () => stopServer(server),
-  };
-  cleanups.push(() => stopServer(server));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 120 s:\n${log}`)), 120_000);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk) => {
-      log += chunk;
-      const match = /listening on http:\/\/(\S+)/.exec(log.replace(/\x1b\[[0-9;]*m/g, ''));
-      if (match && !server.addr) {
-        clearTimeout(timer);
-        server.addr = match[1];
-        server.port = Number(match[1].split(':').pop());
-        server.base = `http://${match[1]}`;
-        resolve(server);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (!server.addr) reject(new Error(`the server exited (${code}) before listening:\n${log}`));
-    });
-  });
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function adminToken(databaseUrl) {
-  return new Promise((resolve, reject) => {
-    execFile(BIN, ['token', '--role', 'admin', '--database-url', databaseUrl], (error, stdout, stderr) => {
-      if (error) reject(new Error(`wijkpuls token failed: ${stderr}`));
-      else resolve(stdout.trim());
-    });
-  });
-}
-
 async function graphql(server, token, query, variables = {}) {
   const response = await fetch(`${server.base}/graphql`, {
     method: 'POST',
@@ -135,12 +49,6 @@ const FUND = `mutation ($input: FundInitiativeInput!) { fundInitiative(input: $i
 const COMPLETE = `mutation ($input: CompleteInitiativeInput!) { completeInitiative(input: $input) { id status spentAmount } }`;
 
 // ---------------------------------------------------------------- the browser
-
-async function openBrowser() {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  cleanups.push(() => browser.close());
-  return browser;
-}
 
 /** A page that records console errors, uncaught exceptions and every WebSocket frame. */
 async function openPage(browser, viewport) {

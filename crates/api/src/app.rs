@@ -53,6 +53,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits).
     pub trusted_proxies: Vec<crate::routes::TrustedProxy>,
+    /// Origins whose pages may call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<crate::cors_compression::Origin>,
 }
 
 impl Config {
@@ -72,6 +74,7 @@ impl Config {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 16_000,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -97,18 +100,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let state = open(&config).await?;
         if !state.live.read().has_reference_data() {
-            let reference = match &config.wijken_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).with_context(|| {
-                        format!("cannot read the wijken file {}", path.display())
-                    })?;
-                    ReferenceData::parse(&text).with_context(|| {
-                        format!("the wijken file {} cannot be used", path.display())
-                    })?
-                }
-                None => ReferenceData::arnhem(),
-            };
-            register(&state, reference).await?;
+            register(&state, reference_data(config.wijken_file.as_deref())?).await?;
         }
         if config.demo {
             crate::demo::load_if_empty(&state, config.demo_years).await?;
@@ -274,6 +266,17 @@ pub async fn token_key(vault: &Vault, secret: Option<&str>) -> anyhow::Result<To
         .map_err(|e| anyhow::anyhow!("cannot read the signing key: {e}"))?
         .context("the database has no signing key; was it migrated?")?;
     Ok(TokenKey::new(key.as_bytes()))
+}
+
+/// The wijken and gebieden an empty store is given: an operator's wijken file, else Arnhem's.
+pub fn reference_data(wijken_file: Option<&std::path::Path>) -> anyhow::Result<ReferenceData> {
+    let Some(path) = wijken_file else {
+        return Ok(ReferenceData::arnhem());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the wijken file {}", path.display()))?;
+    ReferenceData::parse(&text)
+        .with_context(|| format!("the wijken file {} cannot be used", path.display()))
 }
 
 /// The actor for work the service does itself (reference data, demo).

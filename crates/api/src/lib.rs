@@ -20,6 +20,7 @@
 pub mod app;
 pub mod auth;
 pub mod codec;
+pub mod cors_compression;
 pub mod demo;
 pub mod error;
 pub mod feed;

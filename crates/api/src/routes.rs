@@ -35,14 +35,16 @@ pub fn router(
         proxies: config.trusted_proxies.clone(),
     };
     let graphql = graphql_router(schema, Arc::new(hooks), options);
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state((state, ws_stats))
         .merge(graphql)
-        .merge(crate::overview::router())
-        // Outermost: every response, whatever answered it, carries the request id.
+        .merge(crate::overview::router());
+    crate::cors_compression::apply(router, &config.cors_origins)
+        // Outermost: every response, whatever answered it (a CORS preflight too), carries the
+        // request id.
         .layer(axum::middleware::from_fn(crate::request::track))
 }
 

@@ -34,8 +34,13 @@ fn realistic_log(years: i32) -> Vec<Recorded> {
         Command::RegisterReferenceData(ReferenceData::arnhem()),
     );
     for year in 2026..2026 + years {
-        for step in demo_year(year, year as u64).expect("a valid year") {
-            let command = step.into_command(|name, _, _| {
+        // The whole year, as it stands once it is over.
+        let until = chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .expect("a valid date")
+            .and_utc();
+        for dated in demo_year(year, year as u64, until).expect("a valid year") {
+            let command = dated.step.into_command(|name, _, _| {
                 // Sized like the api's sealed data: a key id, and base64 of name, e-mail, phone.
                 let ciphertext = "A".repeat(4 * (name.as_str().len() + 60) / 3 + 40);
                 let key_id = "01900000-0000-7000-8000-000000000000".to_owned();

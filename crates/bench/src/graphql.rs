@@ -1,4 +1,4 @@
-//! `wijkpuls bench graphql`: what the service costs per request.
+//! `wijkpuls-bench graphql`: what the service costs per request.
 //!
 //! 1. Reads: requests/s for `{ __typename }` (GraphQL itself: parsing, validation, HTTP) and for
 //!    a wijk's budget from the live state, on the same server in the same run, alternating in
@@ -71,13 +71,13 @@ pub async fn run_graphql(options: GraphqlBenchOptions) -> anyhow::Result<()> {
         println!("no --postgres-url: skipped the mutation benchmark");
         return Ok(());
     };
-    let database = crate::bench::append::TempPgDatabase::create(&postgres).await?;
+    let database = crate::append::TempPgDatabase::create(&postgres).await?;
     let server = Server::start(database.url(), false).await?;
     let body = r#"{"query":"mutation { submitInitiative(input: { wijkCode: \"WK020207\", title: \"Bankjes bij de speeltuin\", description: \"Drie bankjes\", theme: SPEELTUINEN, requestedAmount: \"1250.00\", initiator: { name: \"Bench Mark\", email: \"bench@example.nl\" } }) { initiative { id } } }"}"#;
     let token = server.admin_token.clone();
     let mutations = load(&server.endpoint, Some(&token), body, 64, options.seconds).await?;
     server.stop();
-    let baseline = crate::bench::append::pgbench_baseline(database.url(), options.seconds).await?;
+    let baseline = crate::append::pgbench_baseline(database.url(), options.seconds).await?;
     println!("{:<58} {:>12}", "PostgreSQL, 64 connections", "per second");
     println!("{:<58} {:>12.0}", "submitInitiative mutations", mutations);
     println!(

@@ -1,4 +1,4 @@
-//! `wijkpuls bench append`: how many events per second the store commits, for 1, 16 and 64
+//! `wijkpuls-bench append`: how many events per second the store commits, for 1, 16 and 64
 //! concurrent single-event appenders and for 100-event batches, on SQLite and PostgreSQL.
 //!
 //! Each measurement gets a fresh database (PostgreSQL: a new database, dropped afterwards;
@@ -37,7 +37,7 @@ pub struct AppendBenchOptions {
 }
 
 /// The pgbench script, shipped in the repository and built into the binary.
-const PGBENCH_SCRIPT: &str = include_str!("../../bench/pgbench-append.sql");
+const PGBENCH_SCRIPT: &str = include_str!("../../../bench/pgbench-append.sql");
 /// SQLite's target for 64 concurrent single-event appenders.
 const SQLITE_TARGET: f64 = 20_000.0;
 const PGBENCH_CLIENTS: u32 = 64;

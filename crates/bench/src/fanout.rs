@@ -1,6 +1,6 @@
-//! `wijkpuls bench fanout`: what live screens cost one server.
+//! `wijkpuls-bench fanout`: what live screens cost one server.
 //!
-//! Starts the built binary itself as a separate process (so its RSS is the server's alone),
+//! Starts the `wijkpuls` binary as a separate process (so its RSS is the server's alone),
 //! opens N graphql-transport-ws subscribers to `cityOverviewUpdated` from this process (one
 //! tokio runtime, no thread per socket), then funds initiatives one after another over HTTP.
 //! For each funding it measures the delay from the mutation's HTTP response to the update's
@@ -28,6 +28,8 @@ pub struct FanoutBenchOptions {
     pub fundings: usize,
     /// Run the server on a fresh database of this PostgreSQL server instead of SQLite.
     pub postgres_url: Option<String>,
+    /// The `wijkpuls` binary to serve with.
+    pub server: PathBuf,
 }
 
 /// What one run measured; the CI-sized test asserts on `missed_final`.
@@ -59,14 +61,14 @@ pub async fn run_fanout(options: FanoutBenchOptions) -> anyhow::Result<FanoutRep
     raise_open_file_limit(options.subscribers);
     let dir = tempfile::tempdir()?;
     let pg_database = match &options.postgres_url {
-        Some(server) => Some(crate::bench::append::TempPgDatabase::create(server).await?),
+        Some(server) => Some(crate::append::TempPgDatabase::create(server).await?),
         None => None,
     };
     let database_url = match &pg_database {
         Some(db) => db.url().to_owned(),
         None => format!("sqlite://{}", dir.path().join("fanout.db").display()),
     };
-    let exe = std::env::current_exe().context("where is this binary")?;
+    let exe = options.server.clone();
     let admin = admin_token(&exe, &database_url).await?;
     let server = Server::start(&exe, &database_url).await?;
     let http = reqwest::Client::new();

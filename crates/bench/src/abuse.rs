@@ -1,4 +1,4 @@
-//! `wijkpuls bench abuse`: what an attack costs the service, and what it costs everyone else.
+//! `wijkpuls-bench abuse`: what an attack costs the service, and what it costs everyone else.
 //!
 //! The real service runs in-process on a demo-filled SQLite store (its own runtime threads). For
 //! each attack an attacker sends it from a few connections at once for a fixed time, while a

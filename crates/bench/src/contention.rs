@@ -1,4 +1,4 @@
-//! `wijkpuls bench contention`: what one hot budget line costs.
+//! `wijkpuls-bench contention`: what one hot budget line costs.
 //!
 //! 64 clients fund initiatives on one budget line, next to the same clients funding over
 //! 192 lines (8 themes × 24 wijken), against one `wijkpuls serve` on a fresh PostgreSQL
@@ -15,12 +15,14 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 use wijkpuls_domain::Theme;
 
-use crate::bench::fanout::{admin_token, graphql, Server};
+use crate::fanout::{admin_token, graphql, Server};
 
 pub struct ContentionBenchOptions {
     pub postgres_url: String,
     pub seconds: f64,
     pub clients: usize,
+    /// The `wijkpuls` binary to serve with.
+    pub server: std::path::PathBuf,
 }
 
 /// Initiatives ready per client: more than a client can fund in a run of a few seconds
@@ -35,8 +37,8 @@ struct Outcome {
 }
 
 pub async fn run_contention(options: ContentionBenchOptions) -> anyhow::Result<()> {
-    let database = crate::bench::append::TempPgDatabase::create(&options.postgres_url).await?;
-    let exe = std::env::current_exe().context("where is this binary")?;
+    let database = crate::append::TempPgDatabase::create(&options.postgres_url).await?;
+    let exe = options.server.clone();
     let admin = admin_token(&exe, database.url()).await?;
     let server = Server::start(&exe, database.url()).await?;
     let http = reqwest::Client::new();

@@ -1,0 +1,9 @@
+//! `wijkpuls-bench ...`: measurements with a baseline taken in the same run, on the same
+//! machine and database, so a figure means something on its own. A program of its own, apart
+//! from the service binary, which therefore carries no HTTP or WebSocket client.
+
+pub mod abuse;
+pub mod append;
+pub mod contention;
+pub mod fanout;
+pub mod graphql;
