@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct FanoutBenchOptions {
@@ -57,6 +58,8 @@ const OVERVIEW: &str =
 const WIJK: &str = "WK020207";
 /// Every funding is this many cents, so the k-th raises the committed total to k × this.
 const FUNDING_CENTS: i64 = 10_000;
+/// Each subscriber's read buffer: room for several overviews (about 200 bytes each).
+const READ_BUFFER: usize = 4 * 1024;
 /// How long a funding may take to reach every subscriber before the bench moves on (the
 /// stragglers then count as late or missing, not as a hang).
 const SETTLE: Duration = Duration::from_secs(20);
@@ -252,7 +255,10 @@ async fn subscriber(
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
-        match tokio_tungstenite::connect_async(request).await {
+        // tungstenite zeroes its whole read buffer (128 KiB by default) before every read:
+        // at thousands of sockets that, not the server, would be what the bench measures.
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
             Ok((socket, _)) => socket,
             Err(_) => return seen,
         }

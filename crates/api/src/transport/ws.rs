@@ -416,8 +416,14 @@ async fn write_loop(
         };
         let send = sink.send(message);
         tokio::pin!(send);
+        // The send first: it is mostly done at once, and then the close need not be looked at.
         tokio::select! {
             biased;
+            sent = &mut send => {
+                if sent.is_err() {
+                    return;
+                }
+            }
             close = &mut close_rx => {
                 let close = close.unwrap_or(CloseCmd::client_gone());
                 if close.drain {
@@ -427,11 +433,6 @@ async fn write_loop(
                     }
                 }
                 break close;
-            }
-            sent = &mut send => {
-                if sent.is_err() {
-                    return;
-                }
             }
         }
     };
