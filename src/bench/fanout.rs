@@ -141,7 +141,8 @@ pub async fn run_fanout(options: FanoutBenchOptions) -> anyhow::Result<FanoutRep
     let rss_idle_kib = rss_kib(server.pid)?;
 
     let mut responded = Vec::new();
-    let (server_cpu_before, client_cpu_before) = (cpu_time(server.pid)?, cpu_time(std::process::id())?);
+    let (server_cpu_before, client_cpu_before) =
+        (cpu_time(server.pid)?, cpu_time(std::process::id())?);
     for (k, id) in initiatives.iter().enumerate() {
         graphql(
             &http,
@@ -268,7 +269,11 @@ async fn subscriber(
         json!({ "id": "1", "type": "subscribe", "payload": { "query": OVERVIEW } }),
     ];
     for message in hello {
-        if socket.send(Message::text(message.to_string())).await.is_err() {
+        if socket
+            .send(Message::text(message.to_string()))
+            .await
+            .is_err()
+        {
             return seen;
         }
     }
@@ -383,11 +388,13 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
         .context("read the /proc stat (Linux only)")?;
     // The fields after the command name, which is in parentheses and may hold spaces:
     // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after it.
-    let rest = stat.rsplit_once(')').context("no command name in /proc stat")?.1;
+    let rest = stat
+        .rsplit_once(')')
+        .context("no command name in /proc stat")?
+        .1;
     let mut fields = rest.split_whitespace().skip(11);
-    let mut ticks = || -> anyhow::Result<u64> {
-        Ok(fields.next().context("a short /proc stat")?.parse()?)
-    };
+    let mut ticks =
+        || -> anyhow::Result<u64> { Ok(fields.next().context("a short /proc stat")?.parse()?) };
     let ticks = ticks()? + ticks()?;
     // SAFETY: sysconf only reads a configuration value.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;

@@ -1365,7 +1365,11 @@ async fn ws_shared_view_slow_subscriber_skips_to_the_final_state() {
     let mut fast = connect_acked(&server).await;
     let mut slow = connect_acked(&server).await;
     for (ws, id) in [(&mut fast, "fast"), (&mut slow, "slow")] {
-        send(ws, json!({ "id": id, "type": "subscribe", "payload": query })).await;
+        send(
+            ws,
+            json!({ "id": id, "type": "subscribe", "payload": query }),
+        )
+        .await;
         let first = recv(ws).await;
         assert_eq!(first["payload"]["data"]["sharedStates"]["n"], 0, "{first}");
     }
@@ -1375,13 +1379,19 @@ async fn ws_shared_view_slow_subscriber_skips_to_the_final_state() {
     // The screen that reads keeps up regardless, and ends with the final state.
     let fast_seen = shared_states_until_complete(&mut fast, "fast").await;
     assert_eq!(fast_seen.last(), Some(&i64::from(SHARED_STATES)));
-    assert!(fast_seen.windows(2).all(|pair| pair[0] < pair[1]), "{fast_seen:?}");
+    assert!(
+        fast_seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "{fast_seen:?}"
+    );
 
     // The slow one gets what its socket held, then the latest state, never an older one after
     // a newer one, and the final state before `complete`.
     let slow_seen = shared_states_until_complete(&mut slow, "slow").await;
     assert_eq!(slow_seen.last(), Some(&i64::from(SHARED_STATES)));
-    assert!(slow_seen.windows(2).all(|pair| pair[0] < pair[1]), "{slow_seen:?}");
+    assert!(
+        slow_seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "{slow_seen:?}"
+    );
     assert!(
         slow_seen.len() < SHARED_STATES as usize,
         "the slow screen was sent every one of {} states: nothing was skipped",

@@ -316,12 +316,7 @@ async fn serve<E: Executor>(
     let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
     let (close_tx, close_rx) = oneshot::channel();
     let (finished_tx, finished_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        outbound,
-        close_rx,
-        finished_tx.clone(),
-    ));
+    let writer = tokio::spawn(write_loop(sink, outbound, close_rx, finished_tx.clone()));
     let mut shutdown = shared.options.shutdown.clone();
 
     let close = match protocol {
@@ -837,13 +832,7 @@ impl<E: Executor> Connection<E> {
                     session,
                     &stats,
                 );
-                let follower = Box::new(Follower::new(
-                    self.protocol,
-                    &id,
-                    generation,
-                    view,
-                    stats,
-                ));
+                let follower = Box::new(Follower::new(self.protocol, &id, generation, view, stats));
                 let _ = self
                     .out
                     .send(Outbound::Follow(id.as_str().into(), follower))
@@ -862,8 +851,13 @@ impl<E: Executor> Connection<E> {
                 Running::Task(task.abort_handle())
             }
         };
-        self.operations
-            .insert(id, Operation { generation, running });
+        self.operations.insert(
+            id,
+            Operation {
+                generation,
+                running,
+            },
+        );
     }
 
     /// The key under which a subscription is shared with other connections, if the hooks allow
