@@ -1,4 +1,4 @@
--- The baseline of `wijkpuls bench append`: one event-shaped row per transaction, nothing else.
+-- The baseline of `wijkpuls-bench append`: one event-shaped row per transaction, nothing else.
 -- It runs against `pgbench_events`, a copy of the store's `events` table (LIKE events INCLUDING
 -- ALL: the same columns, primary key, unique (stream_id, stream_version) and GIN tag index), with
 -- positions from the sequence `pgbench_events_position`; the payload and metadata are the size

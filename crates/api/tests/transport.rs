@@ -43,6 +43,14 @@ struct Counter(Arc<AtomicI64>);
 /// How many items the `firehose` subscription has produced.
 #[derive(Clone, Default)]
 struct Produced(Arc<AtomicUsize>);
+/// Opened by the test to let `sharedStates` go on after its first state.
+#[derive(Clone, Default)]
+struct Gate(Arc<tokio::sync::Notify>);
+
+/// How many states `sharedStates` goes through, and how large each is: together far more than
+/// the socket buffers of a client that does not read.
+const SHARED_STATES: i32 = 2_000;
+const SHARED_STATE_BYTES: usize = 8 * 1024;
 
 struct Query;
 
@@ -119,6 +127,26 @@ impl Subscription {
         })
     }
 
+    /// A shared view (see `ToyHooks::shared_subscription`): state 0, then once the test opens
+    /// the gate states 1 to [`SHARED_STATES`] as fast as they serialise, then the stream ends.
+    async fn shared_states(&self, ctx: &Context<'_>) -> impl Stream<Item = SharedState> {
+        let gate = ctx.data_unchecked::<Gate>().clone();
+        futures::stream::unfold((0, gate), |(n, gate)| async move {
+            if n > SHARED_STATES {
+                return None;
+            }
+            if n == 1 {
+                gate.0.notified().await;
+            }
+            tokio::task::yield_now().await;
+            let state = SharedState {
+                n,
+                padding: "x".repeat(SHARED_STATE_BYTES),
+            };
+            Some((state, (n + 1, gate)))
+        })
+    }
+
     /// The connection's viewer, once.
     async fn whoami(&self, ctx: &Context<'_>) -> impl Stream<Item = String> {
         let viewer = ctx
@@ -129,11 +157,21 @@ impl Subscription {
     }
 }
 
+#[derive(async_graphql::SimpleObject)]
+struct SharedState {
+    n: i32,
+    padding: String,
+}
+
 type ToySchema = Schema<Query, Mutation, Subscription>;
 
 struct ToyHooks;
 
 impl GraphqlHooks for ToyHooks {
+    fn shared_subscription(&self, root_fields: &[&str], _session: &Data) -> Option<String> {
+        (root_fields == ["sharedStates"]).then(|| "everyone".to_owned())
+    }
+
     fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String> {
         let mut data = Data::default();
         data.insert(Peer(peer));
@@ -180,6 +218,7 @@ struct Server {
     shutdown: watch::Sender<bool>,
     counter: Counter,
     produced: Produced,
+    gate: Gate,
 }
 
 impl Server {
@@ -210,9 +249,11 @@ async fn start_server() -> Server {
 async fn start_with(configure: impl FnOnce(&mut TransportOptions), serve: Serve) -> Server {
     let counter = Counter::default();
     let produced = Produced::default();
+    let gate = Gate::default();
     let schema: ToySchema = Schema::build(Query, Mutation, Subscription)
         .data(counter.clone())
         .data(produced.clone())
+        .data(gate.clone())
         .finish();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut options = TransportOptions::new(shutdown_rx);
@@ -248,6 +289,7 @@ async fn start_with(configure: impl FnOnce(&mut TransportOptions), serve: Serve)
         shutdown,
         counter,
         produced,
+        gate,
     }
 }
 
@@ -1293,6 +1335,68 @@ async fn ws_slow_client_backpressure() {
             "production did not resume after {read} reads"
         );
     }
+}
+
+/// Reads a `sharedStates` subscription to its `complete`: the states it saw, in order.
+async fn shared_states_until_complete(ws: &mut Ws, id: &str) -> Vec<i64> {
+    let mut seen = Vec::new();
+    loop {
+        let message = recv(ws).await;
+        assert_eq!(message["id"], id, "{message}");
+        match message["type"].as_str() {
+            Some("next") => {
+                let state = &message["payload"]["data"]["sharedStates"];
+                assert_eq!(
+                    state["padding"].as_str().map(str::len),
+                    Some(SHARED_STATE_BYTES)
+                );
+                seen.push(state["n"].as_i64().expect("a state number"));
+            }
+            Some("complete") => return seen,
+            _ => panic!("unexpected {message}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_shared_view_slow_subscriber_skips_to_the_final_state() {
+    let server = start_server().await;
+    let query = json!({ "query": "subscription { sharedStates { n padding } }" });
+    let mut fast = connect_acked(&server).await;
+    let mut slow = connect_acked(&server).await;
+    for (ws, id) in [(&mut fast, "fast"), (&mut slow, "slow")] {
+        send(
+            ws,
+            json!({ "id": id, "type": "subscribe", "payload": query }),
+        )
+        .await;
+        let first = recv(ws).await;
+        assert_eq!(first["payload"]["data"]["sharedStates"]["n"], 0, "{first}");
+    }
+    // Both follow the one execution; from here on the slow screen reads nothing.
+    server.gate.0.notify_one();
+
+    // The screen that reads keeps up regardless, and ends with the final state.
+    let fast_seen = shared_states_until_complete(&mut fast, "fast").await;
+    assert_eq!(fast_seen.last(), Some(&i64::from(SHARED_STATES)));
+    assert!(
+        fast_seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "{fast_seen:?}"
+    );
+
+    // The slow one gets what its socket held, then the latest state, never an older one after
+    // a newer one, and the final state before `complete`.
+    let slow_seen = shared_states_until_complete(&mut slow, "slow").await;
+    assert_eq!(slow_seen.last(), Some(&i64::from(SHARED_STATES)));
+    assert!(
+        slow_seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "{slow_seen:?}"
+    );
+    assert!(
+        slow_seen.len() < SHARED_STATES as usize,
+        "the slow screen was sent every one of {} states: nothing was skipped",
+        slow_seen.len()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

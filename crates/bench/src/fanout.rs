@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct FanoutBenchOptions {
@@ -46,6 +47,12 @@ pub struct FanoutReport {
     pub rss_empty_kib: u64,
     pub rss_idle_kib: u64,
     pub rss_after_kib: u64,
+    /// CPU time (user + system) the server spent during the fundings, per subscriber and
+    /// funding: what one delivered update costs it, much steadier than the delays on a shared
+    /// machine.
+    pub server_cpu_per_update: Duration,
+    /// The same for this process, the subscribers' side.
+    pub client_cpu_per_update: Duration,
 }
 
 const OVERVIEW: &str =
@@ -53,6 +60,8 @@ const OVERVIEW: &str =
 const WIJK: &str = "WK020207";
 /// Every funding is this many cents, so the k-th raises the committed total to k × this.
 const FUNDING_CENTS: i64 = 10_000;
+/// Each subscriber's read buffer: room for several overviews (about 200 bytes each).
+const READ_BUFFER: usize = 4 * 1024;
 /// How long a funding may take to reach every subscriber before the bench moves on (the
 /// stragglers then count as late or missing, not as a hang).
 const SETTLE: Duration = Duration::from_secs(20);
@@ -134,6 +143,8 @@ pub async fn run_fanout(options: FanoutBenchOptions) -> anyhow::Result<FanoutRep
     let rss_idle_kib = rss_kib(server.pid)?;
 
     let mut responded = Vec::new();
+    let (server_cpu_before, client_cpu_before) =
+        (cpu_time(server.pid)?, cpu_time(std::process::id())?);
     for (k, id) in initiatives.iter().enumerate() {
         graphql(
             &http,
@@ -149,6 +160,10 @@ pub async fn run_fanout(options: FanoutBenchOptions) -> anyhow::Result<FanoutRep
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+    let updates = (connected * options.fundings).max(1) as u32;
+    let server_cpu_per_update = cpu_time(server.pid)?.saturating_sub(server_cpu_before) / updates;
+    let client_cpu_per_update =
+        cpu_time(std::process::id())?.saturating_sub(client_cpu_before) / updates;
     // Stragglers get a moment more before the final state is judged.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = stop_tx.send(true);
@@ -189,6 +204,8 @@ pub async fn run_fanout(options: FanoutBenchOptions) -> anyhow::Result<FanoutRep
         rss_empty_kib,
         rss_idle_kib,
         rss_after_kib,
+        server_cpu_per_update,
+        client_cpu_per_update,
     };
     print_report(&report, options.fundings, delays.len());
     Ok(report)
@@ -216,6 +233,12 @@ fn print_report(r: &FanoutReport, fundings: usize, deliveries: usize) {
         r.rss_empty_kib, r.rss_idle_kib, r.subscribers, r.rss_after_kib
     );
     println!("memory per subscriber: {per:.1} KiB (target ≤ 16 KiB)");
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "CPU per subscriber and funding: server {:.1} µs, bench client {:.1} µs",
+        us(r.server_cpu_per_update),
+        us(r.client_cpu_per_update)
+    );
 }
 
 /// One subscriber; returns every (committed cents, arrival) it saw.
@@ -226,7 +249,7 @@ async fn subscriber(
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Vec<(i64, Instant)> {
     let mut seen = Vec::new();
-    let socket = {
+    let mut socket = {
         let _permit = connecting.acquire().await;
         let Ok(mut request) = format!("ws://{address}/graphql/ws").into_client_request() else {
             return seen;
@@ -235,63 +258,73 @@ async fn subscriber(
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
-        match tokio_tungstenite::connect_async(request).await {
+        // tungstenite zeroes its whole read buffer (128 KiB by default) before every read:
+        // at thousands of sockets that, not the server, would be what the bench measures.
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+        match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
             Ok((socket, _)) => socket,
             Err(_) => return seen,
         }
     };
-    let (mut sink, mut stream) = socket.split();
     let hello = [
         json!({ "type": "connection_init", "payload": {} }),
         json!({ "id": "1", "type": "subscribe", "payload": { "query": OVERVIEW } }),
     ];
     for message in hello {
-        if sink.send(Message::text(message.to_string())).await.is_err() {
+        if socket
+            .send(Message::text(message.to_string()))
+            .await
+            .is_err()
+        {
             return seen;
         }
     }
     let mut first = true;
+    // One wait for the end, not a new one (and a new waiter on a channel shared by every
+    // subscriber) per message.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         let frame = tokio::select! {
-            _ = stop.changed() => break,
-            frame = stream.next() => frame,
+            _ = &mut stopped => break,
+            frame = socket.next() => frame,
         };
         let Some(Ok(frame)) = frame else { break };
         let Message::Text(text) = frame else { continue };
         let at = Instant::now();
-        let Ok(message) = serde_json::from_str::<Value>(text.as_str()) else {
+        // Thousands of these share the server's cores: find the committed total by a byte
+        // search in the server's own layout instead of parsing the whole message.
+        let text = text.as_str();
+        let Some(cents) = committed_cents(text) else {
+            if text.contains(r#""type":"ping""#) {
+                let _ = socket.send(Message::text(r#"{"type":"pong"}"#)).await;
+            }
             continue;
         };
-        match message["type"].as_str() {
-            Some("ping") => {
-                let _ = sink
-                    .send(Message::text(json!({ "type": "pong" }).to_string()))
-                    .await;
-            }
-            Some("next") => {
-                let committed =
-                    &message["payload"]["data"]["cityOverviewUpdated"]["totals"]["committed"];
-                let Some(cents) = committed.as_str().and_then(parse_cents) else {
-                    continue;
-                };
-                if first {
-                    first = false;
-                    arrived[0].fetch_add(1, Ordering::Relaxed);
-                }
-                if cents % FUNDING_CENTS == 0 {
-                    if let Some(count) = arrived.get((cents / FUNDING_CENTS) as usize) {
-                        if cents > 0 {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                seen.push((cents, at));
-            }
-            _ => {}
+        if first {
+            first = false;
+            arrived[0].fetch_add(1, Ordering::Relaxed);
         }
+        if cents > 0 && cents % FUNDING_CENTS == 0 {
+            if let Some(count) = arrived.get((cents / FUNDING_CENTS) as usize) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        seen.push((cents, at));
     }
-    let _ = sink.send(Message::Close(None)).await;
+    let _ = socket.send(Message::Close(None)).await;
     seen
+}
+
+/// The committed total of a `next` message (`{"type":"next",…"committed":"123.00"…}`).
+fn committed_cents(message: &str) -> Option<i64> {
+    const COMMITTED: &str = r#""committed":""#;
+    if !message.starts_with(r#"{"type":"next""#) {
+        return None;
+    }
+    let start = message.find(COMMITTED)? + COMMITTED.len();
+    let end = start + message[start..].find('"')?;
+    parse_cents(&message[start..end])
 }
 
 fn parse_cents(text: &str) -> Option<i64> {
@@ -348,6 +381,26 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .context("no VmRSS in /proc status")
+}
+
+/// The CPU time (user + system) a process has used so far, from /proc (in clock ticks, so
+/// only sums over many updates mean something).
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .context("read the /proc stat (Linux only)")?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th after it.
+    let rest = stat
+        .rsplit_once(')')
+        .context("no command name in /proc stat")?
+        .1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut ticks =
+        || -> anyhow::Result<u64> { Ok(fields.next().context("a short /proc stat")?.parse()?) };
+    let ticks = ticks()? + ticks()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_second))
 }
 
 /// Every subscriber is a socket here and one in the server (a child, which inherits the

@@ -10,9 +10,12 @@
 //!   above; like the legacy server, a `start` with an id in use replaces that operation.
 //!
 //! Every operation (subscriptions, and queries and mutations too, which answer one `next`) runs in
-//! a task of its own. All outgoing messages go through one bounded channel to a writer task
-//! that awaits each send on the socket: a client that reads slowly stalls its operations' streams
-//! instead of making the server buffer.
+//! a task of its own, except subscribers of a shared view (see [`SharedViews`]). All outgoing
+//! messages go through one bounded channel to a writer task that awaits each send on the socket:
+//! a client that reads slowly stalls its operations' streams instead of making the server
+//! buffer. The writer follows the connection's shared views itself: an update of a view costs a
+//! subscriber one wake-up of its writer and one write, and a slow reader skips to the latest
+//! state.
 
 use std::{
     collections::HashMap,
@@ -45,6 +48,7 @@ use futures::{
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::{wrappers::WatchStream, StreamMap};
 use tracing::Instrument;
 
 use super::{
@@ -318,13 +322,13 @@ async fn serve<E: Executor>(
     let (sink, mut stream) = socket.split();
     let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
     let (close_tx, close_rx) = oneshot::channel();
-    let writer = tokio::spawn(write_loop(sink, outbound, close_rx));
+    let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(sink, outbound, close_rx, finished_tx.clone()));
     let mut shutdown = shared.options.shutdown.clone();
 
     let close = match protocol {
         None => CloseCmd::protocol(SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable"),
         Some(protocol) => {
-            let (finished_tx, finished_rx) = mpsc::unbounded_channel();
             let mut connection = Connection {
                 protocol,
                 shared,
@@ -366,26 +370,62 @@ async fn serve<E: Executor>(
     let _ = writer.await;
 }
 
+/// What a connection's writer is told to do, in order.
+enum Outbound {
+    /// Send this message.
+    Message(Message),
+    /// Follow a shared view for the operation with this id, sending its updates. (Boxed: the
+    /// channel's blocks hold 32 of these, and every connection has one.)
+    Follow(Arc<str>, Box<Follower>),
+    /// Stop following the view of the operation with this id.
+    Unfollow(Arc<str>),
+}
+
 /// Owns the socket's sending half: sends queued messages one by one (each send waits for the
-/// socket), then the close frame.
+/// socket) and the updates of the shared views it follows, then the close frame. Queued
+/// messages go first; a view that changed several times while the socket was busy sends only
+/// its latest state.
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut outbound: mpsc::Receiver<Message>,
+    mut outbound: mpsc::Receiver<Outbound>,
     mut close_rx: oneshot::Receiver<CloseCmd>,
+    finished: mpsc::UnboundedSender<Finished>,
 ) {
+    let mut followers: StreamMap<Arc<str>, Box<Follower>> = StreamMap::new();
     let close = loop {
         let message = tokio::select! {
             biased;
             close = &mut close_rx => break close.unwrap_or(CloseCmd::client_gone()),
-            message = outbound.recv() => match message {
-                Some(message) => message,
+            command = outbound.recv() => match command {
+                Some(Outbound::Message(message)) => message,
+                Some(Outbound::Follow(id, follower)) => {
+                    followers.insert(id, follower);
+                    continue;
+                }
+                Some(Outbound::Unfollow(id)) => {
+                    followers.remove(&id);
+                    continue;
+                }
                 None => break (&mut close_rx).await.unwrap_or(CloseCmd::client_gone()),
+            },
+            Some((_, event)) = followers.next(), if !followers.is_empty() => match event {
+                FollowerEvent::Next(message) => message,
+                FollowerEvent::End(report) => {
+                    let _ = finished.send(report);
+                    continue;
+                }
             },
         };
         let send = sink.send(message);
         tokio::pin!(send);
+        // The send first: it is mostly done at once, and then the close need not be looked at.
         tokio::select! {
             biased;
+            sent = &mut send => {
+                if sent.is_err() {
+                    return;
+                }
+            }
             close = &mut close_rx => {
                 let close = close.unwrap_or(CloseCmd::client_gone());
                 if close.drain {
@@ -396,18 +436,17 @@ async fn write_loop(
                 }
                 break close;
             }
-            sent = &mut send => {
-                if sent.is_err() {
-                    return;
-                }
-            }
         }
     };
+    // The connection's operations have stopped: so have its views.
+    drop(followers);
 
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if close.drain {
-            while let Ok(message) = outbound.try_recv() {
-                sink.send(message).await?;
+            while let Ok(command) = outbound.try_recv() {
+                if let Outbound::Message(message) = command {
+                    sink.send(message).await?;
+                }
             }
         }
         match close.frame {
@@ -447,7 +486,15 @@ fn encode<P: Serialize>(ty: &str, id: Option<&str>, payload: Option<P>) -> Messa
 /// A running operation.
 struct Operation {
     generation: u64,
-    task: tokio::task::AbortHandle,
+    running: Running,
+}
+
+/// Where an operation runs.
+enum Running {
+    /// In a task of its own.
+    Task(tokio::task::AbortHandle),
+    /// In the connection's writer, which follows a shared view.
+    Follower,
 }
 
 /// An operation's task is done.
@@ -567,7 +614,7 @@ struct Connection<E> {
     shared: Arc<Shared<E>>,
     headers: HeaderMap,
     peer: Option<SocketAddr>,
-    out: mpsc::Sender<Message>,
+    out: mpsc::Sender<Outbound>,
     finished_tx: mpsc::UnboundedSender<Finished>,
     finished_rx: mpsc::UnboundedReceiver<Finished>,
     operations: HashMap<String, Operation>,
@@ -580,8 +627,11 @@ struct Connection<E> {
 /// However the connection ends (even when its task is cancelled), its operations stop.
 impl<E> Drop for Connection<E> {
     fn drop(&mut self) {
+        // Followers stop with the writer, which stops with the connection.
         for (_, operation) in self.operations.drain() {
-            operation.task.abort();
+            if let Running::Task(task) = operation.running {
+                task.abort();
+            }
         }
     }
 }
@@ -625,7 +675,17 @@ impl<E: Executor> Connection<E> {
 
     async fn send(&self, message: Message) {
         // Fails only once the writer is gone, and then the connection is closing anyway.
-        let _ = self.out.send(message).await;
+        let _ = self.out.send(Outbound::Message(message)).await;
+    }
+
+    /// Stops an operation the connection no longer runs.
+    async fn stop(&self, id: &str, operation: Operation) {
+        match operation.running {
+            Running::Task(task) => task.abort(),
+            Running::Follower => {
+                let _ = self.out.send(Outbound::Unfollow(id.into())).await;
+            }
+        }
     }
 
     fn keepalive(&self) {
@@ -635,7 +695,7 @@ impl<E: Executor> Connection<E> {
             Protocol::Legacy if self.session.is_some() => encode("ka", None, None::<()>),
             Protocol::Legacy => return,
         };
-        let _ = self.out.try_send(message);
+        let _ = self.out.try_send(Outbound::Message(message));
     }
 
     /// A refusal: legacy clients get a `connection_error` first.
@@ -713,7 +773,7 @@ impl<E: Executor> Connection<E> {
                         ));
                     }
                     // subscriptions-transport-ws replaces the operation.
-                    previous.task.abort();
+                    self.stop(&id, previous).await;
                 }
                 let limits = &self.shared.options.ws_limits;
                 if self.operations.len() >= limits.max_operations {
@@ -734,7 +794,7 @@ impl<E: Executor> Connection<E> {
                     return Some(close);
                 }
                 if let Some(operation) = self.operations.remove(&id) {
-                    operation.task.abort();
+                    self.stop(&id, operation).await;
                     // graphql-transport-ws: the client knows; legacy servers confirm a `stop`.
                     if self.protocol == Protocol::Legacy {
                         self.send(encode("complete", Some(&id), None::<()>)).await;
@@ -769,11 +829,9 @@ impl<E: Executor> Connection<E> {
             };
         let generation = self.next_generation;
         self.next_generation += 1;
-        let out = self.out.clone();
-        let finished = self.finished_tx.clone();
         let stats = self.shared.options.ws_stats.clone();
         let span = tracing::info_span!("ws_operation", operation_id = %id);
-        let task = match self.shared_key(&mut prepared.request, prepared.operation, &session) {
+        let running = match self.shared_key(&mut prepared.request, prepared.operation, &session) {
             Some(key) => {
                 let view = self.shared.views.join(
                     key,
@@ -782,27 +840,32 @@ impl<E: Executor> Connection<E> {
                     session,
                     &stats,
                 );
-                let operation = (self.protocol, id.clone(), generation, out, finished);
-                tokio::spawn(crate::request::carry(
-                    counted(stats, follow_view(view, operation)).instrument(span),
-                ))
+                let follower = Box::new(Follower::new(self.protocol, &id, generation, view, stats));
+                let _ = self
+                    .out
+                    .send(Outbound::Follow(id.as_str().into(), follower))
+                    .await;
+                Running::Follower
             }
             None => {
                 let stream = self
                     .shared
                     .executor
                     .execute_stream(prepared.request, Some(session));
+                let out = self.out.clone();
+                let finished = self.finished_tx.clone();
                 let operation = (self.protocol, id.clone(), generation, out, finished);
-                tokio::spawn(crate::request::carry(
+                let task = tokio::spawn(crate::request::carry(
                     counted(stats, drive(stream, operation)).instrument(span),
-                ))
+                ));
+                Running::Task(task.abort_handle())
             }
         };
         self.operations.insert(
             id,
             Operation {
                 generation,
-                task: task.abort_handle(),
+                running,
             },
         );
     }
@@ -894,20 +957,29 @@ type Route = (
     Protocol,
     String,
     u64,
-    mpsc::Sender<Message>,
+    mpsc::Sender<Outbound>,
     mpsc::UnboundedSender<Finished>,
 );
 
+/// Counts an operation as running (in [`WsStats::operations`]) while it lives.
+struct Counted(Arc<WsStats>);
+
+impl Counted {
+    fn new(stats: Arc<WsStats>) -> Self {
+        stats.operations.fetch_add(1, Ordering::Relaxed);
+        Counted(stats)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.operations.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts an operation as running while it runs.
 async fn counted(stats: Arc<WsStats>, operation: impl std::future::Future<Output = ()>) {
-    struct Running(Arc<WsStats>);
-    impl Drop for Running {
-        fn drop(&mut self) {
-            self.0.operations.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    stats.operations.fetch_add(1, Ordering::Relaxed);
-    let _running = Running(stats);
+    let _running = Counted::new(stats);
     operation.await;
 }
 
@@ -932,7 +1004,7 @@ async fn drive(stream: BoxStream<'static, Response>, route: Route) {
                 }
                 first = false;
                 let message = encode(next, Some(&id), Some(WireResponse::executed(&response)));
-                if out.send(message).await.is_err() {
+                if out.send(Outbound::Message(message)).await.is_err() {
                     return;
                 }
             }
@@ -1062,42 +1134,103 @@ async fn drive_view(stream: BoxStream<'static, Response>, sender: watch::Sender<
     }));
 }
 
-/// Forwards a shared subscription's payloads to one subscriber: the newest each time it can
-/// take one, and reports how it ended.
-async fn follow_view(view: Arc<View>, route: Route) {
-    let (protocol, id, generation, out, finished) = route;
-    let next = match protocol {
-        Protocol::TransportWs => "next",
-        Protocol::Legacy => "data",
-    };
-    // The id as a JSON string, once.
-    let id_json = serde_json::to_string(&id).unwrap_or_default();
-    let mut state = view.state.clone();
-    let mut seen = 0;
-    let outcome = loop {
-        let current = state.borrow_and_update().clone();
-        if current.seq > seen {
-            if let Some(payload) = &current.payload {
-                seen = current.seq;
-                let text = format!(r#"{{"type":"{next}","id":{id_json},"payload":{payload}}}"#);
-                if out.send(Message::Text(text.into())).await.is_err() {
-                    return;
+/// One subscriber of a shared view, followed by its connection's writer (no task of its own):
+/// a stream of the `next` messages to send, the newest state each time the writer takes one,
+/// and at the end the report of how the view ended.
+struct Follower {
+    id: String,
+    generation: u64,
+    /// `{"type":"next","id":"<id>","payload":`: the message around a payload.
+    prefix: String,
+    changes: WatchStream<Arc<ViewState>>,
+    seen: u64,
+    /// How the view ended, reported after its last `next` went out.
+    end: Option<Outcome>,
+    done: bool,
+    /// The view runs as long as a subscriber holds it.
+    _view: Arc<View>,
+    _running: Counted,
+}
+
+enum FollowerEvent {
+    Next(Message),
+    End(Finished),
+}
+
+impl Follower {
+    fn new(
+        protocol: Protocol,
+        id: &str,
+        generation: u64,
+        view: Arc<View>,
+        stats: Arc<WsStats>,
+    ) -> Self {
+        let next = match protocol {
+            Protocol::TransportWs => "next",
+            Protocol::Legacy => "data",
+        };
+        let id_json = serde_json::to_string(id).unwrap_or_default();
+        Follower {
+            id: id.to_owned(),
+            generation,
+            prefix: format!(r#"{{"type":"{next}","id":{id_json},"payload":"#),
+            changes: WatchStream::new(view.state.clone()),
+            seen: 0,
+            end: None,
+            done: false,
+            _view: view,
+            _running: Counted::new(stats),
+        }
+    }
+
+    fn finished(&mut self, outcome: Outcome) -> FollowerEvent {
+        self.done = true;
+        FollowerEvent::End(Finished {
+            id: std::mem::take(&mut self.id),
+            generation: self.generation,
+            outcome,
+        })
+    }
+}
+
+impl futures::Stream for Follower {
+    type Item = FollowerEvent;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<FollowerEvent>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(outcome) = this.end.take() {
+            return Poll::Ready(Some(this.finished(outcome)));
+        }
+        loop {
+            let Some(state) = futures::ready!(this.changes.poll_next_unpin(cx)) else {
+                return Poll::Ready(Some(this.finished(Outcome::Completed)));
+            };
+            let end = state.end.as_ref().map(|end| match end {
+                ViewEnd::Completed => Outcome::Completed,
+                ViewEnd::RequestError(errors) => Outcome::RequestError(errors.clone()),
+                ViewEnd::Internal => Outcome::Internal,
+            });
+            if state.seq > this.seen {
+                if let Some(payload) = &state.payload {
+                    this.seen = state.seq;
+                    this.end = end;
+                    let mut text = String::with_capacity(this.prefix.len() + payload.len() + 1);
+                    text.push_str(&this.prefix);
+                    text.push_str(payload);
+                    text.push('}');
+                    return Poll::Ready(Some(FollowerEvent::Next(Message::Text(text.into()))));
                 }
             }
+            if let Some(outcome) = end {
+                return Poll::Ready(Some(this.finished(outcome)));
+            }
         }
-        match &current.end {
-            Some(ViewEnd::Completed) => break Outcome::Completed,
-            Some(ViewEnd::RequestError(errors)) => break Outcome::RequestError(errors.clone()),
-            Some(ViewEnd::Internal) => break Outcome::Internal,
-            None => {}
-        }
-        if state.changed().await.is_err() {
-            break Outcome::Completed;
-        }
-    };
-    let _ = finished.send(Finished {
-        id,
-        generation,
-        outcome,
-    });
+    }
 }
