@@ -205,6 +205,9 @@ mod tests {
             .iter()
             .filter(|t| !description.contains(&format!("`{t}`")))
             .collect();
-        assert!(missing.is_empty(), "EventRecord.type does not name {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "EventRecord.type does not name {missing:?}"
+        );
     }
 }

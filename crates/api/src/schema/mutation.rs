@@ -367,7 +367,8 @@ impl Mutation {
     async fn connect_initiative(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do; see `ConnectInitiativeInput`.")] input: ConnectInitiativeInput,
+        #[graphql(desc = "What to do; see `ConnectInitiativeInput`.")]
+        input: ConnectInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let target = match (&input.target_initiative_id, &input.party) {
@@ -432,7 +433,8 @@ impl Mutation {
     async fn complete_initiative(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do; see `CompleteInitiativeInput`.")] input: CompleteInitiativeInput,
+        #[graphql(desc = "What to do; see `CompleteInitiativeInput`.")]
+        input: CompleteInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let report = domain::Report::parse(&input.report)?;
@@ -508,7 +510,8 @@ impl Mutation {
     async fn withdraw_initiative(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do; see `WithdrawInitiativeInput`.")] input: WithdrawInitiativeInput,
+        #[graphql(desc = "What to do; see `WithdrawInitiativeInput`.")]
+        input: WithdrawInitiativeInput,
     ) -> ApiResult<Initiative> {
         let app = app(ctx);
         let actor = actor(ctx);
@@ -552,7 +555,8 @@ impl Mutation {
     async fn erase_initiator_data(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do; see `EraseInitiatorDataInput`.")] input: EraseInitiatorDataInput,
+        #[graphql(desc = "What to do; see `EraseInitiatorDataInput`.")]
+        input: EraseInitiatorDataInput,
     ) -> ApiResult<Initiative> {
         let app = app(ctx);
         let actor = actor(ctx);
@@ -575,7 +579,8 @@ impl Mutation {
     async fn change_team_contact(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What to do; see `ChangeTeamContactInput`.")] input: ChangeTeamContactInput,
+        #[graphql(desc = "What to do; see `ChangeTeamContactInput`.")]
+        input: ChangeTeamContactInput,
     ) -> ApiResult<super::types::Gebied> {
         let app = app(ctx);
         let actor = actor(ctx);

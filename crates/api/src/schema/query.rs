@@ -128,8 +128,10 @@ impl Query {
     async fn tracked_initiative(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The code the initiator got on submitting; wrong codes count against \
-                          the caller's address.")]
+        #[graphql(
+            desc = "The code the initiator got on submitting; wrong codes count against \
+                          the caller's address."
+        )]
         tracking_code: String,
     ) -> ApiResult<Option<Initiative>> {
         let state = app(ctx).live.read();

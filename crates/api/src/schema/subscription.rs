@@ -28,8 +28,10 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The wijk's CBS code, e.g. `WK020207`.")] code: ID,
-        #[graphql(desc = "The year `budget` shows when none is asked (default: the current \
-                          year in Arnhem).")]
+        #[graphql(
+            desc = "The year `budget` shows when none is asked (default: the current \
+                          year in Arnhem)."
+        )]
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = Wijk>> {
         let code = WijkCode::parse(&code).map_err(ApiError::from)?;
@@ -44,8 +46,10 @@ impl Subscription {
     async fn city_overview_updated(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The budget year the overview shows (default: the current year in \
-                          Arnhem).")]
+        #[graphql(
+            desc = "The budget year the overview shows (default: the current year in \
+                          Arnhem)."
+        )]
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = CityOverview>> {
         let year = super::query::check_year(year).map_err(async_graphql::Error::from)?;

@@ -547,8 +547,10 @@ impl Initiative {
     async fn initiator(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The tracking code the initiator got on submitting; a wrong one counts \
-                          against the caller's address.")]
+        #[graphql(
+            desc = "The tracking code the initiator got on submitting; a wrong one counts \
+                          against the caller's address."
+        )]
         tracking_code: Option<String>,
     ) -> ApiResult<Option<Initiator>> {
         let app = app(ctx);
