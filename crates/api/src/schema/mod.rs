@@ -46,11 +46,12 @@ pub fn build(state: Arc<AppState>) -> WijkpulsSchema {
         .finish()
 }
 
-/// The schema in SDL, as checked in at `schema.graphql`.
+/// The schema in SDL, as checked in at `schema.graphql`, with `@specifiedBy` on the scalars
+/// that follow a published format.
 pub fn sdl() -> String {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .finish()
-        .sdl()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
@@ -84,4 +85,129 @@ pub(crate) fn feed_records(
             ))))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value as Json;
+
+    /// GraphQL's own scalars: the spec describes them, async-graphql adds its own words.
+    const BUILT_IN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
+
+    const INTROSPECTION: &str = r#"{ __schema { types {
+        name kind description specifiedByURL
+        fields(includeDeprecated: true) { name description args { name description } }
+        inputFields { name description }
+        enumValues(includeDeprecated: true) { name description }
+    } } }"#;
+
+    /// The schema's own types (no `__` introspection types, no built-in scalars), introspected.
+    async fn own_types() -> Vec<Json> {
+        let schema = async_graphql::Schema::build(
+            super::query::Query,
+            super::mutation::Mutation,
+            super::subscription::Subscription,
+        )
+        .finish();
+        let response = schema.execute(INTROSPECTION).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let data = response.data.into_json().expect("introspection is JSON");
+        data["__schema"]["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .filter(|t| {
+                let name = t["name"].as_str().unwrap_or_default();
+                !name.starts_with("__") && !BUILT_IN.contains(&name)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn described(item: &Json) -> bool {
+        item["description"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty())
+    }
+
+    fn items<'a>(ty: &'a Json, key: &str) -> impl Iterator<Item = &'a Json> {
+        ty[key].as_array().into_iter().flatten()
+    }
+
+    /// A dashboard developer reads the schema in their tools: every type, field, argument,
+    /// input field and enum value must say what it is.
+    #[tokio::test]
+    async fn everything_public_has_a_description() {
+        let mut missing = Vec::new();
+        for ty in own_types().await {
+            let name = ty["name"].as_str().unwrap_or_default();
+            if !described(&ty) {
+                missing.push(name.to_owned());
+            }
+            for field in items(&ty, "fields") {
+                let field_name = field["name"].as_str().unwrap_or_default();
+                if !described(field) {
+                    missing.push(format!("{name}.{field_name}"));
+                }
+                for arg in items(field, "args").filter(|a| !described(a)) {
+                    missing.push(format!("{name}.{field_name}({})", arg["name"]));
+                }
+            }
+            for item in items(&ty, "inputFields").chain(items(&ty, "enumValues")) {
+                if !described(item) {
+                    missing.push(format!("{name}.{}", item["name"]));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{} without a description:\n{}",
+            missing.len(),
+            missing.join("\n")
+        );
+    }
+
+    /// Custom scalars say how they look on the wire; one with a published format points to it.
+    #[tokio::test]
+    async fn date_time_is_specified_by_rfc_3339() {
+        let types = own_types().await;
+        let date_time = types
+            .iter()
+            .find(|t| t["name"] == "DateTime")
+            .expect("a DateTime scalar");
+        assert_eq!(
+            date_time["specifiedByURL"],
+            "https://datatracker.ietf.org/doc/html/rfc3339"
+        );
+        let description = date_time["description"].as_str().unwrap_or_default();
+        assert!(
+            !description.contains("Implement"),
+            "DateTime tells how it looks, not how it is implemented: {description}"
+        );
+        assert!(super::sdl().contains(
+            "scalar DateTime @specifiedBy(url: \"https://datatracker.ietf.org/doc/html/rfc3339\")"
+        ));
+    }
+
+    /// `EventRecord.type` is a string: its description is where clients find the values, so it
+    /// must name every event type there is.
+    #[tokio::test]
+    async fn event_record_type_lists_every_event_type() {
+        let types = own_types().await;
+        let field = types
+            .iter()
+            .filter(|t| t["name"] == "EventRecord")
+            .flat_map(|t| items(t, "fields"))
+            .find(|f| f["name"] == "type")
+            .expect("EventRecord.type");
+        let description = field["description"].as_str().unwrap_or_default();
+        let missing: Vec<_> = wijkpuls_domain::DomainEvent::TYPES
+            .iter()
+            .filter(|t| !description.contains(&format!("`{t}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "EventRecord.type does not name {missing:?}"
+        );
+    }
 }

@@ -16,50 +16,76 @@ use crate::personal::InitiatorData;
 use crate::policy;
 use crate::service::IdempotencyKey;
 
+/// The mutation root.
 pub struct Mutation;
 
+/// Who submits an initiative: personal data, sealed and shown only to staff of the gebied,
+/// admins and the initiator. Give an e-mail address or a phone number (or both).
 #[derive(InputObject)]
 pub struct InitiatorInput {
+    /// Their name.
     pub name: String,
+    /// Their e-mail address.
     pub email: Option<String>,
+    /// Their phone number.
     pub phone: Option<String>,
 }
 
+/// A new initiative.
 #[derive(InputObject)]
 pub struct SubmitInitiativeInput {
+    /// The wijk it is for (CBS code, `WK020207`).
     pub wijk_code: ID,
+    /// One line of 3 to 120 characters.
     pub title: String,
+    /// What the initiator wants to do, up to 5,000 characters.
     #[graphql(default)]
     pub description: String,
+    /// The budget line it asks to be funded from.
     pub theme: Theme,
+    /// What the initiator asks for.
     pub requested_amount: Money,
+    /// Who submits it and how to reach them.
     pub initiator: InitiatorInput,
     /// How it came in (default WEB; staff entering one on a resident's behalf say how).
     pub channel: Option<Channel>,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// A submitted initiative and its tracking code.
 #[derive(SimpleObject)]
 pub struct SubmitInitiativePayload {
+    /// The initiative as submitted.
     pub initiative: Initiative,
     /// Give this to the initiator: with it they follow and can withdraw their initiative. It is
     /// shown only now (only its hash is kept).
     pub tracking_code: String,
 }
 
+/// A budget line to set: a wijk's allocation for one theme and year.
 #[derive(InputObject)]
 pub struct AllocateBudgetInput {
+    /// The wijk (CBS code, `WK020207`).
     pub wijk_code: ID,
+    /// The budget year.
     pub year: i32,
+    /// The line's theme.
     pub theme: Theme,
     /// The line's new allocated amount (set, not added).
     pub amount: Money,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// An organisation or person to connect an initiative with.
 #[derive(InputObject)]
 pub struct PartyInput {
+    /// Its name (a person's name is sealed as personal data).
     pub name: String,
+    /// Organisation or person.
     pub kind: PartyKind,
 }
 
@@ -67,79 +93,120 @@ pub struct PartyInput {
 /// (`party`): exactly one of the two.
 #[derive(InputObject)]
 pub struct ConnectInitiativeInput {
+    /// The initiative's id.
     pub initiative_id: ID,
+    /// The other initiative (may be in another wijk).
     pub target_initiative_id: Option<ID>,
+    /// The organisation or person.
     pub party: Option<PartyInput>,
+    /// Staff's note: why they belong together (seen only by staff of the gebied and admins).
     pub note: String,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// An amount to commit to an initiative.
 #[derive(InputObject)]
 pub struct FundInitiativeInput {
+    /// The initiative's id.
     pub initiative_id: ID,
+    /// What to commit; at most what remains on the line.
     pub amount: Money,
     /// The budget year to fund from.
     pub year: i32,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// The result of a funded initiative.
 #[derive(InputObject)]
 pub struct CompleteInitiativeInput {
+    /// The initiative's id.
     pub initiative_id: ID,
     /// At most the funded amount; the rest returns to the budget line.
     pub spent_amount: Money,
+    /// What was done (public).
     #[graphql(default)]
     pub report: String,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// An initiative to reject, and why.
 #[derive(InputObject)]
 pub struct RejectInitiativeInput {
+    /// The initiative's id.
     pub initiative_id: ID,
     /// Why, in words the resident can read.
     pub reason: String,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// An individual question to hand to a sociaal wijkteam.
 #[derive(InputObject)]
 pub struct ReferInitiativeInput {
+    /// The initiative's id.
     pub initiative_id: ID,
     /// Which sociaal wijkteam takes the individual question.
     pub sociaal_wijkteam: String,
+    /// Staff's note for the file (never shown in the API).
     pub note: Option<String>,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// An initiative to withdraw.
 #[derive(InputObject)]
 pub struct WithdrawInitiativeInput {
+    /// The initiative's id.
     pub initiative_id: ID,
     /// The initiator's tracking code, when the initiator withdraws it.
     pub tracking_code: Option<String>,
+    /// Why (public).
     pub reason: Option<String>,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// An initiative whose initiator's personal data to erase.
 #[derive(InputObject)]
 pub struct EraseInitiatorDataInput {
+    /// The initiative's id.
     pub initiative_id: ID,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// A gebied's new team Leefomgeving contact details.
 #[derive(InputObject)]
 pub struct ChangeTeamContactInput {
+    /// The gebied (`W1` … `W8`).
     pub gebied_code: ID,
+    /// The team's e-mail address.
     pub email: String,
+    /// The team's phone number.
     pub phone: String,
+    /// Any 1 to 100 characters you choose per action: retrying with the same key records
+    /// nothing twice.
     pub idempotency_key: Option<String>,
 }
 
+/// What can be changed. Each mutation says who may call it; a refused one records nothing.
 #[Object]
 impl Mutation {
     /// Submits a new initiative. Anyone may; staff may enter one on a resident's behalf.
     async fn submit_initiative(
         &self,
         ctx: &Context<'_>,
-        input: SubmitInitiativeInput,
+        #[graphql(desc = "What to do; see `SubmitInitiativeInput`.")] input: SubmitInitiativeInput,
     ) -> ApiResult<SubmitInitiativePayload> {
         let app = app(ctx);
         let actor = actor(ctx);
@@ -189,7 +256,7 @@ impl Mutation {
     async fn allocate_budget(
         &self,
         ctx: &Context<'_>,
-        input: AllocateBudgetInput,
+        #[graphql(desc = "What to do; see `AllocateBudgetInput`.")] input: AllocateBudgetInput,
     ) -> ApiResult<Budget> {
         let app = app(ctx);
         let actor = actor(ctx);
@@ -216,10 +283,11 @@ impl Mutation {
     }
 
     /// Connects an initiative with another one (the link shows on both) or with an
-    /// organisation or person.
+    /// organisation or person (staff of the gebied).
     async fn connect_initiative(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What to do; see `ConnectInitiativeInput`.")]
         input: ConnectInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
@@ -256,11 +324,12 @@ impl Mutation {
         .await
     }
 
-    /// Commits an amount from the wijk's budget line for the initiative's theme and `year`.
+    /// Commits an amount from the wijk's budget line for the initiative's theme and `year`
+    /// (staff of the gebied).
     async fn fund_initiative(
         &self,
         ctx: &Context<'_>,
-        input: FundInitiativeInput,
+        #[graphql(desc = "What to do; see `FundInitiativeInput`.")] input: FundInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         staff_command(
@@ -279,10 +348,12 @@ impl Mutation {
         .await
     }
 
-    /// Reports the result and what was spent; the rest returns to the budget line.
+    /// Reports the result and what was spent; the rest returns to the budget line (staff of the
+    /// gebied).
     async fn complete_initiative(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What to do; see `CompleteInitiativeInput`.")]
         input: CompleteInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
@@ -303,10 +374,11 @@ impl Mutation {
         .await
     }
 
+    /// Rejects an initiative, with a reason the resident reads (staff of the gebied).
     async fn reject_initiative(
         &self,
         ctx: &Context<'_>,
-        input: RejectInitiativeInput,
+        #[graphql(desc = "What to do; see `RejectInitiativeInput`.")] input: RejectInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let reason = domain::Reason::parse(&input.reason)?;
@@ -325,11 +397,11 @@ impl Mutation {
         .await
     }
 
-    /// Refers an individual (care) question to a sociaal wijkteam.
+    /// Refers an individual (care) question to a sociaal wijkteam (staff of the gebied).
     async fn refer_initiative(
         &self,
         ctx: &Context<'_>,
-        input: ReferInitiativeInput,
+        #[graphql(desc = "What to do; see `ReferInitiativeInput`.")] input: ReferInitiativeInput,
     ) -> ApiResult<Initiative> {
         let id = InitiativeId::parse(&input.initiative_id)?;
         let team = domain::SociaalWijkteam::parse(&input.sociaal_wijkteam)?;
@@ -358,6 +430,7 @@ impl Mutation {
     async fn withdraw_initiative(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What to do; see `WithdrawInitiativeInput`.")]
         input: WithdrawInitiativeInput,
     ) -> ApiResult<Initiative> {
         let app = app(ctx);
@@ -402,6 +475,7 @@ impl Mutation {
     async fn erase_initiator_data(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What to do; see `EraseInitiatorDataInput`.")]
         input: EraseInitiatorDataInput,
     ) -> ApiResult<Initiative> {
         let app = app(ctx);
@@ -425,6 +499,7 @@ impl Mutation {
     async fn change_team_contact(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What to do; see `ChangeTeamContactInput`.")]
         input: ChangeTeamContactInput,
     ) -> ApiResult<super::types::Gebied> {
         let app = app(ctx);

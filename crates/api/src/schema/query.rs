@@ -11,15 +11,19 @@ use super::types::{
 use super::{app, current_year};
 use crate::error::{ApiError, ApiResult};
 
+/// The query root.
 pub struct Query;
 
 /// Which initiatives to list; all given conditions must hold.
 #[derive(InputObject, Default, Clone)]
 pub struct InitiativeFilter {
+    /// Only initiatives of this wijk (CBS code, `WK020207`).
     pub wijk: Option<ID>,
+    /// Only initiatives of this gebied's wijken (`W2`).
     pub gebied: Option<ID>,
     /// Any of these statuses.
     pub status: Option<Vec<InitiativeStatus>>,
+    /// Only initiatives of this theme.
     pub theme: Option<Theme>,
     /// Words in the title or description (case-insensitive); at most 200 characters and 10
     /// words.
@@ -51,6 +55,7 @@ fn filter_words(text: Option<&str>) -> ApiResult<Vec<String>> {
     Ok(words)
 }
 
+/// What can be read. Everything is public except what a field says otherwise.
 #[Object]
 impl Query {
     /// All wijken, ordered by code.
@@ -67,7 +72,11 @@ impl Query {
     }
 
     /// One wijk by its CBS code (`WK020207`), or null.
-    async fn wijk(&self, ctx: &Context<'_>, code: ID) -> ApiResult<Option<Wijk>> {
+    async fn wijk(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The wijk's CBS code, e.g. `WK020207`.")] code: ID,
+    ) -> ApiResult<Option<Wijk>> {
         let code = WijkCode::parse(&code)?;
         Ok(app(ctx).live.read().wijk(&code).map(|w| Wijk {
             code: w.code,
@@ -89,7 +98,11 @@ impl Query {
     }
 
     /// One gebied by code (`W2`), or null.
-    async fn gebied(&self, ctx: &Context<'_>, code: ID) -> ApiResult<Option<Gebied>> {
+    async fn gebied(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gebied's code, `W1` … `W8`.")] code: ID,
+    ) -> ApiResult<Option<Gebied>> {
         let code = GebiedCode::parse(&code)?;
         Ok(app(ctx).live.read().gebied(&code).map(|g| Gebied {
             code: g.code,
@@ -98,7 +111,11 @@ impl Query {
     }
 
     /// One initiative by id, or null.
-    async fn initiative(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Initiative>> {
+    async fn initiative(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The initiative's id.")] id: ID,
+    ) -> ApiResult<Option<Initiative>> {
         let id = InitiativeId::parse(&id)?;
         Ok(app(ctx)
             .live
@@ -111,6 +128,10 @@ impl Query {
     async fn tracked_initiative(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The code the initiator got on submitting; wrong codes count against \
+                          the caller's address."
+        )]
         tracking_code: String,
     ) -> ApiResult<Option<Initiative>> {
         let state = app(ctx).live.read();
@@ -126,15 +147,21 @@ impl Query {
     async fn initiatives(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "The page size: 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor (an `endCursor` of the previous page).")]
         after: Option<String>,
-        filter: Option<InitiativeFilter>,
+        #[graphql(desc = "Which initiatives; all of them when left out.")] filter: Option<
+            InitiativeFilter,
+        >,
     ) -> ApiResult<InitiativeConnection> {
         initiatives_page(ctx, first, after, filter)
     }
 
     /// The whole city for `year` (default: the current year).
-    async fn city_overview(&self, year: Option<i32>) -> ApiResult<CityOverview> {
+    async fn city_overview(
+        &self,
+        #[graphql(desc = "The budget year the overview shows.")] year: Option<i32>,
+    ) -> ApiResult<CityOverview> {
         Ok(CityOverview {
             year: check_year(year)?,
         })
@@ -144,8 +171,14 @@ impl Query {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The last position you have; the first event comes after it.")]
         after: Option<Position>,
-        #[graphql(default = 100, validator(minimum = 1, maximum = 500))] first: i32,
+        #[graphql(
+            default = 100,
+            validator(minimum = 1, maximum = 500),
+            desc = "How many events at most: 1 to 500."
+        )]
+        first: i32,
     ) -> ApiResult<Vec<EventRecord>> {
         let app = app(ctx);
         let records = app

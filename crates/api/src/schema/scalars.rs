@@ -1,14 +1,19 @@
 //! Scalars and enums that mirror the domain's types in GraphQL: `Money` as a decimal string,
-//! `Position` as a string (global positions outgrow GraphQL's 32-bit `Int`), and the enums.
+//! `Position` as a string (global positions outgrow GraphQL's 32-bit `Int`), `DateTime` as an
+//! RFC 3339 string, and the enums. Their doc comments are the schema's descriptions.
 
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use chrono::Utc;
 use wijkpuls_domain as domain;
 
-/// Euros as a decimal string with two decimals: `"1250.00"`. Inputs accept the same (and
-/// `"1250"` or `"1250.5"`), never a float.
+/// An amount in euros (the `Money` scalar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money(pub domain::Money);
 
+/// An amount in euros as a decimal string with exactly two decimals: `"1250.00"`. Inputs
+/// accept the same, or `"1250"` and `"1250.5"`; never a JSON number, never negative, never more
+/// than two decimals, at most `"1000000000.00"`. Exact (whole cents), so add amounts as decimals,
+/// not as floats. In TypeScript: `string`.
 #[Scalar(name = "Money")]
 impl ScalarType for Money {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -33,10 +38,14 @@ impl From<domain::Money> for Money {
     }
 }
 
-/// A global position in the event log, as a decimal string.
+/// A global position in the event log (the `Position` scalar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position(pub u64);
 
+/// A global position in the event log, as a string of digits: `"1042"`. Every event has one;
+/// later events have higher ones. A string because positions outgrow
+/// GraphQL's 32-bit `Int`; compare them as numbers (`BigInt` in TypeScript), not as text. Give the
+/// last one you saw as `after` to go on from there.
 #[Scalar(name = "Position")]
 impl ScalarType for Position {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -55,28 +64,77 @@ impl ScalarType for Position {
     }
 }
 
+/// Named `DateTime` on the wire, written exactly as async-graphql writes a `chrono` time, so
+/// that it can carry a description and `@specifiedBy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub chrono::DateTime<Utc>);
+
+/// A moment as an RFC 3339 string in UTC: `"2026-03-14T09:30:00+00:00"`, with fractional
+/// seconds when the moment has them (`"2026-03-14T09:30:00.123456+00:00"`). In TypeScript:
+/// `string`; `new Date(value)` reads it.
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
+impl ScalarType for Timestamp {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(text) => Ok(Timestamp(text.parse()?)),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339())
+    }
+}
+
+impl From<chrono::DateTime<Utc>> for Timestamp {
+    fn from(time: chrono::DateTime<Utc>) -> Self {
+        Timestamp(time)
+    }
+}
+
+/// The theme of an initiative and of a budget line: every wijk has a budget per theme and year.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::Theme")]
 pub enum Theme {
+    /// Green: planting, gardens, trees, green spaces.
     Groen,
+    /// Upkeep of the wijk: streets, benches, litter, small repairs.
     Wijkonderhoud,
+    /// Playgrounds.
     Speeltuinen,
+    /// Safety: lighting, traffic, a safer street.
     Veiligheid,
+    /// Well-being: meeting each other, loneliness, care for neighbours.
     Welzijn,
+    /// Participation: residents taking part in their wijk.
     Participatie,
+    /// Sport and exercise.
     Sport,
+    /// Culture: arts, music, festivities.
     Cultuur,
 }
 
+/// Where an initiative is in its lifecycle. It starts `SUBMITTED`; `COMPLETED`, `REJECTED`,
+/// `WITHDRAWN` and `REFERRED` are final.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::InitiativeStatus")]
 pub enum InitiativeStatus {
+    /// Submitted and waiting for the team Leefomgeving.
     Submitted,
+    /// Staff connected it with another initiative, an organisation or a person.
     Connected,
+    /// An amount is committed from the wijk's budget line (`fundedAmount`).
     Funded,
+    /// Done: the result is reported and what was spent (`spentAmount`) counts as spent.
     Completed,
+    /// Staff rejected it (`rejectionReason` says why).
     Rejected,
+    /// Its initiator or staff withdrew it (`withdrawnBy`); a funded amount returned to the line.
     Withdrawn,
+    /// An individual (care) question, referred to a sociaal wijkteam (`referredTo`).
     Referred,
 }
 
@@ -84,22 +142,32 @@ pub enum InitiativeStatus {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::Channel")]
 pub enum Channel {
+    /// Through the website or app: every submission by a resident themselves.
     Web,
+    /// By e-mail, entered by staff.
     Email,
+    /// By phone, entered by staff.
     Phone,
+    /// In person (at a counter or in the wijk), entered by staff.
     InPerson,
 }
 
+/// What an initiative is connected with, besides another initiative.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::PartyKind")]
 pub enum PartyKind {
+    /// An organisation (a foundation, a school, a company); its name is public.
     Organisation,
+    /// A person; their name is personal data, shown only to staff of the gebied and admins.
     Person,
 }
 
+/// Who withdrew an initiative.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::WithdrawnBy")]
 pub enum WithdrawnBy {
+    /// Its initiator, with the tracking code.
     Initiator,
+    /// Staff of the gebied (or an admin).
     Staff,
 }

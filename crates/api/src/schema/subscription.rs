@@ -17,15 +17,21 @@ use super::types::{CityOverview, EventRecord, Initiative, InitiativeUpdate, Wijk
 use super::{actor, app, feed_records, AppState};
 use crate::error::ApiError;
 
+/// The subscription root.
 pub struct Subscription;
 
+/// What can be followed live, over WebSocket at `/graphql/ws` (`graphql-transport-ws`).
 #[Subscription]
 impl Subscription {
     /// A wijk, now and after every change to it.
     async fn wijk_updated(
         &self,
         ctx: &Context<'_>,
-        code: ID,
+        #[graphql(desc = "The wijk's CBS code, e.g. `WK020207`.")] code: ID,
+        #[graphql(
+            desc = "The year `budget` shows when none is asked (default: the current \
+                          year in Arnhem)."
+        )]
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = Wijk>> {
         let code = WijkCode::parse(&code).map_err(ApiError::from)?;
@@ -40,6 +46,10 @@ impl Subscription {
     async fn city_overview_updated(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The budget year the overview shows (default: the current year in \
+                          Arnhem)."
+        )]
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = CityOverview>> {
         let year = super::query::check_year(year).map_err(async_graphql::Error::from)?;
@@ -50,7 +60,7 @@ impl Subscription {
     async fn initiative_events(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The initiative's id.")] id: ID,
     ) -> async_graphql::Result<impl Stream<Item = InitiativeUpdate>> {
         let id = InitiativeId::parse(&id).map_err(ApiError::from)?;
         let app: Arc<AppState> = ctx.data_unchecked::<Arc<AppState>>().clone();
@@ -98,6 +108,7 @@ impl Subscription {
     async fn event_feed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The last position you have; the first event comes after it.")]
         after: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = EventRecord>> {
         crate::policy::may_follow_event_feed(actor(ctx))?;
@@ -109,7 +120,12 @@ impl Subscription {
     async fn public_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] recent: i32,
+        #[graphql(
+            default = 10,
+            validator(minimum = 0, maximum = 50),
+            desc = "How many of the latest lines to send first: 0 to 50."
+        )]
+        recent: i32,
     ) -> impl Stream<Item = EventRecord> {
         let app = app(ctx);
         let feed = app.live.feed();

@@ -5,35 +5,47 @@
 use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
-use chrono::{DateTime, Utc};
 use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
 
-use super::scalars::{Channel, InitiativeStatus, Money, PartyKind, Position, Theme, WithdrawnBy};
+use super::scalars::{
+    Channel, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
+};
 use super::{actor, app, current_year};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::FeedItem;
 use crate::policy;
 
-/// One year's budget of a wijk, a gebied or the city.
+/// One year's budget of a wijk, a gebied or the city: the sums of its lines (one per theme).
+/// Public.
 #[derive(SimpleObject, Clone)]
 pub struct Budget {
+    /// The budget year (a calendar year).
     pub year: i32,
+    /// What the admin allocated for the year.
     pub allocated: Money,
+    /// Committed to funded initiatives that are not completed yet.
     pub committed: Money,
+    /// Reported spent by completed initiatives.
     pub spent: Money,
     /// allocated − committed − spent; never below zero.
     pub remaining: Money,
-    /// One line per theme, all eight.
+    /// One line per theme, all eight, in the order of `Theme`.
     pub lines: Vec<BudgetLine>,
 }
 
+/// One theme's part of a year's budget; amounts mean the same as in `Budget`.
 #[derive(SimpleObject, Clone)]
 pub struct BudgetLine {
+    /// The theme the line is for.
     pub theme: Theme,
+    /// What the admin allocated for this theme.
     pub allocated: Money,
+    /// Committed to funded initiatives of this theme that are not completed yet.
     pub committed: Money,
+    /// Reported spent by completed initiatives of this theme.
     pub spent: Money,
+    /// allocated − committed − spent; never below zero.
     pub remaining: Money,
 }
 
@@ -61,16 +73,24 @@ impl From<&domain::BudgetSummary> for Budget {
     }
 }
 
-/// How many initiatives are in each status.
+/// How many initiatives are in each status now, of all years.
 #[derive(SimpleObject, Clone, Copy)]
 pub struct StatusCounts {
+    /// Initiatives in status `SUBMITTED`.
     pub submitted: u64,
+    /// Initiatives in status `CONNECTED`.
     pub connected: u64,
+    /// Initiatives in status `FUNDED`.
     pub funded: u64,
+    /// Initiatives in status `COMPLETED`.
     pub completed: u64,
+    /// Initiatives in status `REJECTED`.
     pub rejected: u64,
+    /// Initiatives in status `WITHDRAWN`.
     pub withdrawn: u64,
+    /// Initiatives in status `REFERRED`.
     pub referred: u64,
+    /// All initiatives: the sum of the others.
     pub total: u64,
 }
 
@@ -93,7 +113,9 @@ impl From<domain::StatusCounts> for StatusCounts {
 /// The public contact details of a gebied's team Leefomgeving.
 #[derive(SimpleObject, Clone)]
 pub struct Team {
+    /// The team's e-mail address.
     pub email: String,
+    /// The team's phone number, as written for people to dial.
     pub phone: String,
 }
 
@@ -105,6 +127,7 @@ pub struct Wijk {
     pub year: Option<i32>,
 }
 
+/// A wijk (neighbourhood) of Arnhem, by its CBS code: its budget and initiatives. Public.
 #[Object]
 impl Wijk {
     /// The CBS wijk code, e.g. `WK020207`.
@@ -112,6 +135,7 @@ impl Wijk {
         ID(self.code.to_string())
     }
 
+    /// The wijk's name, e.g. `Klarendal`.
     async fn name(&self, ctx: &Context<'_>) -> String {
         app(ctx)
             .live
@@ -121,6 +145,7 @@ impl Wijk {
             .unwrap_or_default()
     }
 
+    /// The gebied (wijkprogramma) the wijk belongs to.
     async fn gebied(&self, ctx: &Context<'_>) -> ApiResult<Gebied> {
         let state = app(ctx).live.read();
         let wijk = state
@@ -132,8 +157,15 @@ impl Wijk {
         })
     }
 
-    /// The wijk's budget for `year` (default: the current year).
-    async fn budget(&self, ctx: &Context<'_>, year: Option<i32>) -> Budget {
+    /// The wijk's budget for `year` (default: the year asked of the city overview, else the
+    /// current year in Arnhem).
+    async fn budget(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The budget year; a year without a budget shows zeros.")] year: Option<
+            i32,
+        >,
+    ) -> Budget {
         let year = year.or(self.year).unwrap_or_else(current_year);
         Budget::from(&app(ctx).live.read().wijk_budget(&self.code, year))
     }
@@ -148,17 +180,21 @@ impl Wijk {
             .unwrap_or_default()
     }
 
+    /// How many of the wijk's initiatives are in each status.
     async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
         app(ctx).live.read().wijk_counts(&self.code).into()
     }
 
-    /// The wijk's initiatives, newest first.
+    /// The wijk's initiatives, newest first, a page at a time.
     async fn initiatives(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "The page size: 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor (an `endCursor` of the previous page).")]
         after: Option<String>,
-        status: Option<Vec<InitiativeStatus>>,
+        #[graphql(desc = "Only initiatives in any of these statuses.")] status: Option<
+            Vec<InitiativeStatus>,
+        >,
     ) -> ApiResult<InitiativeConnection> {
         let filter = super::query::InitiativeFilter {
             wijk: Some(ID(self.code.to_string())),
@@ -173,9 +209,11 @@ impl Wijk {
 #[derive(Clone)]
 pub struct Gebied {
     pub code: GebiedCode,
+    /// The year `budget` shows when none is asked (the overview's year).
     pub year: Option<i32>,
 }
 
+/// A gebied: the area of one wijkprogramma, a few wijken with one team Leefomgeving. Public.
 #[Object]
 impl Gebied {
     /// `W1` … `W8`.
@@ -183,6 +221,7 @@ impl Gebied {
         ID(self.code.to_string())
     }
 
+    /// The gebied's name, e.g. `Noordwest`.
     async fn name(&self, ctx: &Context<'_>) -> String {
         app(ctx)
             .live
@@ -218,12 +257,20 @@ impl Gebied {
             .unwrap_or_default()
     }
 
-    /// The wijkprogramma's budget for `year` (default: the current year): its wijken together.
-    async fn budget(&self, ctx: &Context<'_>, year: Option<i32>) -> Budget {
+    /// The wijkprogramma's budget for `year` (default: the year asked of the city overview,
+    /// else the current year in Arnhem): its wijken together.
+    async fn budget(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The budget year; a year without a budget shows zeros.")] year: Option<
+            i32,
+        >,
+    ) -> Budget {
         let year = year.or(self.year).unwrap_or_else(current_year);
         Budget::from(&app(ctx).live.read().gebied_budget(&self.code, year))
     }
 
+    /// How many of its wijken's initiatives are in each status.
     async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
         app(ctx).live.read().gebied_counts(&self.code).into()
     }
@@ -234,8 +281,10 @@ pub struct CityOverview {
     pub year: i32,
 }
 
+/// The whole city for one budget year: what a dashboard's overview shows. Public.
 #[Object]
 impl CityOverview {
+    /// The budget year the overview shows.
     async fn year(&self) -> i32 {
         self.year
     }
@@ -245,9 +294,9 @@ impl CityOverview {
         Position(app(ctx).live.position())
     }
 
-    /// When the last event it includes was recorded.
-    async fn as_of(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-        app(ctx).live.as_of()
+    /// When the last event it includes happened (`null` before any event).
+    async fn as_of(&self, ctx: &Context<'_>) -> Option<Timestamp> {
+        app(ctx).live.as_of().map(Timestamp)
     }
 
     /// The city's budget for the year: all wijken together.
@@ -255,10 +304,12 @@ impl CityOverview {
         Budget::from(&app(ctx).live.read().city_budget(self.year))
     }
 
+    /// How many of the city's initiatives are in each status.
     async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
         app(ctx).live.read().city_counts().into()
     }
 
+    /// Every gebied, ordered by code, with budgets of the overview's year.
     async fn gebieden(&self, ctx: &Context<'_>) -> Vec<Gebied> {
         app(ctx)
             .live
@@ -288,7 +339,12 @@ impl CityOverview {
     async fn recent_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 10, validator(minimum = 1, maximum = 50))] limit: i32,
+        #[graphql(
+            default = 10,
+            validator(minimum = 1, maximum = 50),
+            desc = "How many lines: 1 to 50."
+        )]
+        limit: i32,
     ) -> Vec<EventRecord> {
         let mut recent = app(ctx).live.recent();
         recent.reverse();
@@ -325,12 +381,16 @@ impl Initiative {
     }
 }
 
+/// A residents' initiative for their wijk, as it is now. Public, except the initiator's
+/// contact details and connected persons (see those fields).
 #[Object]
 impl Initiative {
+    /// The initiative's id (a UUID); also its cursor in lists.
     async fn id(&self) -> ID {
         ID(self.view.id.to_string())
     }
 
+    /// The wijk it is for.
     async fn wijk(&self) -> Wijk {
         Wijk {
             code: self.view.wijk,
@@ -338,22 +398,27 @@ impl Initiative {
         }
     }
 
+    /// Its title, one line of 3 to 120 characters.
     async fn title(&self) -> &str {
         self.view.title.as_str()
     }
 
+    /// What the initiator wants to do, up to 5,000 characters (may be empty).
     async fn description(&self) -> &str {
         self.view.description.as_str()
     }
 
+    /// Its theme: the budget line it is funded from.
     async fn theme(&self) -> Theme {
         self.view.theme.into()
     }
 
+    /// Where it is in its lifecycle.
     async fn status(&self) -> InitiativeStatus {
         self.view.status.into()
     }
 
+    /// How it came in.
     async fn channel(&self) -> Channel {
         self.view.channel.into()
     }
@@ -363,6 +428,7 @@ impl Initiative {
         self.view.entered_by_staff
     }
 
+    /// What the initiator asked for.
     async fn requested_amount(&self) -> Money {
         self.view.requested_amount.into()
     }
@@ -400,12 +466,14 @@ impl Initiative {
             .map(|r| r.sociaal_wijkteam.as_str())
     }
 
-    async fn submitted_at(&self) -> DateTime<Utc> {
-        self.view.submitted_at
+    /// When it was submitted.
+    async fn submitted_at(&self) -> Timestamp {
+        self.view.submitted_at.into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.view.updated_at
+    /// When its last event happened.
+    async fn updated_at(&self) -> Timestamp {
+        self.view.updated_at.into()
     }
 
     /// Links to other initiatives (both ways) and to organisations or persons.
@@ -447,7 +515,7 @@ impl Initiative {
                         app(ctx).sealer.open_text(sealed).await?
                     }
                 },
-                at: c.at,
+                at: c.at.into(),
             });
         }
         Ok(links)
@@ -460,7 +528,7 @@ impl Initiative {
             .iter()
             .map(|h| HistoryEntry {
                 position: Position(h.position),
-                at: h.at,
+                at: h.at.into(),
                 event_type: h.event_type.to_owned(),
                 status: h.status_after.into(),
                 summary: h.summary(),
@@ -479,6 +547,10 @@ impl Initiative {
     async fn initiator(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The tracking code the initiator got on submitting; a wrong one counts \
+                          against the caller's address."
+        )]
         tracking_code: Option<String>,
     ) -> ApiResult<Option<Initiator>> {
         let app = app(ctx);
@@ -509,14 +581,18 @@ impl Initiative {
     }
 }
 
-/// The initiator's personal data.
+/// The initiator's personal data: who submitted an initiative and how to reach them.
 #[derive(SimpleObject, Clone)]
 pub struct Initiator {
+    /// Their name.
     pub name: String,
+    /// Their e-mail address, if they gave one.
     pub email: Option<String>,
+    /// Their phone number, if they gave one.
     pub phone: Option<String>,
 }
 
+/// A connection of an initiative: with another initiative or with an organisation or person.
 #[derive(SimpleObject, Clone)]
 pub struct InitiativeLink {
     /// The other initiative, for a link between initiatives.
@@ -525,22 +601,32 @@ pub struct InitiativeLink {
     pub party: Option<Party>,
     /// True when the other initiative made the link to this one.
     pub incoming: bool,
-    /// Staff's note (visible to staff of the gebied).
+    /// Staff's note (visible to staff of the gebied and admins; `null` for others and after
+    /// erasure).
     pub note: Option<String>,
-    pub at: DateTime<Utc>,
+    /// When the connection was made.
+    pub at: Timestamp,
 }
 
+/// An organisation or person an initiative is connected with.
 #[derive(SimpleObject, Clone)]
 pub struct Party {
+    /// Organisation or person.
     pub kind: PartyKind,
-    /// A person's name is shown only to staff of the gebied.
+    /// Its name. An organisation's name is public; a person's name is shown only to staff of
+    /// the gebied and admins (`null` for others and after erasure).
     pub name: Option<String>,
 }
 
+/// One event in an initiative's history. Public.
 #[derive(SimpleObject, Clone)]
 pub struct HistoryEntry {
+    /// The event's position in the log.
     pub position: Position,
-    pub at: DateTime<Utc>,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The event type, one of the values listed at `EventRecord.type` (here only
+    /// `Initiative…` and `InitiatorDataErased`).
     #[graphql(name = "type")]
     pub event_type: String,
     /// The status after this event.
@@ -553,7 +639,9 @@ pub struct HistoryEntry {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct InitiativeConnection {
+    /// The initiatives of this page, each with its cursor.
     pub edges: Vec<InitiativeEdge>,
+    /// Whether there are more pages, and the cursors to get them.
     pub page_info: PageInfo,
     /// How many initiatives match the filter, on all pages.
     pub total_count: u64,
@@ -567,17 +655,25 @@ impl InitiativeConnection {
     }
 }
 
+/// An initiative in a page, with its cursor.
 #[derive(SimpleObject)]
 pub struct InitiativeEdge {
+    /// Pass as `after` to get the initiatives after this one.
     pub cursor: String,
+    /// The initiative.
     pub node: Initiative,
 }
 
+/// Where a page is in the whole list (Relay).
 #[derive(SimpleObject)]
 pub struct PageInfo {
+    /// True when more initiatives follow this page.
     pub has_next_page: bool,
+    /// True when initiatives come before this page.
     pub has_previous_page: bool,
+    /// The cursor of the page's first initiative (`null` for an empty page).
     pub start_cursor: Option<String>,
+    /// The cursor of the page's last initiative: pass as `after` for the next page.
     pub end_cursor: Option<String>,
 }
 
@@ -585,25 +681,35 @@ pub struct PageInfo {
 #[derive(Clone)]
 pub struct EventRecord(pub Arc<FeedItem>);
 
+/// One event of the log as a line without personal data: public, except `actor`.
 #[Object]
 impl EventRecord {
+    /// The event's position in the log: pass as `after` to go on from here.
     async fn position(&self) -> Position {
         Position(self.0.position)
     }
 
+    /// The event type, one of: `MunicipalityRegistered`, `GebiedRegistered`, `WijkRegistered`,
+    /// `TeamContactChanged`, `BudgetAllocated`, `InitiativeSubmitted`, `InitiativeConnected`,
+    /// `InitiativeFunded`, `InitiativeCompleted`, `InitiativeRejected`, `InitiativeReferred`,
+    /// `InitiativeWithdrawn`, `InitiatorDataErased`. New types may be added: show `summary` for
+    /// one you do not know.
     #[graphql(name = "type")]
     async fn event_type(&self) -> &str {
         &self.0.event_type
     }
 
-    async fn recorded_at(&self) -> DateTime<Utc> {
-        self.0.recorded_at
+    /// When the store recorded the event (for demo data later than when it happened).
+    async fn recorded_at(&self) -> Timestamp {
+        self.0.recorded_at.into()
     }
 
+    /// The wijk it concerns, if one (`null` for a gebied's or the municipality's events).
     async fn wijk(&self) -> Option<Wijk> {
         self.0.wijk.map(|code| Wijk { code, year: None })
     }
 
+    /// The initiative it concerns, if one.
     async fn initiative_id(&self) -> Option<ID> {
         self.0.initiative.map(|id| ID(id.to_string()))
     }
