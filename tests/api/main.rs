@@ -16,6 +16,7 @@
 //!   subscriptions;
 //! - [`demo`]: `--demo` and `--demo-years`: dated demo years, loaded once, no dating by clients;
 //! - [`cli`]: the binary: serve, token, errors, signals;
+//! - [`ops`]: copy, export (NDJSON and open data) and import;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -29,6 +30,7 @@ mod errors;
 mod hardening;
 mod idempotency;
 mod mutations;
+mod ops;
 mod permissions;
 mod personal_data;
 mod queries;
