@@ -56,11 +56,11 @@ async fn read_into(
 ) -> anyhow::Result<Counts> {
     let bar = progress(len, "import");
     let mut erased = Erased::default();
-    let mut lines = input.split(b'\n');
+    let lines = input.split(b'\n');
     let mut number = 0u64;
     let mut end = None;
     let mut queued = 0;
-    while let Some(line) = lines.next() {
+    for line in lines {
         number += 1;
         let line = line.with_context(|| format!("line {number}: cannot read"))?;
         bar.inc(line.len() as u64 + 1);

@@ -344,13 +344,16 @@ async fn import_refuses_a_store_that_is_not_empty(app: TestApp) {
     assert!(line.contains("not empty"), "{line}");
 }
 
+/// Spoils one line of an export.
+type Corruption = fn(&str) -> String;
+
 async fn import_names_a_corrupt_line_and_imports_nothing(app: TestApp) {
     history(&app).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.ndjson");
     let text = String::from_utf8(export(app.db.url(), &file).await).unwrap();
     let total = text.lines().count();
-    let corruptions: [(usize, fn(&str) -> String); 3] = [
+    let corruptions: [(usize, Corruption); 3] = [
         // Not JSON: cut in half.
         (total - 3, |l| l[..l.len() / 2].to_owned()),
         // A gap in the positions.

@@ -175,6 +175,32 @@ pub struct Setting {
     pub value: String,
 }
 
+/// The tables a transfer carries and their columns, in both backends' schemas. (SQLite's
+/// `event_tags` is not listed: it is rebuilt from the events' tags.) A test compares this with
+/// the migrated schema, so a column added by a migration is not silently left behind.
+pub const CARRIED: &[(&str, &[&str])] = &[
+    (
+        "events",
+        &[
+            "position",
+            "stream_id",
+            "stream_version",
+            "event_type",
+            "schema_version",
+            "tags",
+            "payload",
+            "metadata",
+            "recorded_at",
+        ],
+    ),
+    (
+        "idempotency_keys",
+        &["key", "first_position", "last_position"],
+    ),
+    ("subject_keys", &["id", "key", "created_at"]),
+    ("settings", &["name", "value"]),
+];
+
 /// Settings that describe the database they are in, not the service: never transferred.
 const LOCAL_SETTINGS: &[&str] = &["readiness_probe"];
 
@@ -265,11 +291,11 @@ impl Conn {
         let from = Position(from).as_i64();
         match self {
             Conn::Sqlite(conn) => {
-                let rows = sqlx::query(&format!(
+                let rows = sqlx::query(
                     "SELECT position, stream_id, stream_version, event_type, schema_version, tags, \
                      payload, metadata, recorded_at FROM events \
-                     WHERE position >= ? ORDER BY position LIMIT ?"
-                ))
+                     WHERE position >= ? ORDER BY position LIMIT ?",
+                )
                 .bind(from)
                 .bind(limit)
                 .fetch_all(conn)
@@ -290,12 +316,12 @@ impl Conn {
                     .collect()
             }
             Conn::Postgres(conn) => {
-                let rows = sqlx::query(&format!(
+                let rows = sqlx::query(
                     "SELECT position, stream_id, stream_version, event_type, \
                      schema_version::int8 AS schema_version, tags, payload::text AS payload, \
                      metadata::text AS metadata, recorded_at FROM events \
-                     WHERE position >= $1 ORDER BY position LIMIT $2"
-                ))
+                     WHERE position >= $1 ORDER BY position LIMIT $2",
+                )
                 .bind(from)
                 .bind(limit)
                 .fetch_all(conn)
