@@ -12,6 +12,8 @@ use wijkpuls_api::transport::WsLimits;
 use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
+mod ops;
+
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -60,6 +62,12 @@ enum Commands {
     Migrate(DatabaseArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
+    /// Copy the whole store into an empty one (e.g. SQLite to PostgreSQL), verified.
+    Copy(ops::CopyArgs),
+    /// Write the store as NDJSON (or, with --open-data, the public CSV files).
+    Export(ops::ExportArgs),
+    /// Read an export into an empty store, all or nothing.
+    Import(ops::ImportArgs),
 }
 
 #[derive(Args)]
@@ -218,6 +226,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("the database is migrated");
             Ok(())
         }
+        Commands::Copy(args) => ops::copy::run(args).await,
+        Commands::Export(args) => ops::export::run(args).await,
+        Commands::Import(args) => ops::import::run(args).await,
         Commands::Schema => {
             print!("{}", wijkpuls_api::schema::sdl());
             Ok(())

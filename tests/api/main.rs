@@ -18,6 +18,7 @@
 //! - [`request_ids`]: one request id in the response header, the errors and the events;
 //! - [`cli`]: the binary: serve, token, errors, signals, log formats;
 //! - [`cors_compression`]: CORS for named origins, gzip/br compression;
+//! - [`ops`]: copy, export (NDJSON and open data) and import;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -32,6 +33,7 @@ mod errors;
 mod hardening;
 mod idempotency;
 mod mutations;
+mod ops;
 mod permissions;
 mod personal_data;
 mod queries;

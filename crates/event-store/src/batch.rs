@@ -461,7 +461,7 @@ pub(crate) fn validate(
         .collect()
 }
 
-fn check_event_type(event_type: &str) -> Result<(), StoreError> {
+pub(crate) fn check_event_type(event_type: &str) -> Result<(), StoreError> {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
     if event_type.is_empty() || event_type.len() > 100 || !event_type.chars().all(valid_char) {
         return Err(StoreError::InvalidInput(format!(
@@ -472,7 +472,7 @@ fn check_event_type(event_type: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn check_tag(tag: &str) -> Result<(), StoreError> {
+pub(crate) fn check_tag(tag: &str) -> Result<(), StoreError> {
     if tag.is_empty() || tag.len() > 200 || tag.chars().any(char::is_control) {
         return Err(StoreError::InvalidInput(
             "a tag must be 1-200 characters without control characters".into(),

@@ -35,6 +35,7 @@ mod store;
 mod subscription;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transfer;
 mod types;
 mod vault;
 

@@ -30,3 +30,5 @@ mod postgres_only;
 mod sqlite_only;
 #[path = "store/subscribe.rs"]
 mod subscribe;
+#[path = "store/transfer.rs"]
+mod transfer;
