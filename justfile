@@ -42,3 +42,12 @@ bench-fanout:
 # The domain's fold benchmark.
 bench-fold:
     cargo bench -p wijkpuls-domain --bench fold
+
+# The browser tests alone (overview, CORS, GraphiQL) against a debug build.
+test-browser:
+    cargo build -p wijkpuls
+    cd tests/browser && (test -d node_modules || npm ci --no-audit --no-fund) && node --test overview.test.mjs cors.test.mjs graphiql.test.mjs
+
+# Every `serve` option with its environment variable and default.
+config:
+    cargo run -q -- serve --help

@@ -24,6 +24,7 @@ pub mod cors_compression;
 pub mod demo;
 pub mod error;
 pub mod feed;
+pub mod graphiql;
 pub mod live;
 pub mod overview;
 pub mod personal;

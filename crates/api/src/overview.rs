@@ -21,20 +21,41 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
-/// One embedded file.
-struct Asset {
-    body: &'static str,
-    content_type: &'static str,
-    etag: &'static str,
+/// One embedded file, and the `Content-Security-Policy` it is served with.
+pub(crate) struct Asset {
+    pub(crate) body: &'static str,
+    pub(crate) content_type: &'static str,
+    pub(crate) etag: &'static str,
+    pub(crate) csp: &'static str,
 }
 
+/// `asset!(NAME, "path", "content type")` embeds a file served with the overview's
+/// [`CONTENT_SECURITY_POLICY`]; a fourth argument names another policy.
 macro_rules! asset {
     ($name:ident, $path:literal, $content_type:literal) => {
-        static $name: Asset = {
+        $crate::overview::asset!(
+            $name,
+            $path,
+            $content_type,
+            $crate::overview::CONTENT_SECURITY_POLICY
+        );
+    };
+    // A file too large to hash at compile time: its ETag is given (a pinned version's hash).
+    ($name:ident, $path:literal, $content_type:literal, $csp:expr, etag = $etag:literal) => {
+        static $name: $crate::overview::Asset = $crate::overview::Asset {
+            body: include_str!($path),
+            csp: $csp,
+            content_type: $content_type,
+            etag: $etag,
+        };
+    };
+    ($name:ident, $path:literal, $content_type:literal, $csp:expr) => {
+        static $name: $crate::overview::Asset = {
             const BODY: &str = include_str!($path);
-            const HASH: [u8; 18] = etag_of(BODY.as_bytes());
-            Asset {
+            const HASH: [u8; 18] = $crate::overview::etag_of(BODY.as_bytes());
+            $crate::overview::Asset {
                 body: BODY,
+                csp: $csp,
                 content_type: $content_type,
                 etag: match std::str::from_utf8(&HASH) {
                     Ok(etag) => etag,
@@ -44,6 +65,7 @@ macro_rules! asset {
         };
     };
 }
+pub(crate) use asset;
 
 asset!(
     INDEX,
@@ -84,7 +106,7 @@ pub fn router() -> Router {
 }
 
 /// The file, or `304 Not Modified` when the browser already has this version.
-fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
+pub(crate) fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
     let fresh = request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -97,7 +119,7 @@ fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
         (header::ETAG, HeaderValue::from_static(asset.etag)),
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            HeaderValue::from_static(asset.csp),
         ),
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -124,7 +146,7 @@ fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
 
 /// A strong ETag, `"` + 16 hex digits of the FNV-1a hash of the bytes + `"`, computed at
 /// compile time (it only has to change when the file does).
-const fn etag_of(bytes: &[u8]) -> [u8; 18] {
+pub(crate) const fn etag_of(bytes: &[u8]) -> [u8; 18] {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut i = 0;
     while i < bytes.len() {

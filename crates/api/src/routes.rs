@@ -41,7 +41,8 @@ pub fn router(
         .route("/metrics", get(metrics))
         .with_state((state, ws_stats))
         .merge(graphql)
-        .merge(crate::overview::router());
+        .merge(crate::overview::router())
+        .merge(crate::graphiql::router());
     crate::cors_compression::apply(router, &config.cors_origins)
         // Outermost: every response, whatever answered it (a CORS preflight too), carries the
         // request id.

@@ -209,14 +209,7 @@ pub(super) async fn get_graphql<E: Executor>(
     };
 
     if param("query").is_none() && accepts_html(request.headers()) {
-        let mut response = shared.graphiql.clone().into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(header::VARY, HeaderValue::from_static("accept"));
-        return response;
+        return crate::graphiql::page(request.headers());
     }
     let Some(media) = negotiate(request.headers()) else {
         return not_acceptable();

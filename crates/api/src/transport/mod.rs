@@ -28,7 +28,6 @@ pub use ws::{WsLimits, WsStats};
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use async_graphql::{
-    http::GraphiQLSource,
     parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition, OperationType},
     Data, Executor, ObjectType, Positioned, Request, Response, Schema, ServerError,
     SubscriptionType, Value,
@@ -181,16 +180,11 @@ fn executor_router<E: Executor>(
     hooks: Arc<dyn GraphqlHooks>,
     options: TransportOptions,
 ) -> Router {
-    let graphiql = GraphiQLSource::build()
-        .endpoint(GRAPHQL_PATH)
-        .subscription_endpoint(GRAPHQL_WS_PATH)
-        .finish();
     let expensive = tokio::sync::Semaphore::new(options.expensive_concurrency.max(1));
     let shared = Arc::new(Shared {
         executor,
         hooks,
         options,
-        graphiql,
         views: ws::SharedViews::default(),
         shape,
         expensive,
@@ -209,7 +203,6 @@ struct Shared<E> {
     executor: E,
     hooks: Arc<dyn GraphqlHooks>,
     options: TransportOptions,
-    graphiql: String,
     /// Subscriptions shared by several WebSocket connections.
     views: ws::SharedViews,
     /// The schema's list fields, for [`cost::check`].
