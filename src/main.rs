@@ -13,6 +13,7 @@ use wijkpuls_api::{Application, Config};
 use wijkpuls_domain::GebiedCode;
 
 mod bench;
+mod ops;
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -38,6 +39,9 @@ enum Commands {
     Migrate(DatabaseArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
+    /// Check the event log's hash chain and stream versions; print the chain head, or the
+    /// first position where the log was altered (and exit non-zero).
+    Verify(DatabaseArgs),
     /// Measure, next to a baseline from the same run (see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -246,6 +250,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Commands::Verify(args) => {
+            if ops::verify::run(&args.database_url).await? {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("the event log failed verification"))
+            }
+        }
         Commands::Serve(args) => serve(args).await,
         Commands::Token(args) => token(args).await,
         Commands::Migrate(args) => {

@@ -29,6 +29,7 @@ mod errors;
 mod hardening;
 mod idempotency;
 mod mutations;
+mod ops;
 mod permissions;
 mod personal_data;
 mod queries;
