@@ -231,11 +231,8 @@ impl Verifier {
         }
         *version = row.stream_version;
         let Some(stored) = &row.hash else {
-            return match previous {
-                // Before the chain started (rows of an older database): not covered.
-                None => None,
-                Some(_) => Some("the event has no hash, but events before it have".into()),
-            };
+            // Before the chain started (rows of an older database) such a row is not covered.
+            return previous.map(|_| "the event has no hash, but events before it have".to_owned());
         };
         let payload = canonical_json(&row.payload);
         let metadata = canonical_json(&row.metadata);

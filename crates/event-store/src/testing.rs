@@ -104,6 +104,36 @@ impl TestDatabase {
     }
 }
 
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Cleanup::Postgres { admin, name } = &self.cleanup else {
+            return;
+        };
+        let (admin, name) = ((**admin).clone(), name.clone());
+        // Drop may run inside a runtime (or during a panic): use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            runtime.block_on(async move {
+                let mut conn = PgConnection::connect_with(&admin).await?;
+                let result = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
+                result.map(|_| ())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("could not drop test database: {error}"),
+            Err(_) => eprintln!("could not drop test database: the cleanup thread panicked"),
+        }
+    }
+}
+
 /// How the store classifies a driver error (unavailable or refused), for tests of that
 /// classification.
 pub fn classify(error: sqlx::Error) -> crate::StoreError {
