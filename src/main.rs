@@ -68,6 +68,9 @@ enum Commands {
     Export(ops::ExportArgs),
     /// Read an export into an empty store, all or nothing.
     Import(ops::ImportArgs),
+    /// Check the event log's hash chain and stream versions; print the chain head, or the
+    /// first position where the log was altered (and exit non-zero).
+    Verify(DatabaseArgs),
 }
 
 #[derive(Args)]
@@ -217,6 +220,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Commands::Verify(args) => {
+            if ops::verify::run(&args.database_url).await? {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("the event log failed verification"))
+            }
+        }
         Commands::Serve(args) => serve(args).await,
         Commands::Token(args) => token(args).await,
         Commands::Migrate(args) => {

@@ -1,6 +1,6 @@
 //! Operating wijkpuls on its data: `copy` (one store into another, e.g. SQLite to
 //! PostgreSQL), `export` (the log as NDJSON, or `--open-data` CSV files) and `import` (an
-//! export into an empty store). The rows move through the event store's
+//! export into an empty store), and `verify` (the log's hash chain). The rows move through the event store's
 //! [`transfer`](wijkpuls_event_store::transfer) module; what is here knows the file format,
 //! the progress bars, and which subject keys must stay behind because their data was erased.
 
@@ -8,6 +8,7 @@ pub mod copy;
 pub mod export;
 pub mod import;
 mod open_data;
+pub mod verify;
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal as _;

@@ -19,6 +19,7 @@
 //! - [`cli`]: the binary: serve, token, errors, signals, log formats;
 //! - [`cors_compression`]: CORS for named origins, gzip/br compression;
 //! - [`ops`]: copy, export (NDJSON and open data) and import;
+//! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 
 #[macro_use]
@@ -40,3 +41,4 @@ mod queries;
 mod request_ids;
 mod schema_file;
 mod subscriptions;
+mod verify;

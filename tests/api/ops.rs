@@ -156,6 +156,18 @@ async fn export_import_export_is_byte_identical_and_serves_the_same(app: TestApp
         file.to_str().unwrap(),
     ])
     .await;
+    // The hash chain came along as it was: the imported log verifies, with the same head.
+    let head = |out: Vec<u8>| {
+        let out = String::from_utf8(out).unwrap();
+        out.split("chain head")
+            .nth(1)
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no head: {out}"))
+    };
+    assert_eq!(
+        head(succeeds(&["verify", "--database-url", target.url()]).await),
+        head(succeeds(&["verify", "--database-url", app.db.url()]).await),
+    );
     let second = export(target.url(), &dir.path().join("second.ndjson")).await;
     assert!(
         first == second,
@@ -440,6 +452,8 @@ async fn copy_from_sqlite_to_postgres_is_complete_and_verified() {
     let (kept, erased) = history(&app).await;
     let before = answers(&app, &kept, &erased).await;
     succeeds(&["copy", "--from", app.db.url(), "--to", target.url()]).await;
+    // The copy keeps the hash chain: it verifies on PostgreSQL as it did on SQLite.
+    succeeds(&["verify", "--database-url", target.url()]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut source = lines(&export(app.db.url(), &dir.path().join("sqlite.ndjson")).await);
     let copied = lines(&export(target.url(), &dir.path().join("postgres.ndjson")).await);

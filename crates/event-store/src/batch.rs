@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chain::{canonical_json, event_hash, Hash, HashedFields, GENESIS};
 use crate::error::{Conflict, DatabaseError, StoreError};
 use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, Position, StreamId};
 
@@ -35,6 +36,8 @@ pub(crate) struct EncodedEvent {
 #[derive(Default)]
 pub(crate) struct Lookups {
     pub head: Position,
+    /// The hash of the event at `head` (`None`: empty log, or written before the chain).
+    pub head_hash: Option<Hash>,
     /// Idempotency keys already recorded, with their first result.
     pub recorded_keys: HashMap<String, (Position, Position)>,
     /// Current versions of the streams the batch writes to (absent = no such stream).
@@ -62,6 +65,38 @@ pub(crate) struct Plan {
 impl Plan {
     pub fn last_position(&self) -> Option<Position> {
         self.rows.last().map(|r| r.position)
+    }
+
+    /// The chained hash of each planned row, in order, starting from the head's hash.
+    /// `recorded_at` is the canonical time the rows are stored with.
+    pub fn hashes(
+        &self,
+        batch: &[Pending],
+        previous: Option<Hash>,
+        recorded_at: &str,
+    ) -> Vec<Hash> {
+        let mut previous = previous.unwrap_or(GENESIS);
+        self.rows
+            .iter()
+            .map(|row| {
+                let event = &batch[row.batch_index].encoded[row.event_index];
+                previous = event_hash(
+                    &previous,
+                    &HashedFields {
+                        position: row.position.0,
+                        stream_id: &event.stream_id,
+                        stream_version: row.stream_version,
+                        event_type: &event.event_type,
+                        schema_version: event.schema_version,
+                        tags: &event.tags,
+                        payload: &event.payload,
+                        metadata: &event.metadata,
+                        recorded_at,
+                    },
+                );
+                previous
+            })
+            .collect()
     }
 }
 
@@ -426,7 +461,9 @@ pub(crate) fn validate(
     }
     let mut metadata = metadata.clone();
     metadata.idempotency_key = request.idempotency_key.clone();
-    let metadata = serde_json::to_string(&metadata)
+    // Stored in the canonical form the chain hashes (PostgreSQL's jsonb keeps the same value).
+    let metadata = serde_json::to_value(&metadata)
+        .map(|value| canonical_json(&value))
         .map_err(|e| StoreError::InvalidInput(format!("metadata: {e}")))?;
     request
         .events
@@ -440,8 +477,7 @@ pub(crate) fn validate(
                     "the payload contains a NUL character".into(),
                 ));
             }
-            let payload = serde_json::to_string(&event.payload)
-                .map_err(|e| StoreError::InvalidInput(format!("payload: {e}")))?;
+            let payload = canonical_json(&event.payload);
             let size = payload.len() + metadata.len();
             if size > max_event_bytes {
                 return Err(StoreError::EventTooLarge {

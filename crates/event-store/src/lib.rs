@@ -14,6 +14,8 @@
 //!   position assignment with an advisory lock held to commit);
 //! - **idempotency keys**: a retry appends nothing and returns the first result;
 //! - **append-only in the database**: triggers refuse UPDATE and DELETE (see `migrations/`);
+//! - **tamper evidence**: every event's hash is chained to the one before it (`chain`);
+//!   [`EventStore::verify_chain`] finds the first altered, missing or inserted row;
 //! - **subscriptions** that catch up and follow live without skips or duplicates, across lost
 //!   connections ([`Subscription`]);
 //! - **durability**: an append is acknowledged only after its transaction committed;
@@ -27,6 +29,7 @@
 //! domain or the web.
 
 mod batch;
+mod chain;
 mod error;
 mod idempotency;
 mod postgres;
@@ -39,6 +42,7 @@ pub mod transfer;
 mod types;
 mod vault;
 
+pub use chain::{to_hex, ChainBreak, ChainHead, ChainReport, Hash};
 pub use error::{Conflict, DatabaseError, StoreError};
 pub use postgres::{APPEND_LOCK, NOTIFY_CHANNEL};
 pub use store::{BackendKind, EventStore, StoreOptions};

@@ -9,11 +9,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 
 use crate::batch::{plan, streams_of, BatchWriter, Lookups, Pending, Plan};
+use crate::chain::{canonical_time, hash_from_hex, ChainRow, Hash};
 use crate::error::FromDriver as _;
 use crate::error::{DatabaseError, StoreError};
 use crate::types::{Metadata, Position, RecordedEvent, StreamId};
@@ -130,7 +131,7 @@ async fn write_in_transaction(
     let lookups = look_up(conn, batch).await?;
     let plan = plan(batch, &lookups);
     if let Some(last) = plan.last_position() {
-        insert(conn, batch, &plan, last).await?;
+        insert(conn, batch, &plan, last, lookups.head_hash).await?;
     }
     conn.execute("COMMIT").await.or_store()?;
     Ok(plan)
@@ -163,7 +164,8 @@ async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Loo
         }
     }
     let rows: Vec<LookupRow> = sqlx::query_as(
-        "SELECT 0, NULL::text, (SELECT MAX(position) FROM events), NULL::int8
+        "SELECT 0, (SELECT encode(hash, 'hex') FROM events ORDER BY position DESC LIMIT 1),
+                (SELECT MAX(position) FROM events), NULL::int8
          UNION ALL
          SELECT 1, s, (SELECT MAX(stream_version) FROM events WHERE stream_id = s), NULL
          FROM unnest($1::text[]) AS s
@@ -195,7 +197,10 @@ async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Loo
     let mut lookups = Lookups::default();
     for (kind, name, a, b) in rows {
         match (kind, name, a, b) {
-            (0, _, head, _) => lookups.head = Position(head.unwrap_or(0) as u64),
+            (0, hash, head, _) => {
+                lookups.head = Position(head.unwrap_or(0) as u64);
+                lookups.head_hash = hash.as_deref().and_then(hash_from_hex);
+            }
             (1, Some(stream), Some(version), _) => {
                 lookups.stream_versions.insert(stream, version as u64);
             }
@@ -224,7 +229,15 @@ async fn insert(
     batch: &[Pending],
     plan: &Plan,
     last: Position,
+    head_hash: Option<Hash>,
 ) -> Result<(), StoreError> {
+    // Microseconds, as PostgreSQL keeps them: the hash covers the time as stored.
+    let recorded_at = Utc::now().trunc_subsecs(6);
+    let hashes: Vec<Vec<u8>> = plan
+        .hashes(batch, head_hash, &canonical_time(recorded_at))
+        .iter()
+        .map(|hash| hash.to_vec())
+        .collect();
     let n = plan.rows.len();
     let (mut positions, mut streams, mut versions, mut types) = (
         Vec::with_capacity(n),
@@ -255,12 +268,12 @@ async fn insert(
     sqlx::query(
         "WITH new_events AS (
              INSERT INTO events (position, stream_id, stream_version, event_type, schema_version,
-                                 tags, payload, metadata, recorded_at)
+                                 tags, payload, metadata, recorded_at, hash)
              SELECT p, s, v, t, sv,
                     CASE WHEN tg = '' THEN '{}'::text[] ELSE string_to_array(tg, chr(31)) END,
-                    pl::jsonb, md::jsonb, $9
+                    pl::jsonb, md::jsonb, $9, h
              FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::text[],
-                         $7::text[], $8::text[]) AS r(p, s, v, t, sv, tg, pl, md)
+                         $7::text[], $8::text[], $15::bytea[]) AS r(p, s, v, t, sv, tg, pl, md, h)
          ), new_keys AS (
              INSERT INTO idempotency_keys (key, first_position, last_position)
              SELECT * FROM unnest($10::text[], $11::int8[], $12::int8[])
@@ -275,12 +288,13 @@ async fn insert(
     .bind(&tags)
     .bind(&payloads)
     .bind(&metadata)
-    .bind(Utc::now())
+    .bind(recorded_at)
     .bind(&keys)
     .bind(&firsts)
     .bind(&lasts)
     .bind(NOTIFY_CHANNEL)
     .bind(last.0.to_string())
+    .bind(&hashes)
     .execute(&mut *conn)
     .await
     .or_store()?;
@@ -337,6 +351,38 @@ pub(crate) async fn head(pool: &PgPool) -> Result<Position, StoreError> {
         .await
         .or_store()?;
     Ok(Position(head as u64))
+}
+
+/// Up to `limit` stored rows after `after`, raw, with their hashes, for the chain's walk.
+pub(crate) async fn chain_rows(
+    pool: &PgPool,
+    after: Position,
+    limit: usize,
+) -> Result<Vec<ChainRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, hash FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+    ))
+    .bind(after.as_i64())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+    .or_store()?;
+    rows.iter()
+        .map(|row| {
+            Ok(ChainRow {
+                position: row.try_get::<i64, _>("position").or_store()? as u64,
+                stream_id: row.try_get("stream_id").or_store()?,
+                stream_version: row.try_get::<i64, _>("stream_version").or_store()? as u64,
+                event_type: row.try_get("event_type").or_store()?,
+                schema_version: row.try_get::<i32, _>("schema_version").or_store()? as u32,
+                tags: row.try_get("tags").or_store()?,
+                payload: row.try_get("payload").or_store()?,
+                metadata: row.try_get("metadata").or_store()?,
+                recorded_at: row.try_get("recorded_at").or_store()?,
+                hash: row.try_get("hash").or_store()?,
+            })
+        })
+        .collect()
 }
 
 fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, StoreError> {

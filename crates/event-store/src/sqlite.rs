@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 
 use crate::batch::{plan, streams_of, BlockingBatchWriter, Lookups, Pending, Plan};
+use crate::chain::{canonical_time, ChainRow, Hash};
 use crate::error::FromDriver as _;
 use crate::error::{DatabaseError, StoreError};
 use crate::types::{Metadata, Position, RecordedEvent, StreamId};
@@ -114,7 +115,7 @@ impl SqliteWriter {
         let lookups = self.look_up(batch)?;
         let plan = plan(batch, &lookups);
         if !plan.rows.is_empty() {
-            self.insert(batch, &plan)?;
+            self.insert(batch, &plan, lookups.head_hash)?;
         }
         self.conn.execute_batch("COMMIT")?;
         Ok(plan)
@@ -126,10 +127,15 @@ impl SqliteWriter {
     fn look_up(&self, batch: &[Pending]) -> rusqlite::Result<Lookups> {
         let conn = &self.conn;
         let mut lookups = Lookups::default();
-        let head: i64 = conn
-            .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")?
-            .query_row([], |row| row.get(0))?;
-        lookups.head = Position(head as u64);
+        // The head and its hash: the chain continues from it.
+        let head: Option<(i64, Option<Vec<u8>>)> = conn
+            .prepare_cached("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        if let Some((head, hash)) = head {
+            lookups.head = Position(head as u64);
+            lookups.head_hash = hash.and_then(|h| h.try_into().ok());
+        }
 
         let mut version = conn.prepare_cached(
             // MAX over the (stream_id, stream_version) index: one probe, not a scan.
@@ -194,17 +200,23 @@ impl SqliteWriter {
         Ok(lookups)
     }
 
-    fn insert(&self, batch: &[Pending], plan: &Plan) -> rusqlite::Result<()> {
+    fn insert(
+        &self,
+        batch: &[Pending],
+        plan: &Plan,
+        head_hash: Option<Hash>,
+    ) -> rusqlite::Result<()> {
         let conn = &self.conn;
-        let recorded_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let recorded_at = canonical_time(Utc::now());
+        let hashes = plan.hashes(batch, head_hash, &recorded_at);
         let mut event_row = conn.prepare_cached(
             "INSERT INTO events (position, stream_id, stream_version, event_type, \
-             schema_version, tags, payload, metadata, recorded_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             schema_version, tags, payload, metadata, recorded_at, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         let mut tag_row = conn
             .prepare_cached("INSERT OR IGNORE INTO event_tags (tag, position) VALUES (?1, ?2)")?;
-        for row in &plan.rows {
+        for (row, hash) in plan.rows.iter().zip(&hashes) {
             let event = &batch[row.batch_index].encoded[row.event_index];
             let position = row.position.as_i64();
             event_row.execute(params![
@@ -217,6 +229,7 @@ impl SqliteWriter {
                 event.payload,
                 event.metadata,
                 recorded_at,
+                hash.as_slice(),
             ])?;
             for tag in &event.tags {
                 tag_row.execute(params![tag, position])?;
@@ -290,6 +303,48 @@ pub(crate) async fn head(pool: &SqlitePool) -> Result<Position, StoreError> {
         .await
         .or_store()?;
     Ok(Position(head as u64))
+}
+
+/// Up to `limit` stored rows after `after`, raw, with their hashes, for the chain's walk.
+pub(crate) async fn chain_rows(
+    pool: &SqlitePool,
+    after: Position,
+    limit: usize,
+) -> Result<Vec<ChainRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, hash FROM events WHERE position > ? ORDER BY position LIMIT ?"
+    ))
+    .bind(after.as_i64())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+    .or_store()?;
+    rows.iter()
+        .map(|row| {
+            let position = Position(row.try_get::<i64, _>("position").or_store()? as u64);
+            let corrupt = |reason: String| StoreError::Corrupt { position, reason };
+            let json = |column: &str| -> Result<serde_json::Value, StoreError> {
+                let text: String = row.try_get(column).or_store()?;
+                serde_json::from_str(&text).map_err(|e| corrupt(format!("{column}: {e}")))
+            };
+            let recorded_at: String = row.try_get("recorded_at").or_store()?;
+            Ok(ChainRow {
+                position: position.0,
+                stream_id: row.try_get("stream_id").or_store()?,
+                stream_version: row.try_get::<i64, _>("stream_version").or_store()? as u64,
+                event_type: row.try_get("event_type").or_store()?,
+                schema_version: row.try_get::<i64, _>("schema_version").or_store()? as u32,
+                tags: serde_json::from_value(json("tags")?)
+                    .map_err(|e| corrupt(format!("tags: {e}")))?,
+                payload: json("payload")?,
+                metadata: json("metadata")?,
+                recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+                    .map_err(|e| corrupt(format!("recorded_at: {e}")))?
+                    .with_timezone(&Utc),
+                hash: row.try_get("hash").or_store()?,
+            })
+        })
+        .collect()
 }
 
 fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<RecordedEvent, StoreError> {

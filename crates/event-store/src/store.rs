@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::batch::{run_blocking_writer, run_writer, validate, Pending};
+use crate::chain::{ChainHead, ChainReport, ChainRow, Verifier};
 use crate::error::{DatabaseError, StoreError};
 use crate::subscription::Subscription;
 use crate::types::{AppendOutcome, AppendRequest, Position, RecordedEvent, StreamId};
@@ -209,6 +210,63 @@ impl EventStore {
         match &self.inner.readers {
             Readers::Sqlite(pool) => sqlite::head(pool).await,
             Readers::Postgres(pool) => postgres::head(pool).await,
+        }
+    }
+
+    /// The newest event of the hash chain (`None` for an empty log or one whose events all
+    /// predate the chain). This is the value to show on /metrics and to note for an audit.
+    pub async fn chain_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        let head = self.head_position().await?;
+        if head == Position::START {
+            return Ok(None);
+        }
+        let rows = self.chain_rows(Position(head.0 - 1), 1).await?;
+        Ok(rows.into_iter().next().and_then(|row| {
+            let hash = row.hash?.try_into().ok()?;
+            Some(ChainHead {
+                position: Position(row.position),
+                hash,
+            })
+        }))
+    }
+
+    /// Walks the whole log in position order and recomputes the hash chain: reports the first
+    /// position where a hash does not match, a position is missing, or a stream's versions do
+    /// not go up by one; or the chain's head if the log is intact. `progress` is called with
+    /// the position reached after each page.
+    pub async fn verify_chain(
+        &self,
+        mut progress: impl FnMut(Position),
+    ) -> Result<ChainReport, StoreError> {
+        const PAGE: usize = 1000;
+        let mut verifier = Verifier::default();
+        let mut after = Position::START;
+        loop {
+            let page = match self.chain_rows(after, PAGE).await {
+                Ok(page) => page,
+                // A row that cannot even be read as JSON was written by hand.
+                Err(StoreError::Corrupt { position, reason }) => {
+                    return Ok(verifier.broken_at(position, reason));
+                }
+                Err(error) => return Err(error),
+            };
+            for row in &page {
+                if !verifier.check(row) {
+                    return Ok(verifier.finish());
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => after = Position(last.position),
+                _ => return Ok(verifier.finish()),
+            }
+            progress(after);
+        }
+    }
+
+    async fn chain_rows(&self, after: Position, limit: usize) -> Result<Vec<ChainRow>, StoreError> {
+        match &self.inner.readers {
+            Readers::Sqlite(pool) => sqlite::chain_rows(pool, after, limit).await,
+            Readers::Postgres(pool) => postgres::chain_rows(pool, after, limit).await,
         }
     }
 

@@ -69,6 +69,39 @@ impl TestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Rewrites history by hand, as someone with access to the database could: drops this
+    /// database's append-only triggers, then runs `statements` on a connection of its own.
+    pub async fn tamper(&self, statements: &[&str]) {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            let drop = [
+                "DROP TRIGGER IF EXISTS events_no_update",
+                "DROP TRIGGER IF EXISTS events_no_delete",
+            ];
+            for statement in drop.iter().chain(statements) {
+                sqlx::query(statement)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            }
+            let _ = conn.close().await;
+        } else {
+            let mut conn = PgConnection::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            let drop = ["DROP TRIGGER IF EXISTS events_no_update_or_delete ON events"];
+            for statement in drop.iter().chain(statements) {
+                sqlx::query(statement)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            }
+            let _ = conn.close().await;
+        }
+    }
 }
 
 impl Drop for TestDatabase {

@@ -65,6 +65,10 @@ pub struct RawEvent {
     pub metadata: Box<RawValue>,
     /// When the store committed it, to the microsecond.
     pub recorded_at: DateTime<Utc>,
+    /// Its link in the hash chain (`crate::chain`), as stored; `None` for a row written before
+    /// the chain began. Carried, not recomputed, so the chain head an auditor noted still holds.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "hex_option")]
+    pub hash: Option<Vec<u8>>,
 }
 
 impl RawEvent {
@@ -90,6 +94,8 @@ impl RawEvent {
             Some("metadata")
         } else if self.recorded_at != other.recorded_at {
             Some("recorded_at")
+        } else if self.hash != other.hash {
+            Some("hash")
         } else {
             None
         }
@@ -191,6 +197,7 @@ pub const CARRIED: &[(&str, &[&str])] = &[
             "payload",
             "metadata",
             "recorded_at",
+            "hash",
         ],
     ),
     (
@@ -293,7 +300,7 @@ impl Conn {
             Conn::Sqlite(conn) => {
                 let rows = sqlx::query(
                     "SELECT position, stream_id, stream_version, event_type, schema_version, tags, \
-                     payload, metadata, recorded_at FROM events \
+                     payload, metadata, recorded_at, hash FROM events \
                      WHERE position >= ? ORDER BY position LIMIT ?",
                 )
                 .bind(from)
@@ -311,6 +318,7 @@ impl Conn {
                             DateTime::parse_from_rfc3339(&recorded_at)
                                 .map(|t| t.with_timezone(&Utc))
                                 .map_err(|e| e.to_string()),
+                            row.try_get("hash").or_store()?,
                         )
                     })
                     .collect()
@@ -319,7 +327,7 @@ impl Conn {
                 let rows = sqlx::query(
                     "SELECT position, stream_id, stream_version, event_type, \
                      schema_version::int8 AS schema_version, tags, payload::text AS payload, \
-                     metadata::text AS metadata, recorded_at FROM events \
+                     metadata::text AS metadata, recorded_at, hash FROM events \
                      WHERE position >= $1 ORDER BY position LIMIT $2",
                 )
                 .bind(from)
@@ -335,6 +343,7 @@ impl Conn {
                                 .map_err(|e| e.to_string()),
                             row.try_get::<DateTime<Utc>, _>("recorded_at")
                                 .map_err(|e| e.to_string()),
+                            row.try_get("hash").or_store()?,
                         )
                     })
                     .collect()
@@ -423,6 +432,7 @@ fn raw_event<R>(
     row: &R,
     tags: Result<Vec<String>, String>,
     recorded_at: Result<DateTime<Utc>, String>,
+    hash: Option<Vec<u8>>,
 ) -> Result<RawEvent, StoreError>
 where
     R: Row,
@@ -451,6 +461,7 @@ where
         payload: json("payload")?,
         metadata: json("metadata")?,
         recorded_at: recorded_at.map_err(|e| corrupt("recorded_at", e))?,
+        hash,
     })
 }
 
@@ -616,8 +627,8 @@ impl EmptyStoreWriter {
                     let position = Position(event.position).as_i64();
                     sqlx::query(
                         "INSERT INTO events (position, stream_id, stream_version, event_type, \
-                         schema_version, tags, payload, metadata, recorded_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         schema_version, tags, payload, metadata, recorded_at, hash) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     )
                     .bind(position)
                     .bind(&event.stream_id)
@@ -632,6 +643,7 @@ impl EmptyStoreWriter {
                             .recorded_at
                             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                     )
+                    .bind(event.hash.as_deref())
                     .execute(&mut *conn)
                     .await
                     .or_store()?;
@@ -664,16 +676,19 @@ impl EmptyStoreWriter {
                 let payloads: Vec<&str> = events.iter().map(|e| e.payload.get()).collect();
                 let metadata: Vec<&str> = events.iter().map(|e| e.metadata.get()).collect();
                 let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.recorded_at).collect();
+                let hashes: Vec<Option<&[u8]>> = events.iter().map(|e| e.hash.as_deref()).collect();
                 sqlx::query(
                     "INSERT INTO events (position, stream_id, stream_version, event_type,
-                                         schema_version, tags, payload, metadata, recorded_at)
+                                         schema_version, tags, payload, metadata, recorded_at,
+                                         hash)
                      SELECT p, s, v, t, sv,
                             CASE WHEN tg = '' THEN '{}'::text[]
                                  ELSE string_to_array(tg, chr(31)) END,
-                            pl::jsonb, md::jsonb, at
+                            pl::jsonb, md::jsonb, at, h
                      FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::int4[],
-                                 $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-                          AS r(p, s, v, t, sv, tg, pl, md, at)",
+                                 $6::text[], $7::text[], $8::text[], $9::timestamptz[],
+                                 $10::bytea[])
+                          AS r(p, s, v, t, sv, tg, pl, md, at, h)",
                 )
                 .bind(&positions)
                 .bind(&streams)
@@ -684,6 +699,7 @@ impl EmptyStoreWriter {
                 .bind(&payloads)
                 .bind(&metadata)
                 .bind(&times)
+                .bind(&hashes)
                 .execute(&mut *conn)
                 .await
                 .or_store()?;
@@ -846,5 +862,28 @@ mod hex {
             .step_by(2)
             .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(serde::de::Error::custom))
             .collect()
+    }
+}
+
+/// [`hex`] for a value that may be absent.
+mod hex_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => super::hex::serialize(bytes, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Hex(#[serde(with = "super::hex")] Vec<u8>);
+        Ok(Option::<Hex>::deserialize(deserializer)?.map(|Hex(bytes)| bytes))
     }
 }

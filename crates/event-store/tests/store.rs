@@ -16,6 +16,8 @@ mod append;
 mod append_only;
 #[path = "store/bad_input.rs"]
 mod bad_input;
+#[path = "store/chain.rs"]
+mod chain;
 #[path = "store/concurrency.rs"]
 mod concurrency;
 #[path = "store/durability.rs"]
