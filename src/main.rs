@@ -14,6 +14,11 @@ use wijkpuls_domain::GebiedCode;
 
 mod ops;
 
+/// The service's defaults, written once in [`Config::new`]; the flags show them.
+fn defaults() -> Config {
+    Config::new(String::new())
+}
+
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -103,35 +108,35 @@ struct ServeArgs {
     #[arg(long, env = "WIJKPULS_WIJKEN_FILE")]
     wijken_file: Option<std::path::PathBuf>,
     /// Seconds a WebSocket client has to send `connection_init`.
-    #[arg(long, env = "WIJKPULS_WS_INIT_TIMEOUT", default_value_t = 10)]
+    #[arg(long, env = "WIJKPULS_WS_INIT_TIMEOUT", default_value_t = defaults().ws_init_timeout.as_secs())]
     ws_init_timeout: u64,
     /// Anonymous submissions allowed per client address per minute (0: no limit).
-    #[arg(long, env = "WIJKPULS_SUBMIT_PER_MINUTE", default_value_t = 10)]
+    #[arg(long, env = "WIJKPULS_SUBMIT_PER_MINUTE", default_value_t = defaults().submit_per_minute)]
     submit_per_minute: u32,
     /// Seconds one mutation may take (queueing, deciding again after a race lost to another
     /// instance, waiting for its result to be applied) before it answers CONFLICT or says its
     /// change is recorded but not yet visible here.
-    #[arg(long, env = "WIJKPULS_MUTATION_DEADLINE", default_value_t = 5.0)]
+    #[arg(long, env = "WIJKPULS_MUTATION_DEADLINE", default_value_t = defaults().mutation_deadline.as_secs_f64())]
     mutation_deadline: f64,
     /// WebSocket connections the server holds open at most (0: no limit).
-    #[arg(long, env = "WIJKPULS_WS_MAX_CONNECTIONS", default_value_t = WsLimits::default().max_connections)]
+    #[arg(long, env = "WIJKPULS_WS_MAX_CONNECTIONS", default_value_t = defaults().ws_limits.max_connections)]
     ws_max_connections: usize,
     /// WebSocket connections one client address may hold open (0: no limit).
-    #[arg(long, env = "WIJKPULS_WS_MAX_PER_ADDRESS", default_value_t = WsLimits::default().max_per_address)]
+    #[arg(long, env = "WIJKPULS_WS_MAX_PER_ADDRESS", default_value_t = defaults().ws_limits.max_per_address)]
     ws_max_per_address: usize,
     /// Operations (subscriptions) one WebSocket connection may run at once.
-    #[arg(long, env = "WIJKPULS_WS_MAX_OPERATIONS", default_value_t = WsLimits::default().max_operations)]
+    #[arg(long, env = "WIJKPULS_WS_MAX_OPERATIONS", default_value_t = defaults().ws_limits.max_operations)]
     ws_max_operations: usize,
     /// Wrong tracking codes allowed per client address per minute (0: no limit).
-    #[arg(long, env = "WIJKPULS_CODE_GUESSES_PER_MINUTE", default_value_t = 10)]
+    #[arg(long, env = "WIJKPULS_CODE_GUESSES_PER_MINUTE", default_value_t = defaults().code_guesses_per_minute)]
     code_guesses_per_minute: u32,
     /// Seconds a client has to send a request's headers (also the most a kept-alive connection
     /// may sit idle between requests).
-    #[arg(long, env = "WIJKPULS_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    #[arg(long, env = "WIJKPULS_HEADER_READ_TIMEOUT", default_value_t = defaults().header_read_timeout.as_secs())]
     header_read_timeout: u64,
     /// Open connections at most (WebSockets included); more are answered 503 and closed. Kept
     /// below the open-file limit, which `serve` raises to the most the system allows.
-    #[arg(long, env = "WIJKPULS_MAX_CONNECTIONS", default_value_t = 16_000)]
+    #[arg(long, env = "WIJKPULS_MAX_CONNECTIONS", default_value_t = defaults().max_connections)]
     max_connections: usize,
     /// A reverse proxy (address or CIDR) whose X-Forwarded-For names the client, for rate
     /// limits; repeat for several (the environment variable takes a comma-separated list).
