@@ -19,6 +19,7 @@
 //! - [`cli`]: the binary: serve, token, errors, signals, log formats;
 //! - [`cors_compression`]: CORS for named origins, gzip/br compression;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
+//! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
 
 #[macro_use]
 mod helpers;
@@ -29,6 +30,7 @@ mod contention;
 mod cors_compression;
 mod demo;
 mod errors;
+mod facts;
 mod hardening;
 mod idempotency;
 mod mutations;

@@ -408,6 +408,22 @@ impl Initiative {
         self.view.updated_at
     }
 
+    /// When it was funded; `null` until then.
+    async fn funded_at(&self) -> Option<DateTime<Utc>> {
+        self.view.funded_at
+    }
+
+    /// When it was decided on: funded, rejected or referred to a sociaal wijkteam (there is
+    /// one decision). `null` while undecided and for one withdrawn before a decision.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.view.decided_at
+    }
+
+    /// When it was reported completed; `null` until then.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.view.completed_at
+    }
+
     /// Links to other initiatives (both ways) and to organisations or persons.
     async fn connections(&self, ctx: &Context<'_>) -> ApiResult<Vec<InitiativeLink>> {
         let actor = actor(ctx);
@@ -432,11 +448,13 @@ impl Initiative {
                 }),
                 ConnectionTarget::Initiative(_) => None,
             };
+            let target = match &c.target {
+                ConnectionTarget::Initiative(id) => Some(*id),
+                _ => None,
+            };
             links.push(InitiativeLink {
-                initiative_id: match &c.target {
-                    ConnectionTarget::Initiative(id) => Some(ID(id.to_string())),
-                    _ => None,
-                },
+                initiative_id: target.map(|id| ID(id.to_string())),
+                target,
                 party,
                 incoming: c.direction == domain::ConnectionDirection::Incoming,
                 // Staff's note: for staff of the gebied, and gone once the data is erased.
@@ -517,10 +535,15 @@ pub struct Initiator {
     pub phone: Option<String>,
 }
 
+/// A link from an initiative to another initiative or to an organisation or person.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct InitiativeLink {
-    /// The other initiative, for a link between initiatives.
+    /// The other initiative's id, for a link between initiatives.
     pub initiative_id: Option<ID>,
+    /// The same id, typed, to look the initiative up.
+    #[graphql(skip)]
+    pub target: Option<domain::InitiativeId>,
     /// The organisation or person, otherwise.
     pub party: Option<Party>,
     /// True when the other initiative made the link to this one.
@@ -528,6 +551,21 @@ pub struct InitiativeLink {
     /// Staff's note (visible to staff of the gebied).
     pub note: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl InitiativeLink {
+    /// The other initiative itself, for a link between initiatives (so a client needs no
+    /// request per link); `null` for a link to a party.
+    async fn initiative(&self, ctx: &Context<'_>) -> Option<Initiative> {
+        let id = self.target?;
+        app(ctx)
+            .live
+            .read()
+            .initiative(&id)
+            .cloned()
+            .map(Initiative::new)
+    }
 }
 
 #[derive(SimpleObject, Clone)]
