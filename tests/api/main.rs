@@ -21,6 +21,7 @@
 //! - [`ops`]: copy, export (NDJSON and open data) and import;
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
+//! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
 
 #[macro_use]
 mod helpers;
@@ -31,6 +32,7 @@ mod contention;
 mod cors_compression;
 mod demo;
 mod errors;
+mod facts;
 mod hardening;
 mod idempotency;
 mod mutations;

@@ -476,6 +476,22 @@ impl Initiative {
         self.view.updated_at.into()
     }
 
+    /// When it was funded; `null` until then.
+    async fn funded_at(&self) -> Option<Timestamp> {
+        self.view.funded_at.map(Into::into)
+    }
+
+    /// When it was decided on: funded, rejected or referred to a sociaal wijkteam (there is
+    /// one decision). `null` while undecided and for one withdrawn before a decision.
+    async fn decided_at(&self) -> Option<Timestamp> {
+        self.view.decided_at.map(Into::into)
+    }
+
+    /// When it was reported completed; `null` until then.
+    async fn completed_at(&self) -> Option<Timestamp> {
+        self.view.completed_at.map(Into::into)
+    }
+
     /// Links to other initiatives (both ways) and to organisations or persons.
     async fn connections(&self, ctx: &Context<'_>) -> ApiResult<Vec<InitiativeLink>> {
         let actor = actor(ctx);
@@ -500,11 +516,13 @@ impl Initiative {
                 }),
                 ConnectionTarget::Initiative(_) => None,
             };
+            let target = match &c.target {
+                ConnectionTarget::Initiative(id) => Some(*id),
+                _ => None,
+            };
             links.push(InitiativeLink {
-                initiative_id: match &c.target {
-                    ConnectionTarget::Initiative(id) => Some(ID(id.to_string())),
-                    _ => None,
-                },
+                initiative_id: target.map(|id| ID(id.to_string())),
+                target,
                 party,
                 incoming: c.direction == domain::ConnectionDirection::Incoming,
                 // Staff's note: for staff of the gebied, and gone once the data is erased.
@@ -594,9 +612,13 @@ pub struct Initiator {
 
 /// A connection of an initiative: with another initiative or with an organisation or person.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct InitiativeLink {
-    /// The other initiative, for a link between initiatives.
+    /// The other initiative's id, for a link between initiatives.
     pub initiative_id: Option<ID>,
+    /// The same id, typed, to look the initiative up.
+    #[graphql(skip)]
+    pub target: Option<domain::InitiativeId>,
     /// The organisation or person, otherwise.
     pub party: Option<Party>,
     /// True when the other initiative made the link to this one.
@@ -606,6 +628,21 @@ pub struct InitiativeLink {
     pub note: Option<String>,
     /// When the connection was made.
     pub at: Timestamp,
+}
+
+#[ComplexObject]
+impl InitiativeLink {
+    /// The other initiative itself, for a link between initiatives (so a client needs no
+    /// request per link); `null` for a link to a party.
+    async fn initiative(&self, ctx: &Context<'_>) -> Option<Initiative> {
+        let id = self.target?;
+        app(ctx)
+            .live
+            .read()
+            .initiative(&id)
+            .cloned()
+            .map(Initiative::new)
+    }
 }
 
 /// An organisation or person an initiative is connected with.

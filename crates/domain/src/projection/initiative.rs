@@ -53,6 +53,12 @@ pub struct InitiativeView {
     pub withdrawal: Option<Withdrawal>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When it was funded (the time of the `InitiativeFunded` event).
+    pub funded_at: Option<DateTime<Utc>>,
+    /// When it was decided on: funded, rejected or referred (a withdrawal is no decision).
+    pub decided_at: Option<DateTime<Utc>>,
+    /// When it was reported completed.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +180,9 @@ impl InitiativeView {
             withdrawal: None,
             submitted_at: at.time,
             updated_at: at.time,
+            funded_at: None,
+            decided_at: None,
+            completed_at: None,
         };
         view.record(
             at,
@@ -231,6 +240,8 @@ impl InitiativeView {
         self.status = InitiativeStatus::Funded;
         self.funded_amount = Some(e.amount);
         self.funded_line = Some(e.line);
+        self.funded_at = Some(at.time);
+        self.decided_at = Some(at.time);
         self.record(
             at,
             "InitiativeFunded",
@@ -244,6 +255,7 @@ impl InitiativeView {
     pub(crate) fn completed(&mut self, e: &InitiativeCompleted, at: At) {
         self.status = InitiativeStatus::Completed;
         self.spent_amount = Some(e.spent);
+        self.completed_at = Some(at.time);
         self.report = Some(e.report.clone());
         self.record(
             at,
@@ -258,6 +270,7 @@ impl InitiativeView {
     pub(crate) fn rejected(&mut self, e: &InitiativeRejected, at: At) {
         self.status = InitiativeStatus::Rejected;
         self.rejection_reason = Some(e.reason.clone());
+        self.decided_at = Some(at.time);
         self.record(
             at,
             "InitiativeRejected",
@@ -273,6 +286,7 @@ impl InitiativeView {
             sociaal_wijkteam: e.sociaal_wijkteam.clone(),
             note: e.note.clone(),
         });
+        self.decided_at = Some(at.time);
         self.record(
             at,
             "InitiativeReferred",
