@@ -1126,7 +1126,7 @@ async fn ws_close_4403_when_the_hook_refuses() {
         json!({ "type": "connection_init", "payload": { "authorization": "Bearer bad" } }),
     )
     .await;
-    assert_closed_with(&mut ws, 4403, "Forbidden").await;
+    assert_closed_with(&mut ws, 4403, "Invalid token").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1393,9 +1393,9 @@ async fn ws_legacy_refusals() {
     .await;
     assert_eq!(
         recv(&mut ws).await,
-        json!({ "type": "connection_error", "payload": { "message": "Forbidden" } })
+        json!({ "type": "connection_error", "payload": { "message": "Invalid token" } })
     );
-    assert_closed_with(&mut ws, 4403, "Forbidden").await;
+    assert_closed_with(&mut ws, 4403, "Invalid token").await;
 
     let mut ws = connect(&server, Some("graphql-ws")).await;
     send(
