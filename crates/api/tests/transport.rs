@@ -685,7 +685,7 @@ async fn http_panics_are_500_without_details() {
     assert_eq!(reply.status, 500);
     assert_eq!(
         reply.json(),
-        json!({ "errors": [{ "message": "Internal server error" }] })
+        json!({ "errors": [{ "message": "Internal server error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
     );
     assert!(!reply.text.contains("hunter2") && !reply.text.contains("/etc/"));
     // The server goes on.
@@ -970,7 +970,7 @@ async fn ws_errors_before_execution_are_error_messages() {
     .await;
     assert_eq!(
         recv(&mut ws).await,
-        json!({ "id": "p", "type": "error", "payload": [{ "message": "Internal server error" }] })
+        json!({ "id": "p", "type": "error", "payload": [{ "message": "Internal server error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
     );
     send(&mut ws, json!({ "type": "ping" })).await;
     assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
