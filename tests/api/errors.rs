@@ -34,6 +34,10 @@ e2e_tests!(
     invalid_transition_complete_an_unfunded_initiative,
     budget_exceeded_funding_more_than_remaining,
     budget_exceeded_lowering_an_allocation_below_use,
+    every_request_error_has_a_code,
+    not_found_is_null_or_empty_in_queries_and_malformed_codes_are_bad_input,
+    websocket_reads_authorization_in_any_case,
+    websocket_close_reason_for_a_bad_token_is_the_http_message,
     ],
     backend: [rate_limited_anonymous_submissions],
 );
@@ -509,4 +513,176 @@ fn submit_input(wijk: &str) -> Value {
         "requestedAmount": "2500.00",
         "initiator": { "name": "Piet Bakker", "email": "piet@example.nl" },
     })
+}
+
+/// The `extensions.code` of every error of a raw HTTP answer (`None` for an error without one).
+async fn raw_codes(response: reqwest::Response) -> Vec<Option<String>> {
+    let body: Value = response.json().await.expect("a JSON answer");
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    assert!(!errors.is_empty(), "expected errors, got {body:#}");
+    errors
+        .iter()
+        .map(|error| {
+            assert_safe_message(error["message"].as_str().unwrap_or_default());
+            error["extensions"]["code"].as_str().map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Parse errors, a missing variable, a mutation over GET, a batch, a body that is no JSON:
+/// each error carries a code, and a parse error reads as a sentence, not a parser dump.
+async fn every_request_error_has_a_code(app: TestApp) {
+    let parse = app
+        .refused("GRAPHQL_PARSE_FAILED", "{ wijken { code ", json!({}), None)
+        .await;
+    assert!(
+        !parse.contains("-->") && !parse.contains('^') && !parse.contains('\n'),
+        "a parse error is a sentence, not a parser dump: {parse:?}"
+    );
+    assert!(parse.contains("line 1"), "it says where: {parse:?}");
+    app.refused(
+        "BAD_USER_INPUT",
+        "query($code: ID!) { wijk(code: $code) { code } }",
+        json!({}),
+        None,
+    )
+    .await;
+    app.refused(
+        "GRAPHQL_VALIDATION_FAILED",
+        "{ wijken { noSuchField } }",
+        json!({}),
+        None,
+    )
+    .await;
+
+    let get_mutation = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { __typename }")])
+        .header("Accept", "application/graphql-response+json")
+        .send()
+        .await
+        .expect("the service answers");
+    assert_eq!(get_mutation.status().as_u16(), 405, "status per the spec");
+    let batch = app
+        .client
+        .post(app.url("/graphql"))
+        .header("Accept", "application/graphql-response+json")
+        .json(&json!([{ "query": "{ wijken { code } }" }, { "query": "{ gebieden { code } }" }]))
+        .send()
+        .await
+        .expect("the service answers");
+    let not_json = app
+        .client
+        .post(app.url("/graphql"))
+        .header("Accept", "application/graphql-response+json")
+        .header("Content-Type", "application/json")
+        .body("{ nope")
+        .send()
+        .await
+        .expect("the service answers");
+    let unknown_operation = app
+        .client
+        .post(app.url("/graphql"))
+        .header("Accept", "application/graphql-response+json")
+        .json(&json!({ "query": "query A { wijken { code } }", "operationName": "B" }))
+        .send()
+        .await
+        .expect("the service answers");
+    for (what, response) in [
+        ("a mutation over GET", get_mutation),
+        ("a batch", batch),
+        ("a body that is no JSON", not_json),
+        ("an unknown operation", unknown_operation),
+    ] {
+        let codes = raw_codes(response).await;
+        assert!(
+            codes
+                .iter()
+                .all(|code| code.as_deref() == Some("BAD_USER_INPUT")),
+            "{what}: every error has the code BAD_USER_INPUT, got {codes:?}"
+        );
+    }
+}
+
+/// Queries treat a well-formed code that names nothing as absent (`null`, or an empty list)
+/// and a malformed code as BAD_USER_INPUT whose message says what a code looks like, in the
+/// API's words (no internal field names).
+async fn not_found_is_null_or_empty_in_queries_and_malformed_codes_are_bad_input(app: TestApp) {
+    app.submit(KLARENDAL, "GROEN", "10").await;
+    let absent = app
+        .data(
+            "{ wijk(code: \"WK999999\") { code } gebied(code: \"W99\") { code } \
+             initiative(id: \"0190a0b0-0000-7000-8000-000000000000\") { id } \
+             byWijk: initiatives(filter: { wijk: \"WK999999\" }) { totalCount } \
+             byGebied: initiatives(filter: { gebied: \"W99\" }) { totalCount } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        absent,
+        json!({ "wijk": null, "gebied": null, "initiative": null,
+                "byWijk": { "totalCount": 0 }, "byGebied": { "totalCount": 0 } })
+    );
+    for (query, says) in [
+        ("{ wijk(code: \"XX\") { code } }", "wijk code"),
+        ("{ gebied(code: \"X\") { code } }", "gebied code"),
+        ("{ initiative(id: \"nonsense\") { id } }", "initiative id"),
+        (
+            "{ initiatives(filter: { wijk: \"WKX\" }) { totalCount } }",
+            "wijk code",
+        ),
+        (
+            "{ initiatives(filter: { gebied: \"W0\" }) { totalCount } }",
+            "gebied code",
+        ),
+    ] {
+        let message = app.refused("BAD_USER_INPUT", query, json!({}), None).await;
+        assert!(message.contains(says), "{query}: {message:?}");
+        let internal = message
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .find(|word| word.contains('_'));
+        assert_eq!(internal, None, "{query}: internal names in {message:?}");
+    }
+}
+
+/// `connectionParams` keys are read in any case: `Authorization` is the same as
+/// `authorization`, so a bad token under it is refused rather than treated as the public.
+async fn websocket_reads_authorization_in_any_case(app: TestApp) {
+    for key in ["Authorization", "AUTHORIZATION"] {
+        let mut ws = WsClient::connect(app.address).await;
+        let answer = ws.init_with(json!({ key: "Bearer nonsense" })).await;
+        assert!(
+            matches!(answer, Init::Closed(Some(4403))),
+            "a bad token under {key:?} closes with 4403, got {answer:?}"
+        );
+        let mut ws = WsClient::connect(app.address).await;
+        let token = format!("Bearer {}", app.admin_token);
+        let answer = ws.init_with(json!({ key: token })).await;
+        assert!(
+            matches!(answer, Init::Acknowledged),
+            "a good token under {key:?} is accepted, got {answer:?}"
+        );
+    }
+}
+
+/// A bad token on `connection_init` closes with 4403, and the close reason says why in the
+/// words HTTP uses for the same token.
+async fn websocket_close_reason_for_a_bad_token_is_the_http_message(app: TestApp) {
+    let expired = app.tokens.issue(Role::Admin, "beheer", &[], Duration::ZERO);
+    for token in ["nonsense".to_owned(), expired] {
+        let http = app
+            .refused(
+                "UNAUTHENTICATED",
+                "{ wijken { code } }",
+                json!({}),
+                Some(&token),
+            )
+            .await;
+        let mut ws = WsClient::connect(app.address).await;
+        let answer = ws.init(Some(&token)).await;
+        assert!(matches!(answer, Init::Closed(Some(4403))), "{answer:?}");
+        assert_eq!(ws.close_reason.as_deref(), Some(http.as_str()));
+    }
 }

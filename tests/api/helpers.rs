@@ -589,6 +589,8 @@ pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: u64,
     queued: HashMap<String, VecDeque<Next>>,
+    /// The reason of the close frame the server sent, once it closed.
+    pub close_reason: Option<String>,
 }
 
 impl WsClient {
@@ -617,6 +619,7 @@ impl WsClient {
             socket,
             next_id: 0,
             queued: HashMap::new(),
+            close_reason: None,
         }
     }
 
@@ -642,7 +645,8 @@ impl WsClient {
                 None => return Err(Init::Dropped("the socket ended".into())),
                 Some(Err(e)) => return Err(Init::Dropped(e.to_string())),
                 Some(Ok(Message::Close(frame))) => {
-                    return Err(Init::Closed(frame.map(|f| u16::from(f.code))))
+                    self.close_reason = frame.as_ref().map(|f| f.reason.to_string());
+                    return Err(Init::Closed(frame.map(|f| u16::from(f.code))));
                 }
                 Some(Ok(Message::Text(text))) => {
                     let message: Value =
@@ -665,6 +669,11 @@ impl WsClient {
             Some(token) => json!({ "authorization": format!("Bearer {token}") }),
             None => json!({}),
         };
+        self.init_with(payload).await
+    }
+
+    /// Sends `connection_init` with any payload and says how the server answered.
+    pub async fn init_with(&mut self, payload: Value) -> Init {
         self.send(json!({ "type": "connection_init", "payload": payload }))
             .await;
         match self.receive().await {

@@ -80,7 +80,11 @@ macro_rules! error_codes {
 }
 
 error_codes! {
-    /// The input breaks a rule (also: a request that never executed).
+    /// The document is not GraphQL (a syntax error).
+    GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+    /// The document does not fit the schema (an unknown field, a missing selection, ...).
+    GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+    /// The input breaks a rule: a value or variable, or a request that never executed.
     BadUserInput => "BAD_USER_INPUT",
     /// A mutation or subscription names something that does not exist.
     NotFound => "NOT_FOUND",
@@ -132,6 +136,9 @@ impl ApiError {
             ApiError::Domain(DomainError::UnreadableEvent { .. }) | ApiError::Internal(_) => {
                 "something went wrong on our side; it has been logged".into()
             }
+            ApiError::Domain(DomainError::Invalid { field, reason }) => {
+                invalid_input_message(field, reason)
+            }
             ApiError::Domain(error) => error.to_string(),
             ApiError::BadInput(m)
             | ApiError::NotFound(m)
@@ -151,6 +158,31 @@ impl ApiError {
             other => other.client_message(),
         }
     }
+}
+
+/// A rule broken by one input value, in the API's words: the domain names its fields the Rust
+/// way (`wijk_code`), the client knows them as the schema spells them (`wijkCode`). A reason
+/// that quotes the value and says what it should look like (the codes, ids) stands alone.
+fn invalid_input_message(field: &str, reason: &str) -> String {
+    if reason.starts_with('"') {
+        return reason.to_owned();
+    }
+    let field = match field {
+        "tracking_code_hash" => "trackingCode".to_owned(),
+        other => {
+            let mut words = other.split('_');
+            let first = words.next().unwrap_or_default().to_owned();
+            words.fold(first, |mut name, word| {
+                let mut chars = word.chars();
+                if let Some(c) = chars.next() {
+                    name.extend(c.to_uppercase());
+                    name.push_str(chars.as_str());
+                }
+                name
+            })
+        }
+    };
+    format!("invalid {field}: {reason}")
 }
 
 impl From<ApiError> for async_graphql::Error {
@@ -186,6 +218,35 @@ impl async_graphql::extensions::Extension for ErrorCodes {
         next: async_graphql::extensions::NextRequest<'_>,
     ) -> async_graphql::Response {
         with_codes(next.run(ctx).await)
+    }
+
+    /// A document that does not fit the schema is `GRAPHQL_VALIDATION_FAILED`; an argument
+    /// whose value (literal or variable) is not of its type, or a query over the depth or
+    /// complexity limit, is the input's fault, `BAD_USER_INPUT`.
+    async fn validation(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for error in &mut errors {
+                let input = [
+                    "Invalid value for argument",
+                    "Query is too complex",
+                    "Query is nested too deep",
+                ];
+                let code = if input.iter().any(|start| error.message.starts_with(start)) {
+                    ErrorCode::BadUserInput
+                } else {
+                    ErrorCode::GraphqlValidationFailed
+                };
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                if extensions.get("code").is_none() {
+                    extensions.set("code", code.as_str());
+                }
+            }
+            errors
+        })
     }
 
     fn subscribe<'s>(

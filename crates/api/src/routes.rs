@@ -147,7 +147,12 @@ pub fn actor_for(
     state
         .tokens
         .actor_from_header(header, client_address(headers, peer, proxies))
-        .map_err(|e| format!("{e}; ask for a new token"))
+        .map_err(token_refusal)
+}
+
+/// What a client reads about a token that is refused, on HTTP and on WebSocket alike.
+fn token_refusal(error: impl std::fmt::Display) -> String {
+    format!("{error}; ask for a new token")
 }
 
 /// Authentication for the transport: the actor of a request or WebSocket connection, and the
@@ -174,8 +179,16 @@ impl GraphqlHooks for Hooks {
         peer: Option<SocketAddr>,
     ) -> Result<Data, String> {
         // On WebSocket the token comes in the connection_init payload (browsers cannot set
-        // headers there).
-        let authorization = match init_payload.and_then(|p| p.get("authorization")) {
+        // headers there). Its key is read in any case, as HTTP reads header names.
+        let authorization = init_payload
+            .and_then(serde_json::Value::as_object)
+            .and_then(|payload| {
+                payload
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+            })
+            .map(|(_, value)| value);
+        let authorization = match authorization {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(value)) => Some(value.as_str()),
             Some(_) => return Err("authorization must be a string".into()),
@@ -184,7 +197,7 @@ impl GraphqlHooks for Hooks {
             .state
             .tokens
             .actor_from_header(authorization, client_address(headers, peer, &self.proxies))
-            .map_err(|e| e.to_string())?;
+            .map_err(token_refusal)?;
         let mut data = Data::default();
         data.insert(actor);
         data.insert(self.guesses.clone());

@@ -727,7 +727,7 @@ async fn http_panics_are_500_without_details() {
     assert_eq!(reply.status, 500);
     assert_eq!(
         reply.json(),
-        json!({ "errors": [{ "message": "Internal server error" }] })
+        json!({ "errors": [{ "message": "Internal server error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
     );
     assert!(!reply.text.contains("hunter2") && !reply.text.contains("/etc/"));
     // The server goes on.
@@ -1012,7 +1012,7 @@ async fn ws_errors_before_execution_are_error_messages() {
     .await;
     assert_eq!(
         recv(&mut ws).await,
-        json!({ "id": "p", "type": "error", "payload": [{ "message": "Internal server error" }] })
+        json!({ "id": "p", "type": "error", "payload": [{ "message": "Internal server error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
     );
     send(&mut ws, json!({ "type": "ping" })).await;
     assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
@@ -1168,7 +1168,7 @@ async fn ws_close_4403_when_the_hook_refuses() {
         json!({ "type": "connection_init", "payload": { "authorization": "Bearer bad" } }),
     )
     .await;
-    assert_closed_with(&mut ws, 4403, "Forbidden").await;
+    assert_closed_with(&mut ws, 4403, "Invalid token").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1497,9 +1497,9 @@ async fn ws_legacy_refusals() {
     .await;
     assert_eq!(
         recv(&mut ws).await,
-        json!({ "type": "connection_error", "payload": { "message": "Forbidden" } })
+        json!({ "type": "connection_error", "payload": { "message": "Invalid token" } })
     );
-    assert_closed_with(&mut ws, 4403, "Forbidden").await;
+    assert_closed_with(&mut ws, 4403, "Invalid token").await;
 
     let mut ws = connect(&server, Some("graphql-ws")).await;
     send(

@@ -21,7 +21,7 @@
 
 use std::{net::SocketAddr, panic::AssertUnwindSafe, sync::Arc};
 
-use async_graphql::{parser::types::OperationType, Executor, ServerError};
+use async_graphql::{parser::types::OperationType, Executor};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Query, Request, State},
@@ -152,9 +152,10 @@ fn peer(request: &Request) -> Option<SocketAddr> {
         .map(|ConnectInfo(address)| *address)
 }
 
-/// A response of GraphQL errors (no `data`), for failures outside GraphQL proper.
+/// A response of GraphQL errors (no `data`), for failures outside GraphQL proper: each is the
+/// request's fault, `BAD_USER_INPUT`.
 fn error_response(status: StatusCode, media: MediaType, message: impl Into<String>) -> Response {
-    let errors = [ServerError::new(message, None)];
+    let errors = [coded_error(message, ErrorCode::BadUserInput)];
     json_response(status, media, &WireResponse::errors(&errors))
 }
 

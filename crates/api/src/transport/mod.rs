@@ -50,7 +50,7 @@ pub trait GraphqlHooks: Send + Sync + 'static {
     fn http_data(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Data, String>;
 
     /// Data for a WebSocket connection, from the `connection_init` payload (e.g.
-    /// {"authorization": "Bearer ..."}); Err → close 4403 "Forbidden".
+    /// {"authorization": "Bearer ..."}); Err → close 4403 with the message as the reason.
     fn ws_data(
         &self,
         init_payload: Option<&serde_json::Value>,
@@ -216,7 +216,7 @@ struct Shared<E> {
 const INTERNAL_ERROR: &str = "Internal server error";
 
 fn internal_error() -> ServerError {
-    ServerError::new(INTERNAL_ERROR, None)
+    coded_error(INTERNAL_ERROR, ErrorCode::InternalServerError)
 }
 
 /// The GraphQL request parameters (`query`, `operationName`, `variables`, `extensions`), checked
@@ -343,9 +343,9 @@ fn prepare_costed(
     let mut variables = async_graphql::Variables::default();
     for (name, value) in params.variables {
         let value = Value::from_json(value).map_err(|_| {
-            vec![ServerError::new(
+            vec![coded_error(
                 format!("Variable \"${name}\" has an invalid value"),
-                None,
+                ErrorCode::BadUserInput,
             )]
         })?;
         variables.insert(async_graphql::Name::new(name), value);
@@ -353,9 +353,9 @@ fn prepare_costed(
     let mut extensions = async_graphql::Extensions::default();
     for (name, value) in params.extensions {
         let value = Value::from_json(value).map_err(|_| {
-            vec![ServerError::new(
+            vec![coded_error(
                 format!("Extension \"{name}\" has an invalid value"),
-                None,
+                ErrorCode::BadUserInput,
             )]
         })?;
         extensions.insert(name, value);
@@ -398,7 +398,7 @@ fn parse_cached(query: &str) -> Result<ExecutableDocument, ServerError> {
     if let Some(document) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(query) {
         return Ok(document.clone());
     }
-    let document = async_graphql::parser::parse_query(query).map_err(ServerError::from)?;
+    let document = async_graphql::parser::parse_query(query).map_err(parse_failed)?;
     if query.len() <= LONGEST {
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= ENTRIES {
@@ -409,6 +409,24 @@ fn parse_cached(query: &str) -> Result<ExecutableDocument, ServerError> {
     Ok(document)
 }
 
+/// A syntax error as one sentence with its place, coded `GRAPHQL_PARSE_FAILED` (the parser's
+/// own message is a multi-line drawing of the query naming its grammar rules).
+fn parse_failed(error: async_graphql::parser::Error) -> ServerError {
+    let mut coded = ServerError::from(error.clone());
+    coded.message = match &error {
+        async_graphql::parser::Error::Syntax { start, .. } => format!(
+            "The query is not valid GraphQL: unexpected input at line {}, column {}",
+            start.line, start.column
+        ),
+        other => format!("The query is not valid GraphQL: {other}"),
+    };
+    coded
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", ErrorCode::GraphqlParseFailed.as_str());
+    coded
+}
+
 /// The operation a request executes, chosen the way async-graphql chooses it.
 fn select_operation<'d>(
     document: &'d ExecutableDocument,
@@ -416,19 +434,24 @@ fn select_operation<'d>(
 ) -> Result<&'d Positioned<OperationDefinition>, ServerError> {
     match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), None) => Ok(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations
-            .get(name)
-            .ok_or_else(|| ServerError::new(format!(r#"Unknown operation named "{name}""#), None)),
-        (DocumentOperations::Single(_), Some(name)) => Err(ServerError::new(
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).ok_or_else(|| {
+                coded_error(
+                    format!(r#"Unknown operation named "{name}""#),
+                    ErrorCode::BadUserInput,
+                )
+            })
+        }
+        (DocumentOperations::Single(_), Some(name)) => Err(coded_error(
             format!(r#"Unknown operation named "{name}""#),
-            None,
+            ErrorCode::BadUserInput,
         )),
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
             Ok(operations.values().next().expect("one operation"))
         }
-        (DocumentOperations::Multiple(_), None) => Err(ServerError::new(
+        (DocumentOperations::Multiple(_), None) => Err(coded_error(
             "Operation name required in request.",
-            None,
+            ErrorCode::BadUserInput,
         )),
     }
 }
@@ -455,7 +478,9 @@ fn check_variables(
                 }
                 Some(_) => return None,
             };
-            Some(ServerError::new(message, Some(definition.pos)))
+            let mut error = coded_error(message, ErrorCode::BadUserInput);
+            error.locations = vec![definition.pos];
+            Some(error)
         })
         .collect();
     if errors.is_empty() {

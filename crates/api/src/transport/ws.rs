@@ -1,7 +1,7 @@
 //! GraphQL over WebSocket.
 //!
 //! * `graphql-transport-ws`: graphql-ws's PROTOCOL.md. Close codes: 4400 malformed message,
-//!   4401 subscribe before `connection_ack`, 4403 `connection_init` refused by the hook, 4406 no
+//!   4401 subscribe before `connection_ack`, 4403 `connection_init` refused by the hook (the reason is the hook's message), 4406 no
 //!   acceptable subprotocol, 4408 no `connection_init` in time, 4409 duplicate operation id,
 //!   4429 second `connection_init`, 4500 internal error, 1001 server shutdown.
 //! * `graphql-ws` (legacy, subscriptions-transport-ws): `connection_init` → `connection_ack` +
@@ -745,7 +745,9 @@ impl<E: Executor> Connection<E> {
                         }
                         None
                     }
-                    Ok(Err(_)) => self.refuse(FORBIDDEN, "Forbidden").await,
+                    // The reason says why, in the hook's words (for a bad token: what HTTP
+                    // says about the same token).
+                    Ok(Err(reason)) => self.refuse(FORBIDDEN, &reason).await,
                     Err(_) => {
                         tracing::error!("the ws_data hook panicked");
                         self.refuse(INTERNAL_SERVER_ERROR, "Internal server error")
