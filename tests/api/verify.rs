@@ -47,6 +47,19 @@ async fn verify_prints_the_chain_head_of_an_intact_log(app: TestApp) {
     let (position, hash) = printed_head(&stdout);
     assert_eq!(position, head);
     assert_eq!(hash.len(), 64, "a SHA-256 in hex: {hash}");
+    // /metrics shows the same head, for an auditor who reads it from the running server.
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "wijkpuls_chain_head_position{{hash=\"{hash}\"}} {position}\n"
+        )),
+        "{metrics}"
+    );
     // The head moves on with the next append, and the earlier head is still part of it.
     app.submit(KLARENDAL, "CULTUUR", "100").await;
     let (ok, stdout, _) = verify(&app).await;

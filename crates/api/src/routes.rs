@@ -293,6 +293,18 @@ async fn metrics(State((state, ws)): State<RouteState>) -> Response {
         out.push_str("# TYPE wijkpuls_log_head_position gauge\n");
         out.push_str(&format!("wijkpuls_log_head_position {head}\n"));
     }
+    if let Ok(Some(chain)) = state.service.store.chain_head().await {
+        out.push_str(
+            "# HELP wijkpuls_chain_head_position Newest event of the log's hash chain; its `hash` \
+             label is the chain head an auditor notes (`wijkpuls verify` prints the same).\n",
+        );
+        out.push_str("# TYPE wijkpuls_chain_head_position gauge\n");
+        out.push_str(&format!(
+            "wijkpuls_chain_head_position{{hash=\"{}\"}} {}\n",
+            wijkpuls_event_store::to_hex(&chain.hash),
+            chain.position.0
+        ));
+    }
     let counters = &state.service.counters;
     for (name, help, counter) in [
         (
