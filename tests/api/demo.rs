@@ -182,7 +182,15 @@ async fn two_instances_starting_together_record_the_demo_once(backend: Backend) 
             event.stream_id
         );
     }
+    // Each instance answers from its live state, which follows the other's appends a moment
+    // later: wait until both have applied the whole log.
+    let head = log.last().expect("a demo was recorded").position.0;
     for app in [&first, &second] {
+        app.state
+            .live
+            .wait_for(head, std::time::Duration::from_secs(20))
+            .await
+            .expect("each instance catches up with the whole demo");
         assert_eq!(initiatives(app).await.len(), submitted);
     }
 }
