@@ -43,10 +43,14 @@ bench-fanout:
 bench-fold:
     cargo bench -p wijkpuls-domain --bench fold
 
-# The browser tests alone (overview, CORS, GraphiQL) against a debug build.
-test-browser:
+# The browser tests alone (overview, CORS, GraphiQL, example dashboard) against a debug build.
+test-browser: dashboard
     cargo build -p wijkpuls
-    cd tests/browser && (test -d node_modules || npm ci --no-audit --no-fund) && node --test overview.test.mjs cors.test.mjs graphiql.test.mjs
+    cd tests/browser && (test -d node_modules || npm ci --no-audit --no-fund) && node --test overview.test.mjs cors.test.mjs graphiql.test.mjs dashboard.test.mjs
+
+# Build the example dashboard (codegen from schema.graphql, type-check, bundle into dist/).
+dashboard:
+    cd examples/dashboard && (test -d node_modules || npm ci --no-audit --no-fund) && npm run build
 
 # Every `serve` option with its environment variable and default.
 config:
