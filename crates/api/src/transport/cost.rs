@@ -67,6 +67,17 @@ impl Default for CostLimits {
     }
 }
 
+/// A query refused for its estimated cost: the limit it is over, and the message for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: crate::metrics::Limit,
+    pub message: String,
+}
+
+fn refused(limit: crate::metrics::Limit, message: String) -> Refusal {
+    Refusal { limit, message }
+}
+
 /// What the walk found: the cost of the operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Estimate {
@@ -186,6 +197,11 @@ impl SchemaShape {
         self.types.get(ty?)?.get(name)
     }
 
+    /// Whether the schema's root type of `operation` has a field `name`.
+    pub fn is_root_field(&self, operation: OperationType, name: &str) -> bool {
+        self.field(self.root(operation), name).is_some()
+    }
+
     fn root(&self, operation: OperationType) -> Option<&str> {
         let slot = match operation {
             OperationType::Query => 0,
@@ -204,12 +220,16 @@ pub fn check(
     variables: &serde_json::Map<String, serde_json::Value>,
     shape: &SchemaShape,
     limits: &CostLimits,
-) -> Result<Estimate, String> {
+) -> Result<Estimate, Refusal> {
+    use crate::metrics::Limit;
     let spreads = count_spreads(document);
     if spreads > limits.max_fragment_spreads {
-        return Err(format!(
-            "The query has {spreads} fragment spreads, more than the limit of {}",
-            limits.max_fragment_spreads
+        return Err(refused(
+            Limit::FragmentSpreads,
+            format!(
+                "The query has {spreads} fragment spreads, more than the limit of {}",
+                limits.max_fragment_spreads
+            ),
         ));
     }
     let mut walk = Walk {
@@ -223,13 +243,17 @@ pub fn check(
     };
     // Every fragment, used or not, since validation looks at each of them.
     for name in document.fragments.keys() {
-        let cost = walk.fragment(name.as_str(), false)?;
+        let cost = walk
+            .fragment(name.as_str(), false)
+            .map_err(|message| refused(Limit::FragmentCycle, message))?;
         if cost.fields > limits.max_fields {
-            return Err(too_many_fields(cost.fields, limits));
+            return Err(refused(Limit::Fields, too_many_fields(cost.fields, limits)));
         }
     }
     let root = shape.root(operation.ty).map(str::to_owned);
-    let cost = walk.selection_set(&operation.selection_set.node, root.as_deref(), false)?;
+    let cost = walk
+        .selection_set(&operation.selection_set.node, root.as_deref(), false)
+        .map_err(|message| refused(Limit::FragmentCycle, message))?;
     let estimate = Estimate {
         fields: cost.fields,
         result_size: cost.size,
@@ -238,25 +262,37 @@ pub fn check(
         fragment_spreads: spreads,
     };
     if estimate.fields > limits.max_fields {
-        return Err(too_many_fields(estimate.fields, limits));
+        return Err(refused(
+            Limit::Fields,
+            too_many_fields(estimate.fields, limits),
+        ));
     }
     if estimate.root_fields > limits.max_root_fields {
-        return Err(format!(
-            "The query asks for {} top-level fields, more than the limit of {}",
-            estimate.root_fields, limits.max_root_fields
+        return Err(refused(
+            Limit::RootFields,
+            format!(
+                "The query asks for {} top-level fields, more than the limit of {}",
+                estimate.root_fields, limits.max_root_fields
+            ),
         ));
     }
     if estimate.aliases > limits.max_aliases {
-        return Err(format!(
-            "The query has {} aliases, more than the limit of {}",
-            estimate.aliases, limits.max_aliases
+        return Err(refused(
+            Limit::Aliases,
+            format!(
+                "The query has {} aliases, more than the limit of {}",
+                estimate.aliases, limits.max_aliases
+            ),
         ));
     }
     if estimate.result_size > limits.max_result_size {
-        return Err(format!(
-            "The query would return about {} values, more than the limit of {}; ask for smaller \
-             pages (first) or fewer fields",
-            estimate.result_size, limits.max_result_size
+        return Err(refused(
+            Limit::ResultSize,
+            format!(
+                "The query would return about {} values, more than the limit of {}; ask for \
+                 smaller pages (first) or fewer fields",
+                estimate.result_size, limits.max_result_size
+            ),
         ));
     }
     Ok(estimate)
@@ -505,7 +541,7 @@ mod tests {
             panic!("variables must be an object")
         };
         let shape = SchemaShape::from_sdl(SDL);
-        check(&document, &operation, &variables, &shape, limits)
+        check(&document, &operation, &variables, &shape, limits).map_err(|refusal| refusal.message)
     }
 
     fn fragment_bomb(levels: usize) -> String {
