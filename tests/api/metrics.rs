@@ -70,15 +70,20 @@ async fn the_series_count_what_the_service_did(backend: Backend) {
     // A client that names every query differently.
     let hostile = 210;
     for n in 0..hostile {
-        app.data(&format!("query Hostile{n} {{ __typename }}"), json!({}), None)
-            .await;
+        app.data(
+            &format!("query Hostile{n} {{ __typename }}"),
+            json!({}),
+            None,
+        )
+        .await;
     }
 
     let after = scrape(&app).await;
     let delta = |name: &str, labels: &[(&str, &str)]| {
-        after.value(name, labels).unwrap_or_else(|| {
-            panic!("no {name}{labels:?} in the scrape after:\n{}", after.text)
-        }) - before.value(name, labels).unwrap_or(0.0)
+        after
+            .value(name, labels)
+            .unwrap_or_else(|| panic!("no {name}{labels:?} in the scrape after:\n{}", after.text))
+            - before.value(name, labels).unwrap_or(0.0)
     };
     let requests = "wijkpuls_graphql_requests_total";
     for (operation, outcome) in [
@@ -129,7 +134,10 @@ async fn the_series_count_what_the_service_did(backend: Backend) {
         delta(http, &[("route", "/graphql"), ("status", "200")]),
         (6 + hostile) as f64
     );
-    assert_eq!(delta(http, &[("route", "/metrics"), ("status", "200")]), 1.0);
+    assert_eq!(
+        delta(http, &[("route", "/metrics"), ("status", "200")]),
+        1.0
+    );
     assert_eq!(
         delta(http, &[("route", "/graphql/ws"), ("status", "101")]),
         1.0
@@ -153,7 +161,10 @@ async fn the_series_count_what_the_service_did(backend: Backend) {
     assert_eq!(chain[0].labels["hash"].len(), 64);
 
     // Refusals and rate-limit hits.
-    assert_eq!(delta("wijkpuls_refusals_total", &[("limit", "aliases")]), 1.0);
+    assert_eq!(
+        delta("wijkpuls_refusals_total", &[("limit", "aliases")]),
+        1.0
+    );
     assert_eq!(
         delta(
             "wijkpuls_rate_limit_hits_total",
@@ -202,7 +213,10 @@ async fn metrics_answer_while_the_database_hangs(backend: Backend) {
     let app = start(db.clone(), |config| config.database_url = url).await;
     app.submit(KLARENDAL, "GROEN", "100").await;
     let answering = scrape(&app).await;
-    assert_eq!(answering.value("wijkpuls_database_answered", &[]), Some(1.0));
+    assert_eq!(
+        answering.value("wijkpuls_database_answered", &[]),
+        Some(1.0)
+    );
     let head = answering.value("wijkpuls_log_head_position", &[]).unwrap();
 
     gate.send_replace(true);
@@ -211,7 +225,10 @@ async fn metrics_answer_while_the_database_hangs(backend: Backend) {
     let took = started.elapsed();
     gate.send_replace(false);
     assert!(took < Duration::from_secs(3), "/metrics took {took:?}");
-    assert!(took >= Duration::from_millis(900), "it waited for the database: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "it waited for the database: {took:?}"
+    );
     assert_eq!(hanging.value("wijkpuls_database_answered", &[]), Some(0.0));
     assert_eq!(hanging.value("wijkpuls_live_position", &[]), Some(head));
     assert_eq!(hanging.value("wijkpuls_log_head_position", &[]), None);
@@ -396,7 +413,10 @@ impl Scrape {
     /// Every series of histogram `family`: buckets in increasing order of `le` with counts that
     /// never decrease, ending at `+Inf` with the series' `_count`, and a `_sum`.
     fn check_histograms(&self, family: &str) {
-        assert_eq!(self.types.get(family).map(String::as_str), Some("histogram"));
+        assert_eq!(
+            self.types.get(family).map(String::as_str),
+            Some("histogram")
+        );
         let mut series: BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>> = BTreeMap::new();
         for bucket in self.samples(&format!("{family}_bucket")) {
             let mut labels = bucket.labels.clone();
@@ -412,7 +432,10 @@ impl Scrape {
         for (labels, buckets) in series {
             for pair in buckets.windows(2) {
                 assert!(pair[0].0 < pair[1].0, "{family}{labels:?}: le out of order");
-                assert!(pair[0].1 <= pair[1].1, "{family}{labels:?}: count decreases");
+                assert!(
+                    pair[0].1 <= pair[1].1,
+                    "{family}{labels:?}: count decreases"
+                );
             }
             let (le, last) = *buckets.last().unwrap();
             assert_eq!(le, f64::INFINITY, "{family}{labels:?} ends at +Inf");

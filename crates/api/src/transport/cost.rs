@@ -530,6 +530,14 @@ mod tests {
         variables: serde_json::Value,
         limits: &CostLimits,
     ) -> Result<Estimate, String> {
+        checked(query, variables, limits).map_err(|refusal| refusal.message)
+    }
+
+    fn checked(
+        query: &str,
+        variables: serde_json::Value,
+        limits: &CostLimits,
+    ) -> Result<Estimate, Refusal> {
         let document = async_graphql::parser::parse_query(query).unwrap();
         let operation = match &document.operations {
             DocumentOperations::Single(operation) => operation.node.clone(),
@@ -541,7 +549,41 @@ mod tests {
             panic!("variables must be an object")
         };
         let shape = SchemaShape::from_sdl(SDL);
-        check(&document, &operation, &variables, &shape, limits).map_err(|refusal| refusal.message)
+        check(&document, &operation, &variables, &shape, limits)
+    }
+
+    #[test]
+    fn each_refusal_names_its_limit() {
+        use crate::metrics::Limit;
+        let limits = CostLimits::default();
+        let refused = |query: &str, limits: &CostLimits| {
+            checked(query, serde_json::json!({}), limits)
+                .unwrap_err()
+                .limit
+        };
+        let spreads: String = (0..201).map(|_| " ...F").collect();
+        let spreads =
+            format!("fragment F on Wijk {{ code }} {{ wijk(code: \"x\") {{ {spreads} }} }}");
+        assert_eq!(refused(&spreads, &limits), Limit::FragmentSpreads);
+        let cycle = "fragment A on Wijk { ...A } { wijken { code } }";
+        assert_eq!(refused(cycle, &limits), Limit::FragmentCycle);
+        assert_eq!(refused(&fragment_bomb(20), &limits), Limit::Fields);
+        let roots: String = (0..51)
+            .map(|n| format!(" w{n}: wijken {{ code }}"))
+            .collect();
+        assert_eq!(
+            refused(&format!("{{{roots} }}"), &limits),
+            Limit::RootFields
+        );
+        let aliases: String = (0..101).map(|n| format!(" a{n}: code")).collect();
+        let aliases = format!("{{ wijken {{{aliases} }} }}");
+        assert_eq!(refused(&aliases, &limits), Limit::Aliases);
+        let large = "{ initiatives(first: 500) { nodes { title history { summary } } } }";
+        let small = CostLimits {
+            max_result_size: 1_000,
+            ..CostLimits::default()
+        };
+        assert_eq!(refused(large, &small), Limit::ResultSize);
     }
 
     fn fragment_bomb(levels: usize) -> String {

@@ -396,8 +396,12 @@ async fn execute<E: Executor>(
     let response = steps(shared, params, media, method, headers, peer, &mut seen)
         .instrument(span.clone())
         .await;
-    (shared.options.metrics).graphql_request(&seen, &response, started.elapsed());
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    shared
+        .options
+        .metrics
+        .graphql_request(&seen, &response, elapsed);
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(duration_ms, "executed"));
     response
 }
