@@ -343,8 +343,9 @@ impl Scrape {
         let mut series = HashSet::new();
         for line in body.lines() {
             if let Some(rest) = line.strip_prefix("# HELP ") {
-                let (name, _) = rest.split_once(' ').expect("HELP has a text");
+                let (name, help) = rest.split_once(' ').expect("HELP has a text");
                 assert!(valid_name(name), "{line}");
+                assert!(!help.is_empty() && !help.ends_with(".."), "{line}");
                 assert!(helps.insert(name.to_owned()), "HELP twice: {line}");
                 continue;
             }

@@ -112,6 +112,28 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// Every limit, each counted from zero so that a rate over it exists before the first
+    /// refusal.
+    pub const ALL: [Limit; 17] = [
+        Limit::QueryBytes,
+        Limit::Fields,
+        Limit::ResultSize,
+        Limit::Aliases,
+        Limit::RootFields,
+        Limit::FragmentSpreads,
+        Limit::FragmentCycle,
+        Limit::Depth,
+        Limit::Complexity,
+        Limit::BodySize,
+        Limit::TimeBudget,
+        Limit::ExpensiveQueries,
+        Limit::Connections,
+        Limit::WsConnections,
+        Limit::WsPerAddress,
+        Limit::WsOperations,
+        Limit::WsIdLength,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Limit::QueryBytes => "query_bytes",
@@ -227,62 +249,68 @@ impl Metrics {
         let graphql_requests = Family::default();
         registry.register(
             "wijkpuls_graphql_requests",
-            "GraphQL requests over HTTP, by operation name and outcome (OK or the first error's code).",
+            "GraphQL requests over HTTP, by operation name and outcome (OK or the first error's code)",
             graphql_requests.clone(),
         );
         let graphql_duration: Family<KindLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS));
         registry.register(
             "wijkpuls_graphql_request_duration_seconds",
-            "Time to answer a GraphQL request over HTTP, by operation kind.",
+            "Time to answer a GraphQL request over HTTP, by operation kind",
             graphql_duration.clone(),
         );
         let http_requests = Family::default();
         registry.register(
             "wijkpuls_http_requests",
-            "HTTP requests by matched route and response status.",
+            "HTTP requests by matched route and response status",
             http_requests.clone(),
         );
         let events_appended = Counter::default();
         registry.register(
             "wijkpuls_events_appended",
-            "Events this instance appended to the log.",
+            "Events this instance appended to the log",
             events_appended.clone(),
         );
         let conflict_retries = Counter::default();
         registry.register(
             "wijkpuls_conflict_retries",
-            "Decisions taken again after another server's append won the race.",
+            "Decisions taken again after another server's append won the race",
             conflict_retries.clone(),
         );
         let conflicts = Counter::default();
         registry.register(
             "wijkpuls_conflicts",
-            "Mutations answered CONFLICT because their deadline passed first.",
+            "Mutations answered CONFLICT because their deadline passed first",
             conflicts.clone(),
         );
         let apply_timeouts = Counter::default();
         registry.register(
             "wijkpuls_apply_timeouts",
-            "Mutations recorded but not applied to the live state within their deadline.",
+            "Mutations recorded but not applied to the live state within their deadline",
             apply_timeouts.clone(),
         );
         let refusals = Family::default();
+        for limit in Limit::ALL {
+            refusals.get_or_create(&LimitLabels { limit });
+        }
         registry.register(
             "wijkpuls_refusals",
-            "Requests, operations and connections refused by a limit.",
+            "Requests, operations and connections refused by a limit",
             refusals.clone(),
         );
         let rate_limit_hits = Family::default();
+        for limiter in [Limiter::Submissions, Limiter::CodeGuesses] {
+            rate_limit_hits.get_or_create(&LimiterLabels { limiter });
+        }
         registry.register(
             "wijkpuls_rate_limit_hits",
-            "Refusals by a per-address rate limit.",
+            "Refusals by a per-address rate limit",
             rate_limit_hits.clone(),
         );
         let subscriptions = Family::default();
         registry.register(
             "wijkpuls_ws_subscriptions",
-            "WebSocket subscriptions active now, by root field.",
+            "WebSocket subscriptions active now, by root field",
             subscriptions.clone(),
         );
         let sample = Arc::new(Mutex::new(None));
