@@ -291,7 +291,7 @@ impl Metrics {
         );
         let refusals = Family::default();
         for limit in Limit::ALL {
-            refusals.get_or_create(&LimitLabels { limit });
+            refusals.get_or_create_owned(&LimitLabels { limit });
         }
         registry.register(
             "wijkpuls_refusals",
@@ -300,7 +300,7 @@ impl Metrics {
         );
         let rate_limit_hits = Family::default();
         for limiter in [Limiter::Submissions, Limiter::CodeGuesses] {
-            rate_limit_hits.get_or_create(&LimiterLabels { limiter });
+            rate_limit_hits.get_or_create_owned(&LimiterLabels { limiter });
         }
         registry.register(
             "wijkpuls_rate_limit_hits",
