@@ -215,6 +215,17 @@ struct FieldLabels {
     field: String,
 }
 
+/// `metric`, registered in `registry` as `name` with `help`.
+fn registered<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// The metrics of one application.
 #[derive(Debug)]
 pub struct Metrics {
@@ -246,72 +257,70 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
-        let graphql_requests = Family::default();
-        registry.register(
+        let graphql_requests = registered(
+            &mut registry,
             "wijkpuls_graphql_requests",
             "GraphQL requests over HTTP, by operation name and outcome (OK or the first error's code)",
-            graphql_requests.clone(),
+            Family::default(),
         );
-        let graphql_duration: Family<KindLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS));
-        registry.register(
+        let graphql_duration = registered(
+            &mut registry,
             "wijkpuls_graphql_request_duration_seconds",
             "Time to answer a GraphQL request over HTTP, by operation kind",
-            graphql_duration.clone(),
+            Family::<KindLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+                Histogram::new(LATENCY_BUCKETS)
+            }),
         );
-        let http_requests = Family::default();
-        registry.register(
+        let http_requests = registered(
+            &mut registry,
             "wijkpuls_http_requests",
             "HTTP requests by matched route and response status",
-            http_requests.clone(),
+            Family::default(),
         );
-        let events_appended = Counter::default();
-        registry.register(
-            "wijkpuls_events_appended",
-            "Events this instance appended to the log",
-            events_appended.clone(),
-        );
-        let conflict_retries = Counter::default();
-        registry.register(
-            "wijkpuls_conflict_retries",
-            "Decisions taken again after another server's append won the race",
-            conflict_retries.clone(),
-        );
-        let conflicts = Counter::default();
-        registry.register(
-            "wijkpuls_conflicts",
-            "Mutations answered CONFLICT because their deadline passed first",
-            conflicts.clone(),
-        );
-        let apply_timeouts = Counter::default();
-        registry.register(
-            "wijkpuls_apply_timeouts",
-            "Mutations recorded but not applied to the live state within their deadline",
-            apply_timeouts.clone(),
-        );
+        let [events_appended, conflict_retries, conflicts, apply_timeouts] = [
+            (
+                "wijkpuls_events_appended",
+                "Events this instance appended to the log",
+            ),
+            (
+                "wijkpuls_conflict_retries",
+                "Decisions taken again after another server's append won the race",
+            ),
+            (
+                "wijkpuls_conflicts",
+                "Mutations answered CONFLICT because their deadline passed first",
+            ),
+            (
+                "wijkpuls_apply_timeouts",
+                "Mutations recorded but not applied to the live state within their deadline",
+            ),
+        ]
+        .map(|(name, help)| registered(&mut registry, name, help, Counter::default()));
         let refusals = Family::default();
         for limit in Limit::ALL {
             refusals.get_or_create_owned(&LimitLabels { limit });
         }
-        registry.register(
+        let refusals = registered(
+            &mut registry,
             "wijkpuls_refusals",
             "Requests, operations and connections refused by a limit",
-            refusals.clone(),
+            refusals,
         );
         let rate_limit_hits = Family::default();
         for limiter in [Limiter::Submissions, Limiter::CodeGuesses] {
             rate_limit_hits.get_or_create_owned(&LimiterLabels { limiter });
         }
-        registry.register(
+        let rate_limit_hits = registered(
+            &mut registry,
             "wijkpuls_rate_limit_hits",
             "Refusals by a per-address rate limit",
-            rate_limit_hits.clone(),
+            rate_limit_hits,
         );
-        let subscriptions = Family::default();
-        registry.register(
+        let subscriptions = registered(
+            &mut registry,
             "wijkpuls_ws_subscriptions",
             "WebSocket subscriptions active now, by root field",
-            subscriptions.clone(),
+            Family::default(),
         );
         let sample = Arc::new(Mutex::new(None));
         registry.register_collector(Box::new(Sampled(sample.clone())));
