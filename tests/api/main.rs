@@ -22,6 +22,8 @@
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 //! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
+//! - [`metrics`]: `/metrics` counts what the service did, parsed strictly; it answers while the
+//!   database hangs.
 
 #[macro_use]
 mod helpers;
@@ -35,6 +37,7 @@ mod errors;
 mod facts;
 mod hardening;
 mod idempotency;
+mod metrics;
 mod mutations;
 mod ops;
 mod permissions;

@@ -143,7 +143,8 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let shutdown = self.shutdown;
-        let served = serve(self.listener, self.router, self.limits, signal).await;
+        let metrics = self.state.service.metrics.clone();
+        let served = serve(self.listener, self.router, self.limits, metrics, signal).await;
         shutdown.send_replace(true);
         // Upgraded connections are not waited for: wait (briefly) until every WebSocket has
         // been closed with 1001 and let go of its receiver.
@@ -156,6 +157,7 @@ async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    metrics: Arc<crate::metrics::Metrics>,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -190,6 +192,7 @@ async fn serve(
             },
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
+            metrics.refused(crate::metrics::Limit::Connections);
             // Full: say so and close, without waiting for the client.
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -239,19 +242,22 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let tokens = token_key(&vault, config.auth_secret.as_deref()).await?;
     let live = Live::replay(&store).await?;
     tokio::spawn(live.clone().follow(store.clone()));
+    let service = Service::new(
+        store,
+        vault.clone(),
+        live.clone(),
+        ServiceOptions {
+            deadline: config.mutation_deadline,
+        },
+    );
+    let submissions = service.metrics.hits(crate::metrics::Limiter::Submissions);
     Ok(Arc::new(AppState {
-        service: Service::new(
-            store,
-            vault.clone(),
-            live.clone(),
-            ServiceOptions {
-                deadline: config.mutation_deadline,
-            },
-        ),
+        service,
         live,
         sealer: Sealer::new(vault),
         tokens,
-        submit_limiter: RateLimiter::new(config.submit_per_minute, config.submit_per_minute.max(1)),
+        submit_limiter: RateLimiter::new(config.submit_per_minute, config.submit_per_minute.max(1))
+            .counted(submissions),
     }))
 }
 

@@ -15,6 +15,7 @@
 //! - [`policy`]: every rule of who may do and see what; [`auth`]: who is asking (tokens);
 //!   [`tracking`], [`personal`], [`ratelimit`]: tracking codes, personal data, rate limits;
 //! - [`transport`]: GraphQL over HTTP and WebSocket, standards-exact;
+//! - [`metrics`]: every series of `/metrics`;
 //! - [`routes`]: HTTP; [`request`]: request ids and the per-request span; [`overview`]: the city-wide screen; [`feed`]: the public event lines; [`demo`]: `--demo`.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod feed;
 pub mod graphiql;
 pub mod live;
+pub mod metrics;
 pub mod overview;
 pub mod personal;
 pub mod policy;

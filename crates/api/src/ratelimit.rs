@@ -15,6 +15,8 @@ pub struct RateLimiter {
     per_minute: f64,
     burst: f64,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    /// Counts each refusal, for `/metrics`.
+    hits: crate::metrics::Hits,
 }
 
 impl RateLimiter {
@@ -24,7 +26,13 @@ impl RateLimiter {
             per_minute: per_minute as f64,
             burst: burst.max(1) as f64,
             buckets: Mutex::new(HashMap::new()),
+            hits: crate::metrics::Hits::default(),
         }
+    }
+
+    /// This limiter, counting each refusal in `hits`.
+    pub fn counted(self, hits: crate::metrics::Hits) -> RateLimiter {
+        RateLimiter { hits, ..self }
     }
 
     /// Takes one token for `client`, or refuses with `RATE_LIMITED`.
@@ -65,6 +73,7 @@ impl RateLimiter {
             *tokens -= cost;
             Ok(())
         } else {
+            self.hits.hit();
             let wait = ((1.0 - *tokens) * 60.0 / self.per_minute).ceil();
             Err(ApiError::RateLimited(format!(
                 "{what}; try again in {wait} seconds"

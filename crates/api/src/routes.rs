@@ -14,10 +14,10 @@ use axum::Router;
 
 use crate::app::Config;
 use crate::auth::Actor;
+use crate::metrics::Limiter;
 use crate::schema::{self, AppState};
 use crate::tracking::CodeGuesses;
 use crate::transport::{graphql_router, GraphqlHooks, TransportOptions, WsStats};
-use std::sync::atomic::Ordering::Relaxed;
 
 pub fn router(
     state: Arc<AppState>,
@@ -29,9 +29,14 @@ pub fn router(
     options.ws_init_timeout = config.ws_init_timeout;
     options.ws_limits = config.ws_limits;
     let ws_stats = options.ws_stats.clone();
+    let counted = state.service.metrics.clone();
+    options.metrics = counted.clone();
+    let guesses = CodeGuesses::new(config.code_guesses_per_minute).0;
     let hooks = Hooks {
         state: state.clone(),
-        guesses: Arc::new(CodeGuesses::new(config.code_guesses_per_minute)),
+        guesses: Arc::new(CodeGuesses(
+            guesses.counted(counted.hits(Limiter::CodeGuesses)),
+        )),
         proxies: config.trusted_proxies.clone(),
     };
     let graphql = graphql_router(schema, Arc::new(hooks), options);
@@ -44,6 +49,10 @@ pub fn router(
         .merge(crate::overview::router())
         .merge(crate::graphiql::router());
     crate::cors_compression::apply(router, &config.cors_origins)
+        .layer(axum::middleware::from_fn_with_state(
+            counted,
+            crate::metrics::track_http,
+        ))
         // Outermost: every response, whatever answered it (a CORS preflight too), carries the
         // request id.
         .layer(axum::middleware::from_fn(crate::request::track))
@@ -275,111 +284,40 @@ async fn readiness(state: &AppState) -> Result<(), &'static str> {
         .map_err(|_| "live state is catching up")
 }
 
+/// How long `/metrics` waits for the database: past it, it answers with what it knows.
+const METRICS_DATABASE_WITHIN: Duration = Duration::from_secs(1);
+
+/// Every series of [`crate::metrics`]; the database's (log head, chain head) only when it
+/// answers within [`METRICS_DATABASE_WITHIN`].
 async fn metrics(State((state, ws)): State<RouteState>) -> Response {
-    let mut out = String::new();
-    let head = state.service.store.head_position().await.map(|p| p.0).ok();
-    out.push_str(
-        "# HELP wijkpuls_live_position Position of the last event applied to the live state.\n",
+    let store = &state.service.store;
+    let (head, chain) = tokio::join!(
+        tokio::time::timeout(METRICS_DATABASE_WITHIN, store.head_position()),
+        tokio::time::timeout(METRICS_DATABASE_WITHIN, store.chain_head()),
     );
-    out.push_str("# TYPE wijkpuls_live_position gauge\n");
-    out.push_str(&format!(
-        "wijkpuls_live_position {}\n",
-        state.live.position()
-    ));
-    if let Some(head) = head {
-        out.push_str(
-            "# HELP wijkpuls_log_head_position Position of the last event committed to the log.\n",
-        );
-        out.push_str("# TYPE wijkpuls_log_head_position gauge\n");
-        out.push_str(&format!("wijkpuls_log_head_position {head}\n"));
+    let head = head.ok().and_then(Result::ok).map(|position| position.0);
+    let chain = chain.ok().and_then(Result::ok);
+    let sample = crate::metrics::Sample {
+        live_position: state.live.position(),
+        following: state.live.is_following(),
+        log_head: head,
+        database_answered: head.is_some() && chain.is_some(),
+        chain_head: chain
+            .flatten()
+            .map(|chain| (chain.position.0, wijkpuls_event_store::to_hex(&chain.hash))),
+        initiatives: state
+            .live
+            .read()
+            .city_counts()
+            .iter()
+            .map(|(status, count)| (status.as_str(), count))
+            .collect(),
+        ..Default::default()
     }
-    if let Ok(Some(chain)) = state.service.store.chain_head().await {
-        out.push_str(
-            "# HELP wijkpuls_chain_head_position Newest event of the log's hash chain; its `hash` \
-             label is the chain head an auditor notes (`wijkpuls verify` prints the same).\n",
-        );
-        out.push_str("# TYPE wijkpuls_chain_head_position gauge\n");
-        out.push_str(&format!(
-            "wijkpuls_chain_head_position{{hash=\"{}\"}} {}\n",
-            wijkpuls_event_store::to_hex(&chain.hash),
-            chain.position.0
-        ));
-    }
-    let counters = &state.service.counters;
-    for (name, help, counter) in [
-        (
-            "wijkpuls_conflict_retries_total",
-            "Decisions taken again after another server's append won the race.",
-            &counters.conflict_retries,
-        ),
-        (
-            "wijkpuls_conflicts_total",
-            "Mutations answered CONFLICT because their deadline passed first.",
-            &counters.conflicts,
-        ),
-        (
-            "wijkpuls_apply_timeouts_total",
-            "Mutations recorded but not applied to the live state within their deadline.",
-            &counters.apply_timeouts,
-        ),
-    ] {
-        let value = counter.load(Relaxed);
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
-        ));
-    }
-    for (name, kind, help, value) in [
-        (
-            "wijkpuls_ws_connections",
-            "gauge",
-            "WebSocket connections open now.",
-            ws.connections.load(Relaxed) as u64,
-        ),
-        (
-            "wijkpuls_ws_operations",
-            "gauge",
-            "WebSocket operations (subscriptions) running now.",
-            ws.operations.load(Relaxed) as u64,
-        ),
-        (
-            "wijkpuls_ws_shared_executions",
-            "gauge",
-            "Subscriptions executed once for all the connections that share them.",
-            ws.shared_executions.load(Relaxed) as u64,
-        ),
-    ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    }
-    out.push_str("# HELP wijkpuls_ws_refusals_total WebSocket connections and operations refused, by limit.\n");
-    out.push_str("# TYPE wijkpuls_ws_refusals_total counter\n");
-    for (limit, counter) in [
-        ("connections", &ws.refused_connections),
-        ("per_address", &ws.refused_per_address),
-        ("operations", &ws.refused_operations),
-        ("id_length", &ws.refused_ids),
-    ] {
-        out.push_str(&format!(
-            "wijkpuls_ws_refusals_total{{limit=\"{limit}\"}} {}\n",
-            counter.load(Relaxed)
-        ));
-    }
-    out.push_str("# HELP wijkpuls_initiatives Initiatives per status.\n");
-    out.push_str("# TYPE wijkpuls_initiatives gauge\n");
-    let counts = state.live.read().city_counts();
-    for (status, count) in counts.iter() {
-        out.push_str(&format!(
-            "wijkpuls_initiatives{{status=\"{}\"}} {count}\n",
-            status.as_str()
-        ));
-    }
+    .with_ws(&ws);
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.service.metrics.encode(sample),
     )
         .into_response()
 }

@@ -11,12 +11,11 @@
 //! state its predecessor left, so they never lose a race to each other, and a queue on one hot
 //! budget line never holds up decisions on other lines. A race lost to another server is decided
 //! again on fresh state until [`ServiceOptions::deadline`]; only then does the client get
-//! `CONFLICT`, counted in [`Counters::conflicts`]. Every wait has that deadline too: a mutation
+//! `CONFLICT`, counted in `wijkpuls_conflicts_total` ([`crate::metrics`]). Every wait has that deadline too: a mutation
 //! whose events are committed but not yet applied (a stalled tailer) answers with what is known
 //! instead of hanging.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +32,7 @@ use crate::auth::Actor;
 use crate::codec;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::live::{Live, NotYetApplied};
+use crate::metrics::Metrics;
 
 /// How long the service keeps trying and waiting on one command.
 #[derive(Debug, Clone, Copy)]
@@ -50,23 +50,13 @@ impl Default for ServiceOptions {
     }
 }
 
-/// What the service counts, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Decisions taken again because another server's append won the race.
-    pub conflict_retries: AtomicU64,
-    /// Commands answered with `CONFLICT` because the deadline passed first.
-    pub conflicts: AtomicU64,
-    /// Commands whose events were committed but not applied here within the deadline.
-    pub apply_timeouts: AtomicU64,
-}
-
 #[derive(Clone)]
 pub struct Service {
     pub store: EventStore,
     pub live: Arc<Live>,
     pub options: ServiceOptions,
-    pub counters: Arc<Counters>,
+    /// What `/metrics` shows: this service's counts and the rest of the application's.
+    pub metrics: Arc<Metrics>,
     boundaries: Boundaries,
     writable: WriteProbe,
 }
@@ -133,7 +123,7 @@ impl Service {
             store,
             live,
             options,
-            counters: Arc::default(),
+            metrics: Arc::default(),
             boundaries: Boundaries::default(),
             writable: WriteProbe {
                 vault,
@@ -262,15 +252,13 @@ impl Service {
     /// After a race lost to another server: waits until the winner's events (up to `position`)
     /// are applied, so the next decision sees them; false when the deadline comes first.
     async fn caught_up_with_winner(&self, position: u64, deadline: Instant) -> bool {
-        self.counters
-            .conflict_retries
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.conflict_retry();
         Instant::now() < deadline && self.applied(position, deadline).await.is_ok()
     }
 
     /// The answer when races kept being lost until the deadline.
     fn out_of_time(&self) -> ApiError {
-        self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+        self.metrics.conflict();
         ApiError::Conflict("this changed too often at the same moment; try again".into())
     }
 
@@ -329,6 +317,7 @@ impl Service {
         let request = append_request(actor, decision, idempotency_key, occurred_at)?;
         match self.store.append(request).await {
             Ok(outcome) => {
+                self.metrics.appended(decision.events.len());
                 self.applied(outcome.last_position.0, deadline)
                     .await
                     .map_err(|late| self.recorded_but_late(late))?;
@@ -351,7 +340,7 @@ impl Service {
     }
 
     fn recorded_but_late(&self, late: NotYetApplied) -> ApiError {
-        self.counters.apply_timeouts.fetch_add(1, Ordering::Relaxed);
+        self.metrics.apply_timeout();
         tracing::error!(
             position = late.position,
             applied = late.applied,

@@ -67,6 +67,17 @@ impl Default for CostLimits {
     }
 }
 
+/// A query refused for its estimated cost: the limit it is over, and the message for the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: crate::metrics::Limit,
+    pub message: String,
+}
+
+fn refused(limit: crate::metrics::Limit, message: String) -> Refusal {
+    Refusal { limit, message }
+}
+
 /// What the walk found: the cost of the operation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Estimate {
@@ -186,6 +197,11 @@ impl SchemaShape {
         self.types.get(ty?)?.get(name)
     }
 
+    /// Whether the schema's root type of `operation` has a field `name`.
+    pub fn is_root_field(&self, operation: OperationType, name: &str) -> bool {
+        self.field(self.root(operation), name).is_some()
+    }
+
     fn root(&self, operation: OperationType) -> Option<&str> {
         let slot = match operation {
             OperationType::Query => 0,
@@ -204,12 +220,16 @@ pub fn check(
     variables: &serde_json::Map<String, serde_json::Value>,
     shape: &SchemaShape,
     limits: &CostLimits,
-) -> Result<Estimate, String> {
+) -> Result<Estimate, Refusal> {
+    use crate::metrics::Limit;
     let spreads = count_spreads(document);
     if spreads > limits.max_fragment_spreads {
-        return Err(format!(
-            "The query has {spreads} fragment spreads, more than the limit of {}",
-            limits.max_fragment_spreads
+        return Err(refused(
+            Limit::FragmentSpreads,
+            format!(
+                "The query has {spreads} fragment spreads, more than the limit of {}",
+                limits.max_fragment_spreads
+            ),
         ));
     }
     let mut walk = Walk {
@@ -223,13 +243,17 @@ pub fn check(
     };
     // Every fragment, used or not, since validation looks at each of them.
     for name in document.fragments.keys() {
-        let cost = walk.fragment(name.as_str(), false)?;
+        let cost = walk
+            .fragment(name.as_str(), false)
+            .map_err(|message| refused(Limit::FragmentCycle, message))?;
         if cost.fields > limits.max_fields {
-            return Err(too_many_fields(cost.fields, limits));
+            return Err(refused(Limit::Fields, too_many_fields(cost.fields, limits)));
         }
     }
     let root = shape.root(operation.ty).map(str::to_owned);
-    let cost = walk.selection_set(&operation.selection_set.node, root.as_deref(), false)?;
+    let cost = walk
+        .selection_set(&operation.selection_set.node, root.as_deref(), false)
+        .map_err(|message| refused(Limit::FragmentCycle, message))?;
     let estimate = Estimate {
         fields: cost.fields,
         result_size: cost.size,
@@ -238,25 +262,37 @@ pub fn check(
         fragment_spreads: spreads,
     };
     if estimate.fields > limits.max_fields {
-        return Err(too_many_fields(estimate.fields, limits));
+        return Err(refused(
+            Limit::Fields,
+            too_many_fields(estimate.fields, limits),
+        ));
     }
     if estimate.root_fields > limits.max_root_fields {
-        return Err(format!(
-            "The query asks for {} top-level fields, more than the limit of {}",
-            estimate.root_fields, limits.max_root_fields
+        return Err(refused(
+            Limit::RootFields,
+            format!(
+                "The query asks for {} top-level fields, more than the limit of {}",
+                estimate.root_fields, limits.max_root_fields
+            ),
         ));
     }
     if estimate.aliases > limits.max_aliases {
-        return Err(format!(
-            "The query has {} aliases, more than the limit of {}",
-            estimate.aliases, limits.max_aliases
+        return Err(refused(
+            Limit::Aliases,
+            format!(
+                "The query has {} aliases, more than the limit of {}",
+                estimate.aliases, limits.max_aliases
+            ),
         ));
     }
     if estimate.result_size > limits.max_result_size {
-        return Err(format!(
-            "The query would return about {} values, more than the limit of {}; ask for smaller \
-             pages (first) or fewer fields",
-            estimate.result_size, limits.max_result_size
+        return Err(refused(
+            Limit::ResultSize,
+            format!(
+                "The query would return about {} values, more than the limit of {}; ask for \
+                 smaller pages (first) or fewer fields",
+                estimate.result_size, limits.max_result_size
+            ),
         ));
     }
     Ok(estimate)
@@ -494,6 +530,14 @@ mod tests {
         variables: serde_json::Value,
         limits: &CostLimits,
     ) -> Result<Estimate, String> {
+        checked(query, variables, limits).map_err(|refusal| refusal.message)
+    }
+
+    fn checked(
+        query: &str,
+        variables: serde_json::Value,
+        limits: &CostLimits,
+    ) -> Result<Estimate, Refusal> {
         let document = async_graphql::parser::parse_query(query).unwrap();
         let operation = match &document.operations {
             DocumentOperations::Single(operation) => operation.node.clone(),
@@ -506,6 +550,40 @@ mod tests {
         };
         let shape = SchemaShape::from_sdl(SDL);
         check(&document, &operation, &variables, &shape, limits)
+    }
+
+    #[test]
+    fn each_refusal_names_its_limit() {
+        use crate::metrics::Limit;
+        let limits = CostLimits::default();
+        let refused = |query: &str, limits: &CostLimits| {
+            checked(query, serde_json::json!({}), limits)
+                .unwrap_err()
+                .limit
+        };
+        let spreads: String = (0..201).map(|_| " ...F").collect();
+        let spreads =
+            format!("fragment F on Wijk {{ code }} {{ wijk(code: \"x\") {{ {spreads} }} }}");
+        assert_eq!(refused(&spreads, &limits), Limit::FragmentSpreads);
+        let cycle = "fragment A on Wijk { ...A } { wijken { code } }";
+        assert_eq!(refused(cycle, &limits), Limit::FragmentCycle);
+        assert_eq!(refused(&fragment_bomb(20), &limits), Limit::Fields);
+        let roots: String = (0..51)
+            .map(|n| format!(" w{n}: wijken {{ code }}"))
+            .collect();
+        assert_eq!(
+            refused(&format!("{{{roots} }}"), &limits),
+            Limit::RootFields
+        );
+        let aliases: String = (0..101).map(|n| format!(" a{n}: code")).collect();
+        let aliases = format!("{{ wijken {{{aliases} }} }}");
+        assert_eq!(refused(&aliases, &limits), Limit::Aliases);
+        let large = "{ initiatives(first: 500) { nodes { title history { summary } } } }";
+        let small = CostLimits {
+            max_result_size: 1_000,
+            ..CostLimits::default()
+        };
+        assert_eq!(refused(large, &small), Limit::ResultSize);
     }
 
     fn fragment_bomb(levels: usize) -> String {

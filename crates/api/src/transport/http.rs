@@ -162,7 +162,8 @@ fn error_response(status: StatusCode, media: MediaType, message: impl Into<Strin
 /// A GraphQL response; its outcome (`OK`, or the first error's `extensions.code`) is recorded
 /// on the current span.
 fn json_response(status: StatusCode, media: MediaType, body: &WireResponse<'_>) -> Response {
-    tracing::Span::current().record("outcome", body.outcome());
+    let outcome = body.outcome();
+    tracing::Span::current().record("outcome", outcome.as_str());
     let body = match serde_json::to_vec(body) {
         Ok(body) => body,
         Err(error) => {
@@ -179,6 +180,9 @@ fn json_response(status: StatusCode, media: MediaType, body: &WireResponse<'_>) 
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media.content_type());
     headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+        .extensions_mut()
+        .insert(crate::metrics::Outcome(outcome));
     response
 }
 
@@ -269,6 +273,10 @@ pub(super) async fn post_graphql<E: Executor>(
 
     let limit = shared.options.body_limit;
     let too_large = || {
+        shared
+            .options
+            .metrics
+            .refused(crate::metrics::Limit::BodySize);
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             media,
@@ -384,15 +392,22 @@ async fn execute<E: Executor>(
         request_id = %crate::request::current().map(|id| id.to_string()).unwrap_or_default(),
         outcome = tracing::field::Empty,
     );
-    let response = steps(shared, params, media, method, headers, peer)
+    let mut seen = crate::metrics::Operation::default();
+    let response = steps(shared, params, media, method, headers, peer, &mut seen)
         .instrument(span.clone())
         .await;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    shared
+        .options
+        .metrics
+        .graphql_request(&seen, &response, elapsed);
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(duration_ms, "executed"));
     response
 }
 
-/// The steps of [`execute`]; each answers early when the request cannot go on.
+/// The steps of [`execute`]; each answers early when the request cannot go on. What the
+/// operation turned out to be goes to `seen`, for metrics.
 async fn steps<E: Executor>(
     shared: &Shared<E>,
     params: Params,
@@ -400,12 +415,14 @@ async fn steps<E: Executor>(
     method: Method,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
+    seen: &mut crate::metrics::Operation,
 ) -> Response {
     let request_error_status = match media {
         MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
         MediaType::Json => StatusCode::OK,
     };
-    let prepared = match prepare_costed(params, &shared.shape, &shared.options.cost) {
+    let metrics = &shared.options.metrics;
+    let prepared = match prepare_costed(params, &shared.shape, &shared.options.cost, metrics) {
         Ok(prepared) => prepared,
         Err(errors) => {
             return json_response(request_error_status, media, &WireResponse::errors(&errors))
@@ -413,6 +430,10 @@ async fn steps<E: Executor>(
     };
     let span = tracing::Span::current();
     span.record("kind", operation_kind(prepared.operation));
+    (seen.name, seen.kind) = (
+        prepared.name.clone(),
+        Some(operation_kind(prepared.operation)),
+    );
     if let Some(name) = &prepared.name {
         span.record("operation", name.as_str());
     }
@@ -428,7 +449,7 @@ async fn steps<E: Executor>(
         match tokio::time::timeout(shared.options.expensive_wait, shared.expensive.acquire()).await
         {
             Ok(Ok(permit)) => Some(permit),
-            _ => return busy(media),
+            _ => return busy(media, metrics),
         }
     } else {
         None
@@ -436,7 +457,10 @@ async fn steps<E: Executor>(
     let mut request = prepared.request;
     request.data = data;
     match run(shared, request, prepared.operation, media).await {
-        Ok(response) => respond(&response, media, request_error_status),
+        Ok(response) => {
+            metrics.refused_by_validation(&response.errors);
+            respond(&response, media, request_error_status)
+        }
         Err(failed) => failed,
     }
 }
@@ -537,6 +561,10 @@ async fn run<E: Executor>(
         tokio::time::timeout(shared.options.time_budget, execution).await
     };
     let Ok(outcome) = outcome else {
+        shared
+            .options
+            .metrics
+            .refused(crate::metrics::Limit::TimeBudget);
         return Err(over_budget(media, shared.options.time_budget));
     };
     outcome.map_err(|_| {
@@ -585,7 +613,8 @@ fn respond(
 }
 
 /// The answer to an expensive query that found no permit: try again shortly.
-fn busy(media: MediaType) -> Response {
+fn busy(media: MediaType, metrics: &crate::metrics::Metrics) -> Response {
+    metrics.refused(crate::metrics::Limit::ExpensiveQueries);
     let error = coded_error(
         "The server is busy with other large queries; try again in a moment, or ask for less",
         ErrorCode::RateLimited,

@@ -109,6 +109,8 @@ pub struct TransportOptions {
     pub ws_limits: WsLimits,
     /// What the WebSocket endpoint counts (connections, refusals), for metrics.
     pub ws_stats: Arc<WsStats>,
+    /// Where requests, refusals and subscriptions are counted (see [`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The caps every operation's estimated cost is checked against before validation.
     pub cost: CostLimits,
     /// How long one HTTP query may execute; past it the request is answered with an error.
@@ -145,6 +147,7 @@ impl TransportOptions {
             shutdown,
             ws_limits: WsLimits::default(),
             ws_stats: Arc::default(),
+            metrics: Arc::default(),
             cost: CostLimits::default(),
             time_budget: Self::DEFAULT_TIME_BUDGET,
             expensive_result_size: Self::DEFAULT_EXPENSIVE_RESULT_SIZE,
@@ -299,14 +302,18 @@ struct Prepared {
     name: Option<String>,
     operation: OperationType,
     estimate: cost::Estimate,
+    /// The name of the operation's first root field, when it is a field.
+    root_field: Option<String>,
 }
 
 /// Parses the document, selects the operation, checks its estimated cost against `limits` and
-/// checks the non-null variables: request errors found here never reach the executor.
+/// checks the non-null variables: request errors found here never reach the executor. A limit
+/// that refuses is counted in `metrics`.
 fn prepare_costed(
     params: Params,
     shape: &cost::SchemaShape,
     limits: &CostLimits,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<Prepared, Vec<ServerError>> {
     // White space is cheap to skip; the tokens are what parsing costs.
     let length = params
@@ -315,6 +322,7 @@ fn prepare_costed(
         .filter(|byte| !byte.is_ascii_whitespace())
         .count();
     if length > limits.max_query_bytes {
+        metrics.refused(crate::metrics::Limit::QueryBytes);
         return Err(vec![coded_error(
             format!(
                 "The query has {length} bytes besides white space, more than the limit of {} bytes",
@@ -327,8 +335,23 @@ fn prepare_costed(
     let operation = select_operation(&document, params.operation_name.as_deref())
         .map_err(|error| vec![error])?;
     let estimate = cost::check(&document, &operation.node, &params.variables, shape, limits)
-        .map_err(|message| vec![coded_error(message, ErrorCode::BadUserInput)])?;
+        .map_err(|refusal| {
+            metrics.refused(refusal.limit);
+            vec![coded_error(refusal.message, ErrorCode::BadUserInput)]
+        })?;
     check_variables(&operation.node, &params.variables)?;
+    let root_field = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .first()
+        .and_then(|item| match &item.node {
+            async_graphql::parser::types::Selection::Field(field) => {
+                Some(field.node.name.node.to_string())
+            }
+            _ => None,
+        });
     let operation = operation.node.ty;
     let name = params
         .operation_name
@@ -372,7 +395,23 @@ fn prepare_costed(
         name,
         operation,
         estimate,
+        root_field,
     })
+}
+
+impl<E> Shared<E> {
+    /// For a subscription: counts it as active, by its root field (one the schema has, else
+    /// `other`), while the returned guard lives.
+    fn active_subscription(&self, prepared: &Prepared) -> Option<crate::metrics::Active> {
+        if prepared.operation != OperationType::Subscription {
+            return None;
+        }
+        let field = prepared
+            .root_field
+            .as_deref()
+            .filter(|field| self.shape.is_root_field(OperationType::Subscription, field));
+        Some(self.options.metrics.subscription(field))
+    }
 }
 
 /// A request error with an `extensions.code`.

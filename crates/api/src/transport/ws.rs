@@ -487,6 +487,8 @@ fn encode<P: Serialize>(ty: &str, id: Option<&str>, payload: Option<P>) -> Messa
 struct Operation {
     generation: u64,
     running: Running,
+    /// A subscription counts as active in the metrics while this lives.
+    _active: Option<crate::metrics::Active>,
 }
 
 /// Where an operation runs.
@@ -824,13 +826,18 @@ impl<E: Executor> Connection<E> {
     }
 
     async fn start(&mut self, id: String, params: Params, session: Arc<Data>) {
-        let mut prepared =
-            match prepare_costed(params, &self.shared.shape, &self.shared.options.cost) {
-                Ok(prepared) => prepared,
-                Err(errors) => return self.send_request_error(&id, &errors).await,
-            };
+        let mut prepared = match prepare_costed(
+            params,
+            &self.shared.shape,
+            &self.shared.options.cost,
+            &self.shared.options.metrics,
+        ) {
+            Ok(prepared) => prepared,
+            Err(errors) => return self.send_request_error(&id, &errors).await,
+        };
         let generation = self.next_generation;
         self.next_generation += 1;
+        let active = self.shared.active_subscription(&prepared);
         let stats = self.shared.options.ws_stats.clone();
         let span = tracing::info_span!("ws_operation", operation_id = %id);
         let running = match self.shared_key(&mut prepared.request, prepared.operation, &session) {
@@ -868,6 +875,7 @@ impl<E: Executor> Connection<E> {
             Operation {
                 generation,
                 running,
+                _active: active,
             },
         );
     }
@@ -923,7 +931,10 @@ impl<E: Executor> Connection<E> {
         self.operations.remove(&id);
         match outcome {
             Outcome::Completed => self.send(encode("complete", Some(&id), None::<()>)).await,
-            Outcome::RequestError(errors) => self.send_request_error(&id, &errors).await,
+            Outcome::RequestError(errors) => {
+                self.shared.options.metrics.refused_by_validation(&errors);
+                self.send_request_error(&id, &errors).await
+            }
             Outcome::Internal => match self.protocol {
                 Protocol::TransportWs => {
                     self.send(encode("error", Some(&id), Some([internal_error()])))
