@@ -121,12 +121,19 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            default = 10,
             validator(minimum = 0, maximum = 50),
-            desc = "How many of the latest lines to send first: 0 to 50."
+            desc = "How many of the latest lines to send first: 0 to 50 (default 10)."
         )]
-        recent: i32,
-    ) -> impl Stream<Item = EventRecord> {
+        first: Option<i32>,
+        #[graphql(
+            validator(minimum = 0, maximum = 50),
+            desc = "How many of the latest lines to send first: 0 to 50 (the old name of \
+                    `first`).",
+            deprecation = "Use `first` instead."
+        )]
+        recent: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = EventRecord>> {
+        let recent = super::renamed_size("first", first, "recent", recent)?.unwrap_or(10);
         let app = app(ctx);
         let feed = app.live.feed();
         let backlog = app.live.recent();
@@ -147,7 +154,7 @@ impl Subscription {
                 }
             }
         });
-        stream::iter(first).chain(live)
+        Ok(stream::iter(first).chain(live))
     }
 }
 
