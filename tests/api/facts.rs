@@ -329,6 +329,52 @@ async fn an_event_carries_its_facts_as_data(app: TestApp) {
         json!(["WIJK_REGISTERED", null, null, null, null, null, null, null])
     );
 
+    // The admin's events: a team contact concerns no initiative; an erasure keeps the facts.
+    let (_, before_admin) = app.head().await;
+    app.data(
+        CHANGE_TEAM_CONTACT,
+        json!({ "input": { "gebiedCode": "W2", "email": "noordwest@arnhem.nl", "phone": "026 377 4000" } }),
+        Some(&app.admin_token),
+    )
+    .await;
+    app.data(
+        ERASE,
+        json!({ "input": { "initiativeId": rejected.id } }),
+        Some(&app.admin_token),
+    )
+    .await;
+    let admin: Vec<Value> = events_with_facts(&app, before_admin)
+        .await
+        .iter()
+        .map(facts)
+        .collect();
+    assert_eq!(
+        admin,
+        vec![
+            json!([
+                "TEAM_CONTACT_CHANGED",
+                null,
+                null,
+                null,
+                null,
+                null,
+                null,
+                null
+            ]),
+            json!([
+                "INITIATOR_DATA_ERASED",
+                "SPORT",
+                this_year,
+                null,
+                null,
+                "REJECTED",
+                r,
+                "REJECTED"
+            ]),
+        ]
+    );
+    let events = events_with_facts(&app, start).await;
+
     // The overview's recent lines and the public ticker are the same records.
     let recent = app
         .data(

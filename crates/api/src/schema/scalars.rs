@@ -134,7 +134,7 @@ pub enum InitiativeStatus {
     Rejected,
     /// Its initiator or staff withdrew it (`withdrawnBy`); a funded amount returned to the line.
     Withdrawn,
-    /// An individual (care) question, referred to a sociaal wijkteam (`referredTo`).
+    /// An individual (care) question, referred to a sociaal wijkteam (`sociaalWijkteam`).
     Referred,
 }
 

@@ -29,8 +29,9 @@ impl Subscription {
         ctx: &Context<'_>,
         #[graphql(desc = "The wijk's CBS code, e.g. `WK020207`.")] code: ID,
         #[graphql(
-            desc = "The year `budget` shows when none is asked (default: the current \
-                          year in Arnhem)."
+            desc = "The year `budget` and `initiativeCounts` show when none is asked \
+                          (default: the current year in Arnhem for `budget`, all years for \
+                          `initiativeCounts`)."
         )]
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = Wijk>> {

@@ -125,7 +125,7 @@ pub struct Team {
 #[derive(Clone)]
 pub struct Wijk {
     pub code: WijkCode,
-    /// The year `budget` shows when none is asked (the overview's year).
+    /// The year `budget` and `initiativeCounts` show when none is asked (the overview's year).
     pub year: Option<i32>,
 }
 
