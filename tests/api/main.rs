@@ -21,7 +21,9 @@
 //! - [`ops`]: copy, export (NDJSON and open data) and import;
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
-//! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
+//! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times,
+//!   typed event facts, amounts after a withdrawal, counts per year, `orderBy`, the naming
+//!   scheme and its deprecated old names.
 
 #[macro_use]
 mod helpers;
