@@ -21,9 +21,11 @@
 //! - [`ops`]: copy, export (NDJSON and open data) and import;
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
-//! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
 //! - [`metrics`]: `/metrics` counts what the service did, parsed strictly; it answers while the
 //!   database hangs.
+//! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times,
+//!   typed event facts, amounts after a withdrawal, counts per year, `orderBy`, the naming
+//!   scheme and its deprecated old names.
 
 #[macro_use]
 mod helpers;

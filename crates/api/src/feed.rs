@@ -3,6 +3,7 @@
 //! € 1.250").
 
 use chrono::{DateTime, Utc};
+use wijkpuls_domain::projection::EventFacts;
 use wijkpuls_domain::{CityState, InitiativeId, Recorded, WijkCode};
 use wijkpuls_event_store::RecordedEvent;
 
@@ -12,6 +13,8 @@ pub struct FeedItem {
     /// When the store recorded it (for a back-dated demo or import event, later than the time
     /// it is about, which the projections show).
     pub recorded_at: DateTime<Utc>,
+    /// When it happened: the time the projections show (see [`Recorded::recorded_at`]).
+    pub occurred_at: DateTime<Utc>,
     pub event_type: String,
     pub wijk: Option<WijkCode>,
     pub initiative: Option<InitiativeId>,
@@ -24,6 +27,8 @@ pub struct FeedItem {
     /// Who did it (staff and admins may see this; not the public).
     pub actor: String,
     pub role: String,
+    /// Theme, year, amounts and status after, as data (see [`CityState::event_facts`]).
+    pub facts: EventFacts,
 }
 
 /// Builds the feed line for an event, from the state just after applying it (or a later one).
@@ -34,6 +39,7 @@ pub fn item(state: &CityState, record: &RecordedEvent, recorded: &Recorded) -> F
     FeedItem {
         position: recorded.position,
         recorded_at: record.recorded_at,
+        occurred_at: recorded.recorded_at,
         event_type: record.event_type.clone(),
         wijk: recorded.event.wijk(),
         initiative: recorded.event.initiative_id(),
@@ -42,5 +48,6 @@ pub fn item(state: &CityState, record: &RecordedEvent, recorded: &Recorded) -> F
         summary: state.event_line(&recorded.event),
         actor: record.metadata.actor.clone(),
         role: record.metadata.role.clone(),
+        facts: state.event_facts(&recorded.event, recorded.position),
     }
 }

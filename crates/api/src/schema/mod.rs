@@ -11,7 +11,6 @@ pub mod types;
 use std::sync::Arc;
 
 use async_graphql::{Context, Schema};
-use chrono::Datelike;
 use wijkpuls_event_store::RecordedEvent;
 
 use crate::auth::{Actor, TokenKey};
@@ -67,7 +66,23 @@ pub(crate) fn actor<'a>(ctx: &Context<'a>) -> &'a Actor {
 
 /// The current year in Arnhem (CET at New Year: UTC+1).
 pub fn current_year() -> i32 {
-    (chrono::Utc::now() + chrono::Duration::hours(1)).year()
+    wijkpuls_domain::projection::arnhem_year(chrono::Utc::now())
+}
+
+/// A size argument that was renamed (`limit` and `recent` became `first`): the value of
+/// whichever of the two is given; both at once is refused, unless they agree.
+pub(crate) fn renamed_size(
+    name: &str,
+    value: Option<i32>,
+    old_name: &str,
+    old_value: Option<i32>,
+) -> ApiResult<Option<i32>> {
+    match (value, old_value) {
+        (Some(new), Some(old)) if new != old => Err(crate::error::ApiError::BadInput(format!(
+            "give `{name}` only (`{old_name}` is its old name)"
+        ))),
+        (value, old_value) => Ok(value.or(old_value)),
+    }
 }
 
 /// Public feed lines for records read from the log, named with the current state.

@@ -1,7 +1,7 @@
 //! The queries: wijken, gebieden, initiatives and the city overview, answered from memory.
 
-use async_graphql::{Context, InputObject, Object, ID};
-use wijkpuls_domain::{GebiedCode, InitiativeId, WijkCode};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
+use wijkpuls_domain::{GebiedCode, InitiativeId, InitiativeView, WijkCode};
 
 use super::scalars::{InitiativeStatus, Position, Theme};
 use super::types::{
@@ -143,7 +143,8 @@ impl Query {
             .map(|view| Initiative::for_initiator(view.clone())))
     }
 
-    /// Initiatives, newest first, filtered; pages of at most 100.
+    /// Initiatives, newest first unless `orderBy` says otherwise, filtered; pages of at most
+    /// 100.
     async fn initiatives(
         &self,
         ctx: &Context<'_>,
@@ -153,8 +154,11 @@ impl Query {
         #[graphql(desc = "Which initiatives; all of them when left out.")] filter: Option<
             InitiativeFilter,
         >,
+        #[graphql(desc = "The order (default: newest first, `{ field: SUBMITTED_AT, \
+                          direction: DESC }`); a cursor is valid only in the order it came from.")]
+        order_by: Option<InitiativeOrder>,
     ) -> ApiResult<InitiativeConnection> {
-        initiatives_page(ctx, first, after, filter)
+        initiatives_page_in_order(ctx, first, after, filter, order_by)
     }
 
     /// The whole city for `year` (default: the current year).
@@ -198,12 +202,25 @@ pub fn check_year(year: Option<i32>) -> ApiResult<i32> {
     Ok(wijkpuls_domain::check_year(year)?)
 }
 
+/// A page of initiatives, newest first.
 pub fn initiatives_page(
     ctx: &Context<'_>,
     first: Option<i32>,
     after: Option<String>,
     filter: Option<InitiativeFilter>,
 ) -> ApiResult<InitiativeConnection> {
+    initiatives_page_in_order(ctx, first, after, filter, None)
+}
+
+/// A page of initiatives in `order` (default: newest first).
+pub fn initiatives_page_in_order(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<InitiativeFilter>,
+    order: Option<InitiativeOrder>,
+) -> ApiResult<InitiativeConnection> {
+    let order = order.unwrap_or_default();
     let first = first.unwrap_or(20);
     if !(0..=MAX_PAGE).contains(&first) {
         return Err(ApiError::BadInput(format!(
@@ -227,14 +244,11 @@ pub fn initiatives_page(
     let theme: Option<wijkpuls_domain::Theme> = filter.theme.map(Into::into);
     let words = filter_words(filter.text.as_deref())?;
     let after = after
-        .map(|cursor| {
-            InitiativeId::parse(&cursor)
-                .map_err(|_| ApiError::BadInput("after is not a cursor from this list".into()))
-        })
+        .map(|cursor| Cursor::parse(&cursor, order.field))
         .transpose()?;
 
     let state = app(ctx).live.read();
-    let matching = state.initiatives().rev().filter(|i| {
+    let matching = state.initiatives().enumerate().filter(|(_, i)| {
         wijk.is_none_or(|w| i.wijk == w)
             && gebied.is_none_or(|g| i.gebied == g)
             && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
@@ -248,34 +262,47 @@ pub fn initiatives_page(
                 words.iter().all(|w| haystack.contains(w.as_str()))
             })
     });
-    let mut total = 0u64;
-    let mut seen_cursor = after.is_none();
-    let mut has_previous = false;
-    let mut edges = Vec::new();
-    let mut has_next = false;
-    for view in matching {
-        total += 1;
-        if !seen_cursor {
-            has_previous = true;
-            if Some(view.id) == after {
-                seen_cursor = true;
-            }
-            continue;
-        }
-        if edges.len() < first as usize {
-            edges.push(InitiativeEdge {
-                cursor: view.id.to_string(),
-                node: Initiative::new(view.clone()),
-            });
-        } else {
-            has_next = true;
-        }
+    // Ascending by (key, submission order), then turned round for a descending order: the
+    // submission order breaks ties, so every initiative has one place.
+    let mut ordered: Vec<(i64, usize, &InitiativeView)> = matching
+        .map(|(index, view)| (order.field.key(index, view), index, view))
+        .collect();
+    if order.field != InitiativeOrderField::SubmittedAt {
+        ordered.sort_unstable_by_key(|&(key, index, _)| (key, index));
     }
-    if !seen_cursor {
-        return Err(ApiError::BadInput(
-            "after is not a cursor from this list".into(),
-        ));
+    let descending = order.direction == OrderDirection::Desc;
+    if descending {
+        ordered.reverse();
     }
+    let start = match after {
+        None => 0,
+        Some(cursor) => {
+            // The cursor's initiative must be one of this list; the page goes on after the
+            // place the cursor names (its key then), also if the initiative moved since.
+            let Some(&(now, index, _)) = ordered.iter().find(|(_, _, v)| v.id == cursor.id) else {
+                return Err(ApiError::BadInput(
+                    "after is not a cursor from this list".into(),
+                ));
+            };
+            let place = (cursor.key.unwrap_or(now), index);
+            ordered.partition_point(|&(key, index, _)| {
+                if descending {
+                    (key, index) >= place
+                } else {
+                    (key, index) <= place
+                }
+            })
+        }
+    };
+    let end = ordered.len().min(start + first as usize);
+    let edges: Vec<InitiativeEdge> = ordered[start..end]
+        .iter()
+        .map(|&(key, _, view)| InitiativeEdge {
+            cursor: Cursor::write(order.field, key, view.id),
+            node: Initiative::new(view.clone()),
+        })
+        .collect();
+    let (total, has_previous, has_next) = (ordered.len() as u64, start > 0, end < ordered.len());
     Ok(InitiativeConnection {
         page_info: PageInfo {
             has_next_page: has_next,
@@ -286,4 +313,108 @@ pub fn initiatives_page(
         edges,
         total_count: total,
     })
+}
+
+// Ordering `initiatives` (issue 16): `orderBy`, and cursors that hold their place in each order.
+
+/// How to order initiatives.
+#[derive(InputObject, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InitiativeOrder {
+    /// What to order by.
+    pub field: InitiativeOrderField,
+    /// Ascending (oldest, smallest first) or descending (newest, largest first).
+    pub direction: OrderDirection,
+}
+
+impl Default for InitiativeOrder {
+    /// Newest first.
+    fn default() -> Self {
+        InitiativeOrder {
+            field: InitiativeOrderField::SubmittedAt,
+            direction: OrderDirection::Desc,
+        }
+    }
+}
+
+/// What initiatives can be ordered by. Ties are broken by the order of submission (in the
+/// same direction), so every initiative has one place.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitiativeOrderField {
+    /// When it was submitted (`submittedAt`), in the order the log recorded the submissions.
+    /// Its cursors are the initiatives' ids.
+    SubmittedAt,
+    /// When its last event happened (`updatedAt`). An initiative that changes while you page
+    /// moves in this order: you may see it again, or not at all, in the pages after the change.
+    UpdatedAt,
+    /// What the initiator asked for (`requestedAmount`).
+    RequestedAmount,
+}
+
+/// Which way to order.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderDirection {
+    /// Ascending: oldest or smallest first.
+    Asc,
+    /// Descending: newest or largest first.
+    Desc,
+}
+
+impl InitiativeOrderField {
+    /// The initiative's sort key: its place in submission order (`index`), its last change in
+    /// microseconds, or its requested amount in cents.
+    fn key(self, index: usize, view: &InitiativeView) -> i64 {
+        match self {
+            InitiativeOrderField::SubmittedAt => index as i64,
+            InitiativeOrderField::UpdatedAt => view.updated_at.timestamp_micros(),
+            InitiativeOrderField::RequestedAmount => view.requested_amount.cents(),
+        }
+    }
+
+    /// The cursor's tag for an order whose key can change or is not the id's own.
+    fn tag(self) -> Option<&'static str> {
+        match self {
+            InitiativeOrderField::SubmittedAt => None,
+            InitiativeOrderField::UpdatedAt => Some("updatedAt"),
+            InitiativeOrderField::RequestedAmount => Some("requestedAmount"),
+        }
+    }
+}
+
+/// A place in an ordered list of initiatives: the initiative, and its sort key when the page
+/// was given (none for submission order, where the id says it all).
+struct Cursor {
+    key: Option<i64>,
+    id: InitiativeId,
+}
+
+impl Cursor {
+    /// `id` in submission order, as before there were orders; `tag:key:id` in the others.
+    fn write(field: InitiativeOrderField, key: i64, id: InitiativeId) -> String {
+        match field.tag() {
+            None => id.to_string(),
+            Some(tag) => format!("{tag}:{key}:{id}"),
+        }
+    }
+
+    fn parse(text: &str, field: InitiativeOrderField) -> ApiResult<Cursor> {
+        let refused = || ApiError::BadInput("after is not a cursor from this list".into());
+        let (key, id) = match field.tag() {
+            None => (None, text),
+            Some(tag) => {
+                let mut parts = text.splitn(3, ':');
+                let (Some(found), Some(key), Some(id)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(refused());
+                };
+                if found != tag {
+                    return Err(refused());
+                }
+                (Some(key.parse::<i64>().map_err(|_| refused())?), id)
+            }
+        };
+        Ok(Cursor {
+            key,
+            id: InitiativeId::parse(id).map_err(|_| refused())?,
+        })
+    }
 }

@@ -134,7 +134,7 @@ pub enum InitiativeStatus {
     Rejected,
     /// Its initiator or staff withdrew it (`withdrawnBy`); a funded amount returned to the line.
     Withdrawn,
-    /// An individual (care) question, referred to a sociaal wijkteam (`referredTo`).
+    /// An individual (care) question, referred to a sociaal wijkteam (`sociaalWijkteam`).
     Referred,
 }
 
@@ -170,4 +170,72 @@ pub enum WithdrawnBy {
     Initiator,
     /// Staff of the gebied (or an admin).
     Staff,
+}
+
+/// What kind of event it is: the event types of the log, as `EventRecord.type` and
+/// `HistoryEntry.type` spell them in CamelCase (`INITIATIVE_FUNDED` is `InitiativeFunded`).
+/// New kinds may be added: show `summary` for one you do not know.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The municipality and where its list of wijken came from: the log's first event.
+    MunicipalityRegistered,
+    /// A gebied (wijkprogramma) with its team Leefomgeving.
+    GebiedRegistered,
+    /// A wijk, in its gebied.
+    WijkRegistered,
+    /// A gebied's team Leefomgeving got new contact details.
+    TeamContactChanged,
+    /// A budget line's allocation was set (`amount`: the new allocated amount).
+    BudgetAllocated,
+    /// An initiative was submitted (`amount`: what it asks for).
+    InitiativeSubmitted,
+    /// An initiative was connected with another one, an organisation or a person.
+    InitiativeConnected,
+    /// An amount was committed to an initiative (`amount`: the funded amount).
+    InitiativeFunded,
+    /// A funded initiative reported its result (`amount`: what was spent; `returnedAmount`:
+    /// the rest, back to the line).
+    InitiativeCompleted,
+    /// Staff rejected an initiative.
+    InitiativeRejected,
+    /// An individual (care) question was referred to a sociaal wijkteam.
+    InitiativeReferred,
+    /// An initiative was withdrawn (`amount` and `returnedAmount`: what went back to the line,
+    /// if it was funded).
+    InitiativeWithdrawn,
+    /// The initiator's personal data was erased.
+    InitiatorDataErased,
+}
+
+impl EventType {
+    /// The kind of the event type named `name` (`"InitiativeFunded"`), if it is one.
+    pub fn from_name(name: &str) -> Option<EventType> {
+        use EventType::*;
+        Some(match name {
+            "MunicipalityRegistered" => MunicipalityRegistered,
+            "GebiedRegistered" => GebiedRegistered,
+            "WijkRegistered" => WijkRegistered,
+            "TeamContactChanged" => TeamContactChanged,
+            "BudgetAllocated" => BudgetAllocated,
+            "InitiativeSubmitted" => InitiativeSubmitted,
+            "InitiativeConnected" => InitiativeConnected,
+            "InitiativeFunded" => InitiativeFunded,
+            "InitiativeCompleted" => InitiativeCompleted,
+            "InitiativeRejected" => InitiativeRejected,
+            "InitiativeReferred" => InitiativeReferred,
+            "InitiativeWithdrawn" => InitiativeWithdrawn,
+            "InitiatorDataErased" => InitiatorDataErased,
+            _ => return None,
+        })
+    }
+
+    /// The kind of an event type name the log holds; a name the log cannot hold is an internal
+    /// error (the codec decoded the event by this name).
+    pub fn of(name: &str) -> crate::error::ApiResult<EventType> {
+        EventType::from_name(name).ok_or_else(|| {
+            crate::error::ApiError::Internal(std::sync::Arc::new(anyhow::anyhow!(
+                "event type {name:?} has no EventType"
+            )))
+        })
+    }
 }

@@ -29,8 +29,9 @@ impl Subscription {
         ctx: &Context<'_>,
         #[graphql(desc = "The wijk's CBS code, e.g. `WK020207`.")] code: ID,
         #[graphql(
-            desc = "The year `budget` shows when none is asked (default: the current \
-                          year in Arnhem)."
+            desc = "The year `budget` and `initiativeCounts` show when none is asked \
+                          (default: the current year in Arnhem for `budget`, all years for \
+                          `initiativeCounts`)."
         )]
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = Wijk>> {
@@ -121,12 +122,19 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            default = 10,
             validator(minimum = 0, maximum = 50),
-            desc = "How many of the latest lines to send first: 0 to 50."
+            desc = "How many of the latest lines to send first: 0 to 50 (default 10)."
         )]
-        recent: i32,
-    ) -> impl Stream<Item = EventRecord> {
+        first: Option<i32>,
+        #[graphql(
+            validator(minimum = 0, maximum = 50),
+            desc = "How many of the latest lines to send first: 0 to 50 (the old name of \
+                    `first`).",
+            deprecation = "Use `first` instead."
+        )]
+        recent: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = EventRecord>> {
+        let recent = super::renamed_size("first", first, "recent", recent)?.unwrap_or(10);
         let app = app(ctx);
         let feed = app.live.feed();
         let backlog = app.live.recent();
@@ -147,7 +155,7 @@ impl Subscription {
                 }
             }
         });
-        stream::iter(first).chain(live)
+        Ok(stream::iter(first).chain(live))
     }
 }
 

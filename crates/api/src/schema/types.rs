@@ -9,7 +9,7 @@ use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
 
 use super::scalars::{
-    Channel, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
+    Channel, EventType, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
 };
 use super::{actor, app, current_year};
 use crate::error::{ApiError, ApiResult};
@@ -73,7 +73,9 @@ impl From<&domain::BudgetSummary> for Budget {
     }
 }
 
-/// How many initiatives are in each status now, of all years.
+/// How many initiatives are in each status now. Which initiatives: those of one year (an
+/// initiative belongs to the year, in Arnhem, it was submitted in) or of all years, as the
+/// field giving the counts says.
 #[derive(SimpleObject, Clone, Copy)]
 pub struct StatusCounts {
     /// Initiatives in status `SUBMITTED`.
@@ -123,7 +125,7 @@ pub struct Team {
 #[derive(Clone)]
 pub struct Wijk {
     pub code: WijkCode,
-    /// The year `budget` shows when none is asked (the overview's year).
+    /// The year `budget` and `initiativeCounts` show when none is asked (the overview's year).
     pub year: Option<i32>,
 }
 
@@ -180,12 +182,19 @@ impl Wijk {
             .unwrap_or_default()
     }
 
-    /// How many of the wijk's initiatives are in each status.
-    async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
-        app(ctx).live.read().wijk_counts(&self.code).into()
+    /// How many of the wijk's initiatives are in each status: those submitted in `year`
+    /// (default: the year asked of the city overview, else all years).
+    async fn initiative_counts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Count only initiatives submitted in this year (in Arnhem).")]
+        year: Option<i32>,
+    ) -> ApiResult<StatusCounts> {
+        let year = counts_year(year, self.year)?;
+        Ok(app(ctx).live.read().wijk_counts_in(&self.code, year).into())
     }
 
-    /// The wijk's initiatives, newest first, a page at a time.
+    /// The wijk's initiatives, newest first unless `orderBy` says otherwise, a page at a time.
     async fn initiatives(
         &self,
         ctx: &Context<'_>,
@@ -195,13 +204,18 @@ impl Wijk {
         #[graphql(desc = "Only initiatives in any of these statuses.")] status: Option<
             Vec<InitiativeStatus>,
         >,
+        #[graphql(
+            desc = "The order (default: newest first); a cursor is valid only in the \
+                          order it came from."
+        )]
+        order_by: Option<super::query::InitiativeOrder>,
     ) -> ApiResult<InitiativeConnection> {
         let filter = super::query::InitiativeFilter {
             wijk: Some(ID(self.code.to_string())),
             status,
             ..Default::default()
         };
-        super::query::initiatives_page(ctx, first, after, Some(filter))
+        super::query::initiatives_page_in_order(ctx, first, after, Some(filter), order_by)
     }
 }
 
@@ -270,9 +284,20 @@ impl Gebied {
         Budget::from(&app(ctx).live.read().gebied_budget(&self.code, year))
     }
 
-    /// How many of its wijken's initiatives are in each status.
-    async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
-        app(ctx).live.read().gebied_counts(&self.code).into()
+    /// How many of its wijken's initiatives are in each status: those submitted in `year`
+    /// (default: the year asked of the city overview, else all years).
+    async fn initiative_counts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Count only initiatives submitted in this year (in Arnhem).")]
+        year: Option<i32>,
+    ) -> ApiResult<StatusCounts> {
+        let year = counts_year(year, self.year)?;
+        Ok(app(ctx)
+            .live
+            .read()
+            .gebied_counts_in(&self.code, year)
+            .into())
     }
 }
 
@@ -304,9 +329,10 @@ impl CityOverview {
         Budget::from(&app(ctx).live.read().city_budget(self.year))
     }
 
-    /// How many of the city's initiatives are in each status.
+    /// How many of the city's initiatives of the overview's year (submitted in it, in
+    /// Arnhem) are in each status.
     async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
-        app(ctx).live.read().city_counts().into()
+        app(ctx).live.read().city_counts_in(Some(self.year)).into()
     }
 
     /// Every gebied, ordered by code, with budgets of the overview's year.
@@ -340,19 +366,25 @@ impl CityOverview {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            default = 10,
             validator(minimum = 1, maximum = 50),
-            desc = "How many lines: 1 to 50."
+            desc = "How many lines: 1 to 50 (default 10)."
         )]
-        limit: i32,
-    ) -> Vec<EventRecord> {
+        first: Option<i32>,
+        #[graphql(
+            validator(minimum = 1, maximum = 50),
+            desc = "How many lines: 1 to 50 (the old name of `first`).",
+            deprecation = "Use `first` instead."
+        )]
+        limit: Option<i32>,
+    ) -> ApiResult<Vec<EventRecord>> {
+        let first = super::renamed_size("first", first, "limit", limit)?.unwrap_or(10);
         let mut recent = app(ctx).live.recent();
         recent.reverse();
-        recent
+        Ok(recent
             .into_iter()
-            .take(limit as usize)
+            .take(first as usize)
             .map(EventRecord)
-            .collect()
+            .collect())
     }
 }
 
@@ -378,6 +410,14 @@ impl Initiative {
             view: Arc::new(view),
             opened_by_initiator: true,
         }
+    }
+
+    /// The sociaal wijkteam it was referred to (`sociaalWijkteam`, formerly `referredTo`).
+    fn referral_team(&self) -> Option<&str> {
+        self.view
+            .referral
+            .as_ref()
+            .map(|r| r.sociaal_wijkteam.as_str())
     }
 }
 
@@ -433,9 +473,12 @@ impl Initiative {
         self.view.requested_amount.into()
     }
 
-    /// What was committed from the budget line, once funded.
+    /// What it was given from the budget line: the funded amount once funded, also after
+    /// completion (of which `spentAmount` was spent and `returnedAmount` went back); `"0.00"`
+    /// after a withdrawal, which gave all of it back (`returnedAmount`); `null` when never
+    /// funded. The amount funded at the time is in `history` (`INITIATIVE_FUNDED`).
     async fn funded_amount(&self) -> Option<Money> {
-        self.view.funded_amount.map(Money)
+        self.view.funded_amount_now().map(Money)
     }
 
     /// The budget year it was funded from.
@@ -446,6 +489,13 @@ impl Initiative {
     /// What was reported spent on completion.
     async fn spent_amount(&self) -> Option<Money> {
         self.view.spent_amount.map(Money)
+    }
+
+    /// What went back to the budget line: on completion the funded amount less what was
+    /// spent (may be `"0.00"`), on a withdrawal after funding all of the funded amount; `null`
+    /// before either and when it was never funded.
+    async fn returned_amount(&self) -> Option<Money> {
+        self.view.returned_amount.map(Money)
     }
 
     /// The completion report.
@@ -459,11 +509,14 @@ impl Initiative {
     }
 
     /// The sociaal wijkteam it was referred to.
+    #[graphql(deprecation = "Use `sociaalWijkteam` instead (the name the input uses).")]
     async fn referred_to(&self) -> Option<&str> {
-        self.view
-            .referral
-            .as_ref()
-            .map(|r| r.sociaal_wijkteam.as_str())
+        self.referral_team()
+    }
+
+    /// The sociaal wijkteam it was referred to (as `referInitiative`'s input names it).
+    async fn sociaal_wijkteam(&self) -> Option<&str> {
+        self.referral_team()
     }
 
     /// When it was submitted.
@@ -534,22 +587,27 @@ impl Initiative {
                     }
                 },
                 at: c.at.into(),
+                connected_at: c.at.into(),
             });
         }
         Ok(links)
     }
 
     /// What happened, oldest first, without personal data.
-    async fn history(&self) -> Vec<HistoryEntry> {
+    async fn history(&self) -> ApiResult<Vec<HistoryEntry>> {
         self.view
             .history
             .iter()
-            .map(|h| HistoryEntry {
-                position: Position(h.position),
-                at: h.at.into(),
-                event_type: h.event_type.to_owned(),
-                status: h.status_after.into(),
-                summary: h.summary(),
+            .map(|h| {
+                Ok(HistoryEntry {
+                    position: Position(h.position),
+                    at: h.at.into(),
+                    occurred_at: h.at.into(),
+                    kind: EventType::of(h.event_type)?,
+                    event_type: h.event_type.to_owned(),
+                    status: h.status_after.into(),
+                    summary: h.summary(),
+                })
             })
             .collect()
     }
@@ -627,7 +685,10 @@ pub struct InitiativeLink {
     /// erasure).
     pub note: Option<String>,
     /// When the connection was made.
+    #[graphql(deprecation = "Use `connectedAt` instead.")]
     pub at: Timestamp,
+    /// When the connection was made.
+    pub connected_at: Timestamp,
 }
 
 #[ComplexObject]
@@ -661,11 +722,16 @@ pub struct HistoryEntry {
     /// The event's position in the log.
     pub position: Position,
     /// When it happened.
+    #[graphql(deprecation = "Use `occurredAt` instead.")]
     pub at: Timestamp,
+    /// When it happened.
+    pub occurred_at: Timestamp,
     /// The event type, one of the values listed at `EventRecord.type` (here only
     /// `Initiative…` and `InitiatorDataErased`).
-    #[graphql(name = "type")]
+    #[graphql(name = "type", deprecation = "Use `kind` instead.")]
     pub event_type: String,
+    /// What kind of event it is (here only `INITIATIVE_…` and `INITIATOR_DATA_ERASED`).
+    pub kind: EventType,
     /// The status after this event.
     pub status: InitiativeStatus,
     /// What happened, in Dutch.
@@ -731,7 +797,7 @@ impl EventRecord {
     /// `InitiativeFunded`, `InitiativeCompleted`, `InitiativeRejected`, `InitiativeReferred`,
     /// `InitiativeWithdrawn`, `InitiatorDataErased`. New types may be added: show `summary` for
     /// one you do not know.
-    #[graphql(name = "type")]
+    #[graphql(name = "type", deprecation = "Use `kind` instead.")]
     async fn event_type(&self) -> &str {
         &self.0.event_type
     }
@@ -760,6 +826,73 @@ impl EventRecord {
     async fn actor(&self, ctx: &Context<'_>) -> Option<String> {
         policy::may_see_event_actors(actor(ctx)).then(|| self.0.actor.clone())
     }
+
+    // The event's facts as data (issue 16), beside `summary`.
+
+    /// What kind of event it is.
+    async fn kind(&self) -> ApiResult<EventType> {
+        EventType::of(&self.0.event_type)
+    }
+
+    /// When it happened (for demo data and imports earlier than `recordedAt`); the time
+    /// the initiative's `history` and the projections show.
+    async fn occurred_at(&self) -> Timestamp {
+        self.0.occurred_at.into()
+    }
+
+    /// The initiative it concerns, if one, as it is now (public, like every initiative; its
+    /// personal data as `Initiative.initiator` allows).
+    async fn initiative(&self, ctx: &Context<'_>) -> Option<Initiative> {
+        let id = self.0.initiative?;
+        app(ctx)
+            .live
+            .read()
+            .initiative(&id)
+            .cloned()
+            .map(Initiative::new)
+    }
+
+    /// The theme: of the budget line (`BUDGET_ALLOCATED`) or of the initiative; `null` for
+    /// other events.
+    async fn theme(&self) -> Option<Theme> {
+        self.0.facts.theme.map(Into::into)
+    }
+
+    /// The year it counts in: for an event that moves money (`BUDGET_ALLOCATED`,
+    /// `INITIATIVE_FUNDED`, `INITIATIVE_COMPLETED`, an `INITIATIVE_WITHDRAWN` that gave money
+    /// back) the budget line's year; for an initiative's other events the year it belongs to
+    /// (submitted in, in Arnhem); `null` for registrations and team contacts.
+    async fn year(&self) -> Option<i32> {
+        self.0.facts.year
+    }
+
+    /// The amount the event is about: the line's new allocation (`BUDGET_ALLOCATED`), the
+    /// requested amount (`INITIATIVE_SUBMITTED`), the funded amount (`INITIATIVE_FUNDED`), what
+    /// was spent (`INITIATIVE_COMPLETED`), what went back to the line (`INITIATIVE_WITHDRAWN`
+    /// after funding); `null` for other events.
+    async fn amount(&self) -> Option<Money> {
+        self.0.facts.amount.map(Money)
+    }
+
+    /// What went back to the budget line: the funded amount less what was spent
+    /// (`INITIATIVE_COMPLETED`, may be `"0.00"`) or all of it (`INITIATIVE_WITHDRAWN` after
+    /// funding); `null` for other events.
+    async fn returned_amount(&self) -> Option<Money> {
+        self.0.facts.returned.map(Money)
+    }
+
+    /// The initiative's status just after the event; `null` for events of no initiative.
+    async fn status_after(&self) -> Option<InitiativeStatus> {
+        self.0.facts.status_after.map(Into::into)
+    }
+}
+
+/// The year counts are for: the year asked, else the overview's, else `None` (all years).
+fn counts_year(asked: Option<i32>, overview: Option<i32>) -> ApiResult<Option<i32>> {
+    asked
+        .or(overview)
+        .map(|year| Ok(wijkpuls_domain::check_year(year)?))
+        .transpose()
 }
 
 /// An initiative's change, as `initiativeEvents` sends it.

@@ -169,6 +169,10 @@ impl CityState {
         }
         let view = InitiativeView::submitted(e, wijk.gebied, at);
         wijk.counts.enter(view.status);
+        wijk.counts_by_year
+            .entry(view.year())
+            .or_default()
+            .enter(view.status);
         wijk.initiatives.push(e.id);
         self.index.insert(e.id, self.initiatives.len());
         self.initiatives.push(view);
@@ -262,6 +266,9 @@ impl CityState {
             if let Some(wijk) = self.wijken.get_mut(&view.wijk) {
                 wijk.counts.leave(before);
                 wijk.counts.enter(after);
+                let of_year = wijk.counts_by_year.entry(view.year()).or_default();
+                of_year.leave(before);
+                of_year.enter(after);
             }
         }
         true
@@ -398,6 +405,33 @@ impl CityState {
         let mut counts = StatusCounts::default();
         for wijk in self.wijken.values() {
             counts.add(&wijk.counts);
+        }
+        counts
+    }
+
+    /// Initiatives per status in a wijk, of `year` (submitted in it) or, for `None`, of all
+    /// years.
+    pub fn wijk_counts_in(&self, wijk: &WijkCode, year: Option<i32>) -> StatusCounts {
+        self.wijken
+            .get(wijk)
+            .map(|w| w.counts_in(year))
+            .unwrap_or_default()
+    }
+
+    /// Initiatives per status in a gebied's wijken, of `year` or of all years.
+    pub fn gebied_counts_in(&self, gebied: &GebiedCode, year: Option<i32>) -> StatusCounts {
+        let mut counts = StatusCounts::default();
+        for wijk in self.wijken_of(gebied) {
+            counts.add(&wijk.counts_in(year));
+        }
+        counts
+    }
+
+    /// Initiatives per status in the whole city, of `year` or of all years.
+    pub fn city_counts_in(&self, year: Option<i32>) -> StatusCounts {
+        let mut counts = StatusCounts::default();
+        for wijk in self.wijken.values() {
+            counts.add(&wijk.counts_in(year));
         }
         counts
     }

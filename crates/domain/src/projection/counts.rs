@@ -1,6 +1,14 @@
 //! How many initiatives are in each status: per wijk, rolled up per gebied and for the city.
 
+use chrono::{DateTime, Datelike, Duration, Utc};
+
 use crate::status::InitiativeStatus;
+
+/// The calendar year in Arnhem at `time`. New Year falls in winter time (CET, UTC+1), so
+/// adding one hour is exact at the year's boundaries whatever the season.
+pub fn arnhem_year(time: DateTime<Utc>) -> i32 {
+    (time + Duration::hours(1)).year()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatusCounts([u64; 7]);

@@ -41,6 +41,9 @@ pub struct InitiativeView {
     pub funded_line: Option<BudgetLineKey>,
     /// What was reported spent on completion.
     pub spent_amount: Option<Money>,
+    /// What went back to the budget line: on completion the funded amount less what was spent,
+    /// on a withdrawal after funding all of it. `None` while nothing could go back.
+    pub returned_amount: Option<Money>,
     /// Links to other initiatives (both ways) and to organisations or persons, in order.
     pub connections: Vec<ConnectionView>,
     pub history: Vec<HistoryEntry>,
@@ -170,6 +173,7 @@ impl InitiativeView {
             funded_amount: None,
             funded_line: None,
             spent_amount: None,
+            returned_amount: None,
             connections: Vec::new(),
             history: Vec::with_capacity(4),
             initiator: Some(e.initiator.clone()),
@@ -195,6 +199,22 @@ impl InitiativeView {
             },
         );
         view
+    }
+
+    /// The year the initiative belongs to: the year (in Arnhem) it was submitted in. Counts
+    /// per year ([`crate::StatusCounts`] of a year) count it in this one.
+    pub fn year(&self) -> i32 {
+        super::counts::arnhem_year(self.submitted_at)
+    }
+
+    /// What it holds or used of the budget line: the funded amount while funded and after
+    /// completion (of which `spent_amount` was spent and `returned_amount` went back); zero
+    /// after a withdrawal, which gave all of it back; `None` when never funded.
+    pub fn funded_amount_now(&self) -> Option<Money> {
+        match self.status {
+            InitiativeStatus::Withdrawn => self.funded_amount.map(|_| Money::ZERO),
+            _ => self.funded_amount,
+        }
     }
 
     /// Adds a history entry with the current status and marks the view updated.
@@ -255,6 +275,7 @@ impl InitiativeView {
     pub(crate) fn completed(&mut self, e: &InitiativeCompleted, at: At) {
         self.status = InitiativeStatus::Completed;
         self.spent_amount = Some(e.spent);
+        self.returned_amount = Some(e.funded.saturating_sub(e.spent));
         self.completed_at = Some(at.time);
         self.report = Some(e.report.clone());
         self.record(
@@ -302,6 +323,7 @@ impl InitiativeView {
             by: e.by,
             reason: e.reason.clone(),
         });
+        self.returned_amount = e.returned.map(|r| r.amount);
         self.record(
             at,
             "InitiativeWithdrawn",

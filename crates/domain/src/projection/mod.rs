@@ -11,6 +11,7 @@
 mod budget;
 mod city;
 mod counts;
+mod facts;
 mod initiative;
 mod lines;
 mod place;
@@ -18,7 +19,8 @@ mod touched;
 
 pub use budget::{BudgetSummary, ThemeLines};
 pub use city::CityState;
-pub use counts::StatusCounts;
+pub use counts::{arnhem_year, StatusCounts};
+pub use facts::EventFacts;
 pub use initiative::{
     ConnectedWith, ConnectionDirection, ConnectionView, HistoryDetail, HistoryEntry,
     InitiativeView, Referral, Withdrawal,

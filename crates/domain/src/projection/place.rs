@@ -35,6 +35,8 @@ pub struct WijkView {
     pub name: PlaceName,
     pub gebied: GebiedCode,
     pub counts: StatusCounts,
+    /// The same per year an initiative belongs to: the year (in Arnhem) it was submitted in.
+    pub counts_by_year: BTreeMap<i32, StatusCounts>,
     /// Its initiatives, in the order they were submitted.
     pub initiatives: Vec<InitiativeId>,
     pub(crate) budgets: BTreeMap<i32, ThemeLines>,
@@ -47,8 +49,17 @@ impl WijkView {
             name,
             gebied,
             counts: StatusCounts::default(),
+            counts_by_year: BTreeMap::new(),
             initiatives: Vec::new(),
             budgets: BTreeMap::new(),
+        }
+    }
+
+    /// Its initiatives of `year` (submitted in it) per status; of all years for `None`.
+    pub fn counts_in(&self, year: Option<i32>) -> StatusCounts {
+        match year {
+            None => self.counts,
+            Some(year) => self.counts_by_year.get(&year).copied().unwrap_or_default(),
         }
     }
 
