@@ -35,8 +35,8 @@
     wijken { code name budget(year: $year) { ${BUDGET} } initiativeCounts { ${COUNTS} } }
   }
 }`;
-  const TICKER_QUERY = `subscription Ticker($recent: Int!) {
-  publicEvents(recent: $recent) { position type recordedAt summary }
+  const TICKER_QUERY = `subscription Ticker($first: Int!) {
+  publicEvents(first: $first) { position kind occurredAt summary }
 }`;
 
   // ---------------------------------------------------------------- formatting (Dutch)
@@ -373,9 +373,9 @@
     if (ticker.shown.has(event.position)) return;
     const item = el('li', 'ticker-item');
     item.dataset.position = event.position;
-    item.dataset.type = event.type;
-    const time = el('time', 'ticker-time', when(event.recordedAt));
-    time.dateTime = event.recordedAt;
+    item.dataset.kind = event.kind;
+    const time = el('time', 'ticker-time', when(event.occurredAt));
+    time.dateTime = event.occurredAt;
     item.append(time, el('span', 'ticker-text', event.summary));
     // Newest on top; keep the list in position order even if lines come out of order.
     const after = [...ticker.list.children].find((li) => BigInt(li.dataset.position) < position);
@@ -414,7 +414,7 @@
     },
     {
       name: 'ticker',
-      payload: () => ({ query: TICKER_QUERY, variables: { recent: TICKER_LINES } }),
+      payload: () => ({ query: TICKER_QUERY, variables: { first: TICKER_LINES } }),
       next: (data) => addEvent(data.publicEvents),
       start: () => {
         ticker.replacing = true;

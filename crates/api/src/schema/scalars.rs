@@ -239,3 +239,25 @@ impl EventType {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new domain event without its `EventType` would make `kind` an internal error on every
+    /// list that shows it: the two lists must name the same types.
+    #[test]
+    fn every_domain_event_type_has_an_event_type() {
+        for name in domain::events::DomainEvent::TYPES {
+            assert!(
+                EventType::from_name(name).is_some(),
+                "{name} has no EventType value"
+            );
+        }
+        assert_eq!(
+            domain::events::DomainEvent::TYPES.len(),
+            <EventType as async_graphql::resolver_utils::EnumType>::items().len(),
+            "EventType has a value no domain event has"
+        );
+    }
+}
