@@ -15,6 +15,7 @@ mod initiative;
 mod lines;
 mod place;
 mod touched;
+mod trends;
 
 pub use budget::{BudgetSummary, ThemeLines};
 pub use city::CityState;
@@ -25,3 +26,6 @@ pub use initiative::{
 };
 pub use place::{GebiedView, MunicipalityView, WijkView};
 pub use touched::Touched;
+pub use trends::{
+    amsterdam, local_month, quantile, LeadTime, LeadTimes, MonthTrend, TrendScope, YearTrends,
+};
