@@ -22,6 +22,7 @@
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 //! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
+//! - [`trends`]: `trends` and `trendsUpdated`: months and lead times on a back-dated log.
 
 #[macro_use]
 mod helpers;
@@ -43,4 +44,5 @@ mod queries;
 mod request_ids;
 mod schema_file;
 mod subscriptions;
+mod trends;
 mod verify;
