@@ -6,7 +6,8 @@
 //! commands against. Folding a prefix of the log (up to a position or a moment) gives the state
 //! at that time. The same state tells what an event touched ([`CityState::touched_by`]) and
 //! writes the Dutch lines about events (`lines`: [`CityState::event_line`] and
-//! [`HistoryEntry::summary`]).
+//! [`HistoryEntry::summary`]). It keeps per-month buckets and lead-time samples as it goes, so
+//! [`CityState::trends`] answers a year without reading the log (`trends`).
 
 mod budget;
 mod city;

@@ -146,14 +146,16 @@ pub fn quantile(samples: &mut [u32], p: f64) -> Option<f64> {
 /// Arnhem's local time at `t`: UTC+2 from the last Sunday of March 01:00 UTC to the last Sunday
 /// of October 01:00 UTC, UTC+1 otherwise (Europe/Amsterdam under the EU rule since 1996).
 pub fn amsterdam(t: DateTime<Utc>) -> chrono::NaiveDateTime {
-    let year = t.year();
+    // Only March and October need the switch's day; the fold asks this for every event.
     let switch = |month| {
-        last_sunday(year, month)
+        last_sunday(t.year(), month)
             .and_hms_opt(1, 0, 0)
             .map(|d| d.and_utc())
     };
-    let summer = match (switch(3), switch(10)) {
-        (Some(start), Some(end)) => t >= start && t < end,
+    let summer = match t.month() {
+        4..=9 => true,
+        3 => switch(3).is_some_and(|start| t >= start),
+        10 => switch(10).is_some_and(|end| t < end),
         _ => false,
     };
     (t + Duration::hours(if summer { 2 } else { 1 })).naive_utc()
@@ -271,11 +273,10 @@ impl CityState {
 
     /// Adds an event just applied to the buckets (see the module docs).
     pub(super) fn observe_trends(&mut self, before: Before, recorded: &Recorded) {
-        let at = local_month(recorded.recorded_at);
-        let time = recorded.recorded_at;
         let prior = match before {
             Before::Nothing => return,
             Before::Allocation(old) => {
+                let at = local_month(recorded.recorded_at);
                 if let DomainEvent::BudgetAllocated(e) = &recorded.event {
                     if self.wijk(&e.line.wijk).is_some() {
                         self.trends.flows(&e.line, at).allocated +=
@@ -299,6 +300,8 @@ impl CityState {
         let Some(view) = self.initiative(&id) else {
             return;
         };
+        let time = recorded.recorded_at;
+        let at = local_month(time);
         let (wijk, theme, status) = (view.wijk, view.theme, view.status);
         let since_submitted = (time - view.submitted_at).num_seconds();
         let since_funded = view.funded_at.map(|f| (time - f).num_seconds());
