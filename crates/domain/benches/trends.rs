@@ -34,7 +34,7 @@ fn large_log(target: usize) -> (Vec<Recorded>, CityState) {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .expect("a date")
         .and_utc();
-    let mut record =
+    let record =
         |state: &mut CityState, records: &mut Vec<Recorded>, command: Command, at| -> bool {
             match decide(state, command) {
                 Ok(decision) => {
