@@ -464,32 +464,18 @@ mod tests {
 
     #[test]
     fn arnhem_switches_to_summer_time_on_the_last_sundays_of_march_and_october() {
-        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
-        assert_eq!(
-            amsterdam(utc(2026, 3, 29, 0, 59)).to_string(),
-            "2026-03-29 01:59:00"
-        );
-        assert_eq!(
-            amsterdam(utc(2026, 3, 29, 1, 0)).to_string(),
-            "2026-03-29 03:00:00"
-        );
-        assert_eq!(
-            amsterdam(utc(2026, 10, 25, 0, 59)).to_string(),
-            "2026-10-25 02:59:00"
-        );
-        assert_eq!(
-            amsterdam(utc(2026, 10, 25, 1, 0)).to_string(),
-            "2026-10-25 02:00:00"
-        );
-        // 2025: 30 March and 26 October.
-        assert_eq!(
-            amsterdam(utc(2025, 3, 30, 1, 0)).to_string(),
-            "2025-03-30 03:00:00"
-        );
-        assert_eq!(
-            amsterdam(utc(2025, 10, 26, 0, 30)).to_string(),
-            "2025-10-26 02:30:00"
-        );
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC; 2025: 30 March
+        // and 26 October.
+        for (utc, local) in [
+            (utc(2026, 3, 29, 0, 59), "2026-03-29 01:59:00"),
+            (utc(2026, 3, 29, 1, 0), "2026-03-29 03:00:00"),
+            (utc(2026, 10, 25, 0, 59), "2026-10-25 02:59:00"),
+            (utc(2026, 10, 25, 1, 0), "2026-10-25 02:00:00"),
+            (utc(2025, 3, 30, 1, 0), "2025-03-30 03:00:00"),
+            (utc(2025, 10, 26, 0, 30), "2025-10-26 02:30:00"),
+        ] {
+            assert_eq!(amsterdam(utc).to_string(), local, "{utc}");
+        }
     }
 
     #[test]
