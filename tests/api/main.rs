@@ -26,6 +26,7 @@
 //! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times,
 //!   typed event facts, amounts after a withdrawal, counts per year, `orderBy`, the naming
 //!   scheme and its deprecated old names.
+//! - [`trends`]: `trends` and `trendsUpdated`: months and lead times on a back-dated log.
 
 #[macro_use]
 mod helpers;
@@ -48,4 +49,5 @@ mod queries;
 mod request_ids;
 mod schema_file;
 mod subscriptions;
+mod trends;
 mod verify;

@@ -6,6 +6,7 @@ pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
+pub mod trends;
 pub mod types;
 
 use std::sync::Arc;

@@ -171,6 +171,25 @@ impl Query {
         })
     }
 
+    /// A year month by month (submitted, funded, completed, rejected, referred, withdrawn; the
+    /// budget's allocated, committed, spent and remaining) and its lead times, for the city, a
+    /// gebied or a wijk, and optionally one theme. Months in Arnhem's time.
+    async fn trends(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The year: 2000 to 2100.")] year: i32,
+        #[graphql(desc = "Only this wijk (CBS code, `WK020207`); all zero for an unknown one.")]
+        wijk: Option<ID>,
+        #[graphql(
+            desc = "Only this gebied's wijken (`W2`); all zero for an unknown one. With `wijk`, \
+                    it must be the wijk's gebied."
+        )]
+        gebied: Option<ID>,
+        #[graphql(desc = "Only this theme.")] theme: Option<Theme>,
+    ) -> ApiResult<super::trends::Trends> {
+        super::trends::trends(ctx, year, wijk, gebied, theme)
+    }
+
     /// Events after `after` (default: the start), oldest first, at most `first` (≤ 500).
     async fn events(
         &self,

@@ -57,6 +57,24 @@ impl Subscription {
         Ok(WatchStream::new(app(ctx).live.city_changes()).map(move |_| CityOverview { year }))
     }
 
+    /// A year's trends (as the `trends` query), now and after every change to them.
+    async fn trends_updated(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The year: 2000 to 2100.")] year: i32,
+        #[graphql(desc = "Only this wijk (CBS code, `WK020207`); it must exist.")] wijk: Option<ID>,
+        #[graphql(
+            desc = "Only this gebied's wijken (`W2`); it must exist. With `wijk`, it must be \
+                    the wijk's gebied."
+        )]
+        gebied: Option<ID>,
+        #[graphql(desc = "Only this theme.")] theme: Option<super::scalars::Theme>,
+    ) -> async_graphql::Result<impl Stream<Item = super::trends::Trends>> {
+        Ok(super::trends::trends_updated(
+            ctx, year, wijk, gebied, theme,
+        )?)
+    }
+
     /// An initiative: first as it is, then with every event that changes it.
     async fn initiative_events(
         &self,

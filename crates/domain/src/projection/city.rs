@@ -24,6 +24,7 @@ use crate::projection::budget::{add_lines, BudgetSummary, ThemeLines};
 use crate::projection::counts::StatusCounts;
 use crate::projection::initiative::{At, ConnectedWith, ConnectionDirection, InitiativeView};
 use crate::projection::place::{GebiedView, MunicipalityView, WijkView};
+use crate::projection::trends::TrendBuckets;
 use crate::reference::TeamContact;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -36,6 +37,8 @@ pub struct CityState {
     /// In submission order; `index` finds one by id.
     initiatives: Vec<InitiativeView>,
     index: HashMap<InitiativeId, usize>,
+    /// Per-month buckets and lead-time samples ([`super::trends`]).
+    pub(super) trends: TrendBuckets,
 }
 
 impl CityState {
@@ -92,6 +95,7 @@ impl CityState {
             position: recorded.position,
             time: recorded.recorded_at,
         };
+        let before = self.before_trends(&recorded.event);
         match &recorded.event {
             DomainEvent::MunicipalityRegistered(e) => self.municipality_registered(e),
             DomainEvent::GebiedRegistered(e) => self.gebied_registered(e),
@@ -113,6 +117,7 @@ impl CityState {
                 self.change(&e.id, |view| view.initiator_erased(at));
             }
         }
+        self.observe_trends(before, recorded);
     }
 
     fn municipality_registered(&mut self, e: &MunicipalityRegistered) {

@@ -6,7 +6,8 @@
 //! commands against. Folding a prefix of the log (up to a position or a moment) gives the state
 //! at that time. The same state tells what an event touched ([`CityState::touched_by`]) and
 //! writes the Dutch lines about events (`lines`: [`CityState::event_line`] and
-//! [`HistoryEntry::summary`]).
+//! [`HistoryEntry::summary`]). It keeps per-month buckets and lead-time samples as it goes, so
+//! [`CityState::trends`] answers a year without reading the log (`trends`).
 
 mod budget;
 mod city;
@@ -16,6 +17,7 @@ mod initiative;
 mod lines;
 mod place;
 mod touched;
+mod trends;
 
 pub use budget::{BudgetSummary, ThemeLines};
 pub use city::CityState;
@@ -27,3 +29,6 @@ pub use initiative::{
 };
 pub use place::{GebiedView, MunicipalityView, WijkView};
 pub use touched::Touched;
+pub use trends::{
+    amsterdam, local_month, quantile, LeadTime, LeadTimes, MonthTrend, TrendScope, YearTrends,
+};

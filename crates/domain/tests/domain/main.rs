@@ -8,3 +8,4 @@ mod lifecycle;
 mod projections;
 mod reference_data;
 mod support;
+mod trends;
