@@ -22,6 +22,7 @@
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 //! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
+//! - [`similar`]: similar initiatives for a resident about to submit, and for staff.
 
 #[macro_use]
 mod helpers;
@@ -42,5 +43,6 @@ mod personal_data;
 mod queries;
 mod request_ids;
 mod schema_file;
+mod similar;
 mod subscriptions;
 mod verify;
