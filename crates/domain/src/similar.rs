@@ -139,9 +139,14 @@ static CONCEPT_OF: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
 
 /// The smallest ending of a compound that may name its concept.
 const MIN_COMPOUND_PART: usize = 5;
+/// The smallest rest of a compound beside that part.
+const MIN_COMPOUND_REST: usize = 3;
 
 /// Lower case without accents or other combining marks.
 fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     text.nfd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
@@ -173,11 +178,25 @@ fn concept_of(word: &str, stem: &str) -> Option<&'static str> {
     if let Some(concept) = whole {
         return Some(concept);
     }
+    // A compound: a part of at least MIN_COMPOUND_PART letters and a rest of at least
+    // MIN_COMPOUND_REST, so short words cost no lookups.
     [stem, word].into_iter().find_map(|w| {
+        let letters = w.chars().count();
+        if letters < MIN_COMPOUND_PART + MIN_COMPOUND_REST {
+            return None;
+        }
         w.char_indices()
-            .skip(1)
-            .flat_map(|(i, _)| [&w[i..], &w[..i]])
-            .filter(|part| part.chars().count() >= MIN_COMPOUND_PART)
+            .enumerate()
+            .skip(MIN_COMPOUND_REST)
+            .take(letters + 1 - MIN_COMPOUND_PART - MIN_COMPOUND_REST)
+            .flat_map(|(n, (i, _))| {
+                // `w[i..]` starts after `n` letters; the prefix of as many letters from the end.
+                let prefix_end = w
+                    .char_indices()
+                    .nth(letters - n)
+                    .map_or(w.len(), |(j, _)| j);
+                [&w[i..], &w[..prefix_end]]
+            })
             .find_map(|part| CONCEPT_OF.get(part).copied())
     })
 }
@@ -219,26 +238,36 @@ pub struct Profile {
 impl Profile {
     /// The features of an initiative's (or a would-be initiative's) title and description.
     pub fn of(title: &Title, description: &Description) -> Profile {
+        Profile::of_with(title, description, &mut Vocabulary::default())
+    }
+
+    /// [`Profile::of`], with the word features remembered in `vocabulary` (stemming and the
+    /// concept look-up are most of the work, and a corpus repeats its words).
+    fn of_with(title: &Title, description: &Description, vocabulary: &mut Vocabulary) -> Profile {
         let mut profile = Profile::default();
         for word in words(title.as_str(), usize::MAX) {
-            profile.add_word(&word, TITLE_WEIGHT);
+            profile.add_word(&word, TITLE_WEIGHT, vocabulary);
             let padded: Vec<char> = format!(" {} ", undiminish(&word)).chars().collect();
             for gram in padded.windows(4) {
                 profile.grams.add(gram.iter().collect(), 1.0);
             }
         }
         for word in words(description.as_str(), MAX_DESCRIPTION_WORDS) {
-            profile.add_word(&word, 1.0);
+            profile.add_word(&word, 1.0, vocabulary);
         }
         profile
     }
 
-    fn add_word(&mut self, word: &str, weight: f64) {
-        let stem = stem(word);
-        if let Some(concept) = concept_of(word, &stem) {
-            self.words.add(format!("c:{concept}"), weight);
+    fn add_word(&mut self, word: &str, weight: f64, vocabulary: &mut Vocabulary) {
+        let (stem, concept) = vocabulary.0.entry(word.into()).or_insert_with(|| {
+            let stem = stem(word);
+            let concept = concept_of(word, &stem).map(|c| format!("c:{c}").into());
+            (format!("w:{stem}").into(), concept)
+        });
+        if let Some(concept) = concept {
+            self.words.add(concept.to_string(), weight);
         }
-        self.words.add(format!("w:{stem}"), weight);
+        self.words.add(stem.to_string(), weight);
     }
 
     /// True when the text had no word that counts (only stop words, say).
@@ -246,6 +275,11 @@ impl Profile {
         self.words.counts.is_empty()
     }
 }
+
+/// The word and concept features of each folded word seen: `w:` and its stem, `c:` and its
+/// concept if it names one.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Vocabulary(HashMap<Box<str>, (Box<str>, Option<Box<str>>)>);
 
 /// One document's weighted count of a feature.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -268,13 +302,17 @@ impl Field {
         self.lengths.push(features.len as f32);
         self.total_len += features.len;
         for (feature, &count) in &features.counts {
-            self.postings
-                .entry(feature.clone())
-                .or_default()
-                .push(Posting {
-                    doc,
-                    count: count as f32,
-                });
+            let posting = Posting {
+                doc,
+                count: count as f32,
+            };
+            // Most features are known already: no key to copy then.
+            match self.postings.get_mut(feature) {
+                Some(postings) => postings.push(posting),
+                None => {
+                    self.postings.insert(feature.clone(), vec![posting]);
+                }
+            }
         }
     }
 
@@ -329,6 +367,7 @@ pub struct SimilarIndex {
     by_id: HashMap<InitiativeId, u32>,
     words: Field,
     grams: Field,
+    vocabulary: Vocabulary,
 }
 
 /// A hit: an initiative and how alike it is (see the module's "Ranking").
@@ -348,7 +387,8 @@ impl SimilarIndex {
     /// nothing here.
     pub fn apply(&mut self, recorded: &Recorded) {
         if let DomainEvent::InitiativeSubmitted(e) = &recorded.event {
-            self.add(e.id, e.wijk, &Profile::of(&e.title, &e.description));
+            let profile = Profile::of_with(&e.title, &e.description, &mut self.vocabulary);
+            self.add(e.id, e.wijk, &profile);
         }
     }
 

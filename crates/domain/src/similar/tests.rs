@@ -207,3 +207,18 @@ fn an_initiative_is_indexed_once() {
         1
     );
 }
+
+#[test]
+fn compounds_name_their_concept_by_either_part() {
+    let concept = |word: &str| concept_of(word, &stem(word));
+    assert_eq!(concept("buurtspeeltuin"), Some("spelen"));
+    assert_eq!(concept("reanimatiecursus"), Some("aed"));
+    assert_eq!(concept("hondenbezitters"), Some("honden"));
+    assert_eq!(concept("speeltuin"), Some("spelen"));
+    assert_eq!(
+        concept("bankrekening"),
+        None,
+        "a part of four letters is no concept"
+    );
+    assert_eq!(concept("spel"), None);
+}
