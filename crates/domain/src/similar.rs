@@ -279,7 +279,10 @@ impl Profile {
 /// The word and concept features of each folded word seen: `w:` and its stem, `c:` and its
 /// concept if it names one.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Vocabulary(HashMap<Box<str>, (Box<str>, Option<Box<str>>)>);
+struct Vocabulary(HashMap<Box<str>, WordFeatures>);
+
+/// A word's `w:` feature, and its `c:` feature if it names a concept.
+type WordFeatures = (Box<str>, Option<Box<str>>);
 
 /// One document's weighted count of a feature.
 #[derive(Debug, Clone, Copy, PartialEq)]
