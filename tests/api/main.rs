@@ -27,6 +27,7 @@
 //!   typed event facts, amounts after a withdrawal, counts per year, `orderBy`, the naming
 //!   scheme and its deprecated old names.
 //! - [`trends`]: `trends` and `trendsUpdated`: months and lead times on a back-dated log.
+//! - [`similar`]: similar initiatives for a resident about to submit, and for staff.
 
 #[macro_use]
 mod helpers;
@@ -48,6 +49,7 @@ mod personal_data;
 mod queries;
 mod request_ids;
 mod schema_file;
+mod similar;
 mod subscriptions;
 mod trends;
 mod verify;

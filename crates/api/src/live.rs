@@ -7,6 +7,10 @@
 //! - a change signal for the city and for each wijk the event touched (`watch`: latest value
 //!   only, so a slow subscriber gets the newest state and never a growing queue);
 //! - a public [`FeedItem`] on a bounded `broadcast` channel for event feeds.
+//!
+//! Beside the state it keeps the [`SimilarIndex`] of every initiative's text, updated before the
+//! position is published, so an initiative is found as similar as soon as its submission
+//! returns.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -15,6 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::sync::{broadcast, watch};
+use wijkpuls_domain::similar::SimilarIndex;
 use wijkpuls_domain::{CityState, WijkCode};
 use wijkpuls_event_store::{EventStore, Position, RecordedEvent};
 
@@ -32,6 +37,7 @@ const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 pub struct Live {
     state: RwLock<CityState>,
+    similar: RwLock<SimilarIndex>,
     applied: watch::Sender<u64>,
     wijken: Mutex<HashMap<WijkCode, watch::Sender<u64>>>,
     feed: broadcast::Sender<Arc<FeedItem>>,
@@ -54,12 +60,14 @@ impl Live {
     /// Replays the whole log into a fresh state.
     pub async fn replay(store: &EventStore) -> anyhow::Result<Arc<Live>> {
         let mut state = CityState::new();
+        let mut similar = SimilarIndex::new();
         let mut events = std::pin::pin!(store.read_all(Position::START));
         // Only the last few events get feed lines; they are named from the final state.
         let mut tail = std::collections::VecDeque::with_capacity(RECENT);
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
             state.apply(&recorded);
+            similar.apply(&recorded);
             if tail.len() == RECENT {
                 tail.pop_front();
             }
@@ -72,6 +80,7 @@ impl Live {
         let position = state.position();
         Ok(Arc::new(Live {
             state: RwLock::new(state),
+            similar: RwLock::new(similar),
             applied: watch::Sender::new(position),
             wijken: Mutex::new(HashMap::new()),
             feed: broadcast::Sender::new(FEED_CAPACITY),
@@ -138,6 +147,10 @@ impl Live {
             state.apply(&recorded);
             Arc::new(feed::item(&state, record, &recorded))
         };
+        self.similar
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(&recorded);
         for wijk in &item.wijken {
             if let Some(sender) = self
                 .wijken
@@ -162,6 +175,12 @@ impl Live {
     /// The current state, for reading. Hold the guard briefly and never across an `.await`.
     pub fn read(&self) -> RwLockReadGuard<'_, CityState> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The index of similar initiatives, for reading. Take it after [`Live::read`] when both
+    /// are held, and never across an `.await`.
+    pub fn similar(&self) -> RwLockReadGuard<'_, SimilarIndex> {
+        self.similar.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn position(&self) -> u64 {

@@ -15,6 +15,7 @@
 //! | `withdrawInitiative` | `UNAUTHENTICATED` | yes (a wrong code: `FORBIDDEN`) | yes | `FORBIDDEN` | yes | [`may_withdraw`] |
 //! | `allocateBudget`, `changeTeamContact`, `eraseInitiatorData` | `UNAUTHENTICATED` | – | `FORBIDDEN` | `FORBIDDEN` | yes | [`require_admin`] |
 //! | `eventFeed` | `UNAUTHENTICATED` | – | yes | yes | yes | [`may_follow_event_feed`] |
+//! | `Initiative.similar` (to connect residents; `similarInitiatives` is public) | `UNAUTHENTICATED` | – | yes | yes | yes | [`may_see_similar_initiatives`] |
 //! | the actor of an event (`events`, `eventFeed`, `publicEvents`) | `null` | `null` | yes | yes | yes | [`may_see_event_actors`] |
 //! | the initiator's contact details (`Initiative.initiator`) | `null` | yes | yes | `null` | yes | [`may_see_initiator`] |
 //! | a connected person's name, a connection's note | `null` | `null` | yes | `null` | yes | [`may_see_party_name`], [`may_see_personal_data`] |
@@ -115,6 +116,19 @@ pub fn may_follow_event_feed(actor: &Actor) -> ApiResult<()> {
     } else {
         Err(ApiError::Unauthenticated(
             "sign in as staff to follow the event feed".into(),
+        ))
+    }
+}
+
+/// Whether the actor may ask which initiatives are like a given one, to connect the residents
+/// behind them: the team, in any gebied (neighbours with the same idea may live across a
+/// border). The public asks with its own text instead (`similarInitiatives`).
+pub fn may_see_similar_initiatives(actor: &Actor) -> ApiResult<()> {
+    if is_team(actor) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthenticated(
+            "sign in as staff to see initiatives similar to this one".into(),
         ))
     }
 }
@@ -245,6 +259,11 @@ mod tests {
             Row {
                 rule: "may_follow_event_feed",
                 check: |actor, _| code(may_follow_event_feed(actor)),
+                expected: [UNAUTHENTICATED, ALLOWED, ALLOWED, ALLOWED, ALLOWED],
+            },
+            Row {
+                rule: "may_see_similar_initiatives",
+                check: |actor, _| code(may_see_similar_initiatives(actor)),
                 expected: [UNAUTHENTICATED, ALLOWED, ALLOWED, ALLOWED, ALLOWED],
             },
         ]);

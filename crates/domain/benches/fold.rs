@@ -9,7 +9,10 @@
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use wijkpuls_domain::demo::demo_year;
-use wijkpuls_domain::{decide, CityState, Command, Recorded, ReferenceData, SealedInitiator};
+use wijkpuls_domain::similar::{Profile, SimilarIndex};
+use wijkpuls_domain::{
+    decide, CityState, Command, Description, Recorded, ReferenceData, SealedInitiator, Title,
+};
 
 /// The log of Arnhem's reference data and `years` demo years, made through `decide`.
 fn realistic_log(years: i32) -> Vec<Recorded> {
@@ -64,8 +67,40 @@ fn fold(c: &mut Criterion) {
     group.bench_function(format!("replay_and_drop/{}_events", log.len()), |b| {
         b.iter(|| CityState::fold(black_box(&log)))
     });
+    // What the live state also builds at start-up: the index of similar initiatives.
+    group.bench_function(
+        format!("replay_with_similar_index/{}_events", log.len()),
+        |b| {
+            b.iter_with_large_drop(|| {
+                let mut state = CityState::new();
+                let mut similar = SimilarIndex::new();
+                for recorded in black_box(&log) {
+                    state.apply(recorded);
+                    similar.apply(recorded);
+                }
+                (state, similar)
+            })
+        },
+    );
     group.finish();
 }
 
-criterion_group!(benches, fold);
+/// One query against the index of every initiative of the log, as `similarInitiatives` asks it.
+fn similar(c: &mut Criterion) {
+    let log = realistic_log(40);
+    let mut index = SimilarIndex::new();
+    for recorded in &log {
+        index.apply(recorded);
+    }
+    let query = Profile::of(
+        &Title::parse("Speeltuin opknappen").unwrap(),
+        &Description::parse("De glijbaan is kapot en de schommels roesten.").unwrap(),
+    );
+    c.bench_function(
+        format!("similar/{}_initiatives", index.len()).as_str(),
+        |b| b.iter(|| index.similar(black_box(&query), 5, |_| true)),
+    );
+}
+
+criterion_group!(benches, fold, similar);
 criterion_main!(benches);

@@ -35,6 +35,7 @@ pub mod money;
 pub mod personal;
 pub mod projection;
 pub mod reference;
+pub mod similar;
 pub mod status;
 pub mod tags;
 pub mod text;

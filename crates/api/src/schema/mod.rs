@@ -5,6 +5,7 @@
 pub mod mutation;
 pub mod query;
 pub mod scalars;
+pub mod similar;
 pub mod subscription;
 pub mod trends;
 pub mod types;

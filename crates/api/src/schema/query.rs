@@ -214,6 +214,35 @@ impl Query {
             .await?;
         super::feed_records(app, &records)
     }
+
+    // Similar initiatives (issue 13): see `similar.rs`.
+
+    /// Initiatives that say much the same as a would-be initiative's text, best first, so a
+    /// resident sees before submitting that neighbours have the same idea. Public, with what
+    /// the public sees of an initiative (no personal data); withdrawn and rejected initiatives
+    /// are left out.
+    async fn similar_initiatives(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The title, checked like a submission's: 3 to 120 characters.")]
+        title: String,
+        #[graphql(desc = "The description, up to 5,000 characters; its first 200 words count.")]
+        description: Option<String>,
+        #[graphql(desc = "Only initiatives of this wijk (CBS code, `WK020207`).")] wijk: Option<ID>,
+        #[graphql(
+            default = 5,
+            desc = "How many at most: 1 to 20 (`BAD_USER_INPUT` otherwise)."
+        )]
+        first: Option<i32>,
+    ) -> ApiResult<Vec<super::similar::SimilarInitiative>> {
+        super::similar::similar_initiatives(
+            ctx,
+            &title,
+            description.as_deref(),
+            wijk.as_ref(),
+            first,
+        )
+    }
 }
 
 pub fn check_year(year: Option<i32>) -> ApiResult<i32> {

@@ -655,6 +655,23 @@ impl Initiative {
     async fn initiator_erased(&self) -> bool {
         self.view.initiator.is_none()
     }
+
+    // Similar initiatives (issue 13): see `similar.rs`.
+
+    /// Initiatives that say much the same as this one, best first, for staff connecting the
+    /// residents behind them (`UNAUTHENTICATED` for the public). Leaves out this initiative,
+    /// those it is connected with already, and withdrawn and rejected ones.
+    async fn similar(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default = 5,
+            desc = "How many at most: 1 to 20 (`BAD_USER_INPUT` otherwise)."
+        )]
+        first: Option<i32>,
+    ) -> ApiResult<Vec<super::similar::SimilarInitiative>> {
+        super::similar::similar_to(ctx, &self.view, first)
+    }
 }
 
 /// The initiator's personal data: who submitted an initiative and how to reach them.
