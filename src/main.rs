@@ -22,6 +22,15 @@ fn defaults() -> Config {
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read before `main` (the `_RJEM_MALLOC_CONF` environment variable still
+/// overrides them). Freed pages go back to the system after about a second instead of ten
+/// (jemalloc's background threads purge them), so the server's RSS follows thousands of
+/// WebSocket screens down soon after they leave.
+#[used]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: Option<&'static std::ffi::c_char> =
+    Some(unsafe { &*c"dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr() });
+
 #[derive(Parser)]
 #[command(
     name = "wijkpuls",

@@ -234,9 +234,11 @@ pub(super) async fn upgrade<E: Executor>(
     // The request's header values are slices of hyper's read buffer (16 KiB): a copy of
     // their own lets that buffer go while the connection lives on.
     let headers = owned(&headers);
-    // One request id per connection (its upgrade request's), in a span of its own.
+    // One request id per connection (its upgrade request's), in a span of its own. Not a child
+    // of the upgrade request's `http` span, which would then stay open (in the subscriber's
+    // registry, with its formatted fields) as long as the connection.
     let id = crate::request::current();
-    let span = tracing::info_span!("ws", request_id = %id.as_ref().map(ToString::to_string).unwrap_or_default());
+    let span = tracing::info_span!(parent: None, "ws", request_id = %id.as_ref().map(ToString::to_string).unwrap_or_default());
     upgrade.on_upgrade(move |socket| {
         let connection = async move {
             serve(socket, protocol, shared, headers, peer).await;
@@ -370,12 +372,18 @@ async fn serve<E: Executor>(
     let _ = writer.await;
 }
 
+/// A connection's outgoing queue. Its items are boxed: a channel allocates its first block of
+/// 32 slots when it is made, and every connection (thousands of idle screens) has one; a
+/// message through the queue costs one small allocation more, while the updates of shared views,
+/// most of what is sent, do not go through it.
+type OutboundSender = mpsc::Sender<Box<Outbound>>;
+
 /// What a connection's writer is told to do, in order.
 enum Outbound {
     /// Send this message.
     Message(Message),
     /// Follow a shared view for the operation with this id, sending its updates. (Boxed: the
-    /// channel's blocks hold 32 of these, and every connection has one.)
+    /// writer's `StreamMap` keeps them in a vector.)
     Follow(Arc<str>, Box<Follower>),
     /// Stop following the view of the operation with this id.
     Unfollow(Arc<str>),
@@ -387,16 +395,16 @@ enum Outbound {
 /// its latest state.
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut outbound: mpsc::Receiver<Outbound>,
+    mut outbound: mpsc::Receiver<Box<Outbound>>,
     mut close_rx: oneshot::Receiver<CloseCmd>,
-    finished: mpsc::UnboundedSender<Finished>,
+    finished: FinishedSender,
 ) {
     let mut followers: StreamMap<Arc<str>, Box<Follower>> = StreamMap::new();
     let close = loop {
         let message = tokio::select! {
             biased;
             close = &mut close_rx => break close.unwrap_or(CloseCmd::client_gone()),
-            command = outbound.recv() => match command {
+            command = outbound.recv() => match command.map(|command| *command) {
                 Some(Outbound::Message(message)) => message,
                 Some(Outbound::Follow(id, follower)) => {
                     followers.insert(id, follower);
@@ -411,7 +419,7 @@ async fn write_loop(
             Some((_, event)) = followers.next(), if !followers.is_empty() => match event {
                 FollowerEvent::Next(message) => message,
                 FollowerEvent::End(report) => {
-                    let _ = finished.send(report);
+                    let _ = finished.send(Box::new(report));
                     continue;
                 }
             },
@@ -444,7 +452,7 @@ async fn write_loop(
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         if close.drain {
             while let Ok(command) = outbound.try_recv() {
-                if let Outbound::Message(message) = command {
+                if let Outbound::Message(message) = *command {
                     sink.send(message).await?;
                 }
             }
@@ -498,6 +506,10 @@ enum Running {
     /// In the connection's writer, which follows a shared view.
     Follower,
 }
+
+/// Where operations report how they ended. Boxed: an unbounded channel allocates its first
+/// block of 32 slots when it is made, and every connection has one.
+type FinishedSender = mpsc::UnboundedSender<Box<Finished>>;
 
 /// An operation's task is done.
 struct Finished {
@@ -614,11 +626,12 @@ fn parse_message(text: &str, protocol: Protocol) -> Result<ClientMessage, String
 struct Connection<E> {
     protocol: Protocol,
     shared: Arc<Shared<E>>,
+    /// The upgrade request's, until `connection_init` (the only use).
     headers: HeaderMap,
     peer: Option<SocketAddr>,
-    out: mpsc::Sender<Outbound>,
-    finished_tx: mpsc::UnboundedSender<Finished>,
-    finished_rx: mpsc::UnboundedReceiver<Finished>,
+    out: OutboundSender,
+    finished_tx: FinishedSender,
+    finished_rx: mpsc::UnboundedReceiver<Box<Finished>>,
     operations: HashMap<String, Operation>,
     next_generation: u64,
     init_received: bool,
@@ -669,7 +682,7 @@ impl<E: Executor> Connection<E> {
                         return close;
                     }
                 }
-                Some(finished) = self.finished_rx.recv() => Box::pin(self.on_finished(finished)).await,
+                Some(finished) = self.finished_rx.recv() => Box::pin(self.on_finished(*finished)).await,
                 _ = keepalive.tick() => self.keepalive(),
             }
         }
@@ -677,7 +690,7 @@ impl<E: Executor> Connection<E> {
 
     async fn send(&self, message: Message) {
         // Fails only once the writer is gone, and then the connection is closing anyway.
-        let _ = self.out.send(Outbound::Message(message)).await;
+        let _ = self.out.send(Box::new(Outbound::Message(message))).await;
     }
 
     /// Stops an operation the connection no longer runs.
@@ -685,7 +698,7 @@ impl<E: Executor> Connection<E> {
         match operation.running {
             Running::Task(task) => task.abort(),
             Running::Follower => {
-                let _ = self.out.send(Outbound::Unfollow(id.into())).await;
+                let _ = self.out.send(Box::new(Outbound::Unfollow(id.into()))).await;
             }
         }
     }
@@ -697,7 +710,7 @@ impl<E: Executor> Connection<E> {
             Protocol::Legacy if self.session.is_some() => encode("ka", None, None::<()>),
             Protocol::Legacy => return,
         };
-        let _ = self.out.try_send(Outbound::Message(message));
+        let _ = self.out.try_send(Box::new(Outbound::Message(message)));
     }
 
     /// A refusal: legacy clients get a `connection_error` first.
@@ -734,9 +747,12 @@ impl<E: Executor> Connection<E> {
                         .await;
                 }
                 self.init_received = true;
+                // The upgrade request's headers serve this decision only: an idle connection
+                // (one of thousands of screens) need not keep them.
+                let headers = std::mem::take(&mut self.headers);
                 let hooks = &self.shared.hooks;
                 let decision = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    hooks.ws_data(payload.as_ref(), &self.headers, self.peer)
+                    hooks.ws_data(payload.as_ref(), &headers, self.peer)
                 }));
                 match decision {
                     Ok(Ok(data)) => {
@@ -852,7 +868,7 @@ impl<E: Executor> Connection<E> {
                 let follower = Box::new(Follower::new(self.protocol, &id, generation, view, stats));
                 let _ = self
                     .out
-                    .send(Outbound::Follow(id.as_str().into(), follower))
+                    .send(Box::new(Outbound::Follow(id.as_str().into(), follower)))
                     .await;
                 Running::Follower
             }
@@ -966,13 +982,7 @@ impl<E: Executor> Connection<E> {
 /// queue) and reports how it ended.
 /// Where an operation's results go: its connection's protocol, id and generation, the
 /// connection's outgoing queue, and the report of how it ended.
-type Route = (
-    Protocol,
-    String,
-    u64,
-    mpsc::Sender<Outbound>,
-    mpsc::UnboundedSender<Finished>,
-);
+type Route = (Protocol, String, u64, OutboundSender, FinishedSender);
 
 /// Counts an operation as running (in [`WsStats::operations`]) while it lives.
 struct Counted(Arc<WsStats>);
@@ -1017,17 +1027,21 @@ async fn drive(stream: BoxStream<'static, Response>, route: Route) {
                 }
                 first = false;
                 let message = encode(next, Some(&id), Some(WireResponse::executed(&response)));
-                if out.send(Outbound::Message(message)).await.is_err() {
+                if out
+                    .send(Box::new(Outbound::Message(message)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
         }
     };
-    let _ = finished.send(Finished {
+    let _ = finished.send(Box::new(Finished {
         id,
         generation,
         outcome,
-    });
+    }));
 }
 
 fn rate_limited(message: String) -> ServerError {
