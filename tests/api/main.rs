@@ -22,6 +22,7 @@
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 //! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
+//! - [`dashboards`]: time travel (`asOf`), the team's work list, range filters and cursors.
 
 #[macro_use]
 mod helpers;
@@ -30,6 +31,7 @@ mod abuse;
 mod cli;
 mod contention;
 mod cors_compression;
+mod dashboards;
 mod demo;
 mod errors;
 mod facts;

@@ -7,6 +7,10 @@
 //! - a change signal for the city and for each wijk the event touched (`watch`: latest value
 //!   only, so a slow subscriber gets the newest state and never a growing queue);
 //! - a public [`FeedItem`] on a bounded `broadcast` channel for event feeds.
+//!
+//! For time travel (`asOf`) it keeps a few snapshots of the fold ([`Past`]): the state at
+//! [`Live::state_at`] a moment is the nearest snapshot before it, folded forward with events
+//! read from the log (the truth), up to the first event about a later moment.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -39,6 +43,106 @@ pub struct Live {
     caught_up: watch::Sender<bool>,
     /// While `true`, the tailer applies nothing (see [`Live::pause`]).
     paused: watch::Sender<bool>,
+    /// Snapshots and answers for `asOf`.
+    past: Mutex<Past>,
+    /// Refolds for `asOf` running at once, at most [`REFOLDS`].
+    refolds: tokio::sync::Semaphore,
+}
+
+/// The most snapshots kept. When one more is due, every other one is dropped and the distance
+/// between them doubles, so memory stays bounded and the snapshots spread over the whole log.
+const MAX_SNAPSHOTS: usize = 16;
+/// Events between snapshots at first (it doubles as the log grows, see [`MAX_SNAPSHOTS`]).
+const FIRST_SNAPSHOT_EVERY: u64 = 4096;
+/// Past states kept for moments asked before (a dashboard asks the same moment again).
+const CACHED_MOMENTS: usize = 4;
+/// Refolds for `asOf` at once: each takes a core for a while.
+const REFOLDS: usize = 2;
+/// Events read from the log at a time while folding forward.
+const REFOLD_PAGE: usize = 2000;
+
+/// A state of the fold kept for `asOf`.
+struct Snapshot {
+    /// The latest moment any event up to it is about: the snapshot is the state at any moment
+    /// from this one until the next event's.
+    latest: DateTime<Utc>,
+    state: Arc<CityState>,
+}
+
+/// Snapshots of the fold, oldest first, and the past states recently asked for.
+struct Past {
+    snapshots: Vec<Snapshot>,
+    every: u64,
+    /// The latest moment any applied event is about (events may be back-dated out of order).
+    latest: Option<DateTime<Utc>>,
+    /// Moments asked for and their states, oldest asked first.
+    answers: std::collections::VecDeque<(DateTime<Utc>, Arc<CityState>)>,
+}
+
+impl Past {
+    fn new() -> Past {
+        Past {
+            snapshots: Vec::new(),
+            every: FIRST_SNAPSHOT_EVERY,
+            latest: None,
+            answers: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Notes an applied event, and snapshots the state when one is due.
+    fn applied(&mut self, state: &CityState, at: DateTime<Utc>) {
+        let latest = self.latest.map_or(at, |l| l.max(at));
+        self.latest = Some(latest);
+        // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
+        let due = |past: &Past| {
+            let last = past.snapshots.last().map_or(0, |s| s.state.position());
+            state.position() >= last.saturating_add(past.every)
+        };
+        if !due(self) {
+            return;
+        }
+        if self.snapshots.len() == MAX_SNAPSHOTS {
+            // Keep the 2nd, 4th, …: they are `every` × 2 apart, like the ones to come.
+            let mut keep = true;
+            self.snapshots.retain(|_| {
+                keep = !keep;
+                keep
+            });
+            self.every *= 2;
+            if !due(self) {
+                return;
+            }
+        }
+        self.snapshots.push(Snapshot {
+            latest,
+            state: Arc::new(state.clone()),
+        });
+    }
+
+    /// The latest snapshot that is a state at `time`, if any.
+    fn snapshot_before(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
+        let after = self.snapshots.partition_point(|s| s.latest <= time);
+        after
+            .checked_sub(1)
+            .map(|i| self.snapshots[i].state.clone())
+    }
+
+    fn answer(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
+        self.answers
+            .iter()
+            .find(|(t, _)| *t == time)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn remember(&mut self, time: DateTime<Utc>, state: Arc<CityState>) {
+        if self.answer(time).is_some() {
+            return;
+        }
+        if self.answers.len() == CACHED_MOMENTS {
+            self.answers.pop_front();
+        }
+        self.answers.push_back((time, state));
+    }
 }
 
 /// The live state has not applied a position within the time it was given.
@@ -57,9 +161,11 @@ impl Live {
         let mut events = std::pin::pin!(store.read_all(Position::START));
         // Only the last few events get feed lines; they are named from the final state.
         let mut tail = std::collections::VecDeque::with_capacity(RECENT);
+        let mut past = Past::new();
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
             state.apply(&recorded);
+            past.applied(&state, recorded.recorded_at);
             if tail.len() == RECENT {
                 tail.pop_front();
             }
@@ -78,6 +184,8 @@ impl Live {
             recent: Mutex::new(recent),
             caught_up: watch::Sender::new(false),
             paused: watch::Sender::new(false),
+            past: Mutex::new(past),
+            refolds: tokio::sync::Semaphore::new(REFOLDS),
         }))
     }
 
@@ -136,6 +244,10 @@ impl Live {
         let item = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             state.apply(&recorded);
+            self.past
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .applied(&state, recorded.recorded_at);
             Arc::new(feed::item(&state, record, &recorded))
         };
         for wijk in &item.wijken {
@@ -218,6 +330,54 @@ impl Live {
     /// When the last applied event was recorded.
     pub fn as_of(&self) -> Option<DateTime<Utc>> {
         self.read().as_of()
+    }
+}
+
+impl Live {
+    /// The state at `time` (`asOf`): the fold of the log up to the first event about a later
+    /// moment. `None` when that is the whole log applied so far: then the live state is the
+    /// answer (so a moment in the future is now). Before the first event it is the empty state.
+    ///
+    /// Starts from the nearest snapshot and folds forward what the log holds after it; at most
+    /// [`REFOLDS`] run at once, and the last few moments asked are answered from memory.
+    pub async fn state_at(
+        &self,
+        store: &EventStore,
+        time: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Arc<CityState>>> {
+        let start = {
+            let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
+            if past.latest.is_none_or(|latest| latest <= time) {
+                return Ok(None);
+            }
+            if let Some(answer) = past.answer(time) {
+                return Ok(Some(answer));
+            }
+            past.snapshot_before(time)
+        };
+        let _permit = self.refolds.acquire().await?;
+        let mut state = start.map_or_else(CityState::new, |s| CityState::clone(&s));
+        'fold: loop {
+            let records = store
+                .read_batch(Position(state.position()), REFOLD_PAGE)
+                .await?;
+            if records.is_empty() {
+                break;
+            }
+            for record in &records {
+                let recorded = codec::to_recorded(record)?;
+                if recorded.recorded_at > time {
+                    break 'fold;
+                }
+                state.apply(&recorded);
+            }
+        }
+        let state = Arc::new(state);
+        self.past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remember(time, state.clone());
+        Ok(Some(state))
     }
 }
 
