@@ -319,17 +319,11 @@ pub fn initiatives_page_at(
         .transpose()?;
 
     let state = state_of(ctx, past);
-    // The cursor's place in the whole list (newest first), which never changes: a cursor
-    // whose initiative no longer matches (its status changed) still continues after it.
-    let skip = match after {
-        Some(after) => cursor_place(&state, &after)?,
-        None => 0,
-    };
-    let matching = state.initiatives().rev().enumerate().filter(|(_, i)| {
-        ranges.hold_for(i)
+    // What never changes about an initiative, and what does (its status, its last event).
+    let lasting = |i: &wijkpuls_domain::InitiativeView| {
+        ranges.lasting_hold_for(i)
             && wijk.is_none_or(|w| i.wijk == w)
             && gebied.is_none_or(|g| i.gebied == g)
-            && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
             && theme.is_none_or(|t| i.theme == t)
             && (words.is_empty() || {
                 let haystack = format!(
@@ -339,7 +333,22 @@ pub fn initiatives_page_at(
                 );
                 words.iter().all(|w| haystack.contains(w.as_str()))
             })
-    });
+    };
+    let changing = |i: &wijkpuls_domain::InitiativeView| {
+        ranges.changing_hold_for(i) && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
+    };
+    // The cursor's place in the whole list (newest first), which never changes: a cursor
+    // whose initiative no longer matches (its status changed) still continues after it. One
+    // that never was in this list is refused.
+    let skip = match after {
+        Some(after) => cursor_place(&state, &after, lasting)?,
+        None => 0,
+    };
+    let matching = state
+        .initiatives()
+        .rev()
+        .enumerate()
+        .filter(|(_, i)| changing(i) && lasting(i));
     let mut total = 0u64;
     let mut has_previous = false;
     let mut edges = Vec::new();
@@ -405,28 +414,41 @@ impl Ranges {
         Ok(ranges)
     }
 
-    fn hold_for(&self, view: &wijkpuls_domain::InitiativeView) -> bool {
+    /// The ranges of what never changes: the submission moment and the amount asked.
+    fn lasting_hold_for(&self, view: &wijkpuls_domain::InitiativeView) -> bool {
         let time = |t: Option<Timestamp>| t.map(|t| t.0);
         let money = |m: Option<Money>| m.map(|m| m.0);
         within(
             view.submitted_at,
             time(self.submitted.0),
             time(self.submitted.1),
-        ) && within(view.updated_at, time(self.updated.0), time(self.updated.1))
-            && within(
-                view.requested_amount,
-                money(self.amount.0),
-                money(self.amount.1),
-            )
+        ) && within(
+            view.requested_amount,
+            money(self.amount.0),
+            money(self.amount.1),
+        )
+    }
+
+    /// The range of what changes: the moment of the last event.
+    fn changing_hold_for(&self, view: &wijkpuls_domain::InitiativeView) -> bool {
+        let time = |t: Option<Timestamp>| t.map(|t| t.0);
+        within(view.updated_at, time(self.updated.0), time(self.updated.1))
     }
 }
 
-/// How many initiatives come before and at the cursor's in the whole list, newest first.
-fn cursor_place(state: &CityState, after: &InitiativeId) -> ApiResult<usize> {
+/// How many initiatives come before and at the cursor's in the whole list, newest first;
+/// refused when the cursor's initiative is unknown or never in this list (`lasting` fails).
+fn cursor_place(
+    state: &CityState,
+    after: &InitiativeId,
+    lasting: impl Fn(&wijkpuls_domain::InitiativeView) -> bool,
+) -> ApiResult<usize> {
     state
         .initiatives()
         .rev()
-        .position(|view| view.id == *after)
-        .map(|place| place + 1)
+        .enumerate()
+        .find(|(_, view)| view.id == *after)
+        .filter(|(_, view)| lasting(view))
+        .map(|(place, _)| place + 1)
         .ok_or_else(|| ApiError::BadInput("after is not a cursor from this list".into()))
 }
