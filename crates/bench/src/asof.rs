@@ -46,10 +46,12 @@ pub async fn run_asof(options: AsOfBenchOptions) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
+    let before = rss_mib();
     let server = Server::start(&url, false).await?;
     println!(
-        "service started (replay and snapshots) in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "service started (replay and snapshots) in {:.1} s; this process grew from {before:.0} to {:.0} MiB",
+        started.elapsed().as_secs_f64(),
+        rss_mib()
     );
     let client = reqwest::Client::new();
     let span = (last - first).num_seconds().max(1);
@@ -118,6 +120,17 @@ pub async fn run_asof(options: AsOfBenchOptions) -> anyhow::Result<()> {
         checked.len()
     );
     Ok(())
+}
+
+/// This process's resident memory (Linux; 0 elsewhere), in MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -226,9 +239,9 @@ async fn generate(
     let until = Utc::now() - chrono::Duration::hours(1);
     let current = chrono::Datelike::year(&until);
     // Seeds a year, so that the years from 2000 to now hold about `events`.
-    let per_seed_year = 1_500;
+    let per_seed_year = 1_000;
     let years = (current - 2000 + 1) as usize;
-    let seeds = (events / (per_seed_year * years)).max(1) as u64;
+    let seeds = events.div_ceil(per_seed_year * years).max(1) as u64;
     'years: for year in 2000..=current {
         let mut steps: Vec<DatedStep> = Vec::new();
         for seed in 0..seeds {
