@@ -89,18 +89,16 @@ impl Past {
         }
     }
 
-    /// Notes an applied event, and snapshots the state when one is due.
-    fn applied(&mut self, state: &CityState, at: DateTime<Utc>) {
-        let latest = self.latest.map_or(at, |l| l.max(at));
-        self.latest = Some(latest);
+    /// Notes an applied event (at `position`, about `at`); true when a snapshot is due.
+    fn applied(&mut self, position: u64, at: DateTime<Utc>) -> bool {
+        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
-        let due = |past: &Past| {
-            let last = past.snapshots.last().map_or(0, |s| s.state.position());
-            state.position() >= last.saturating_add(past.every)
-        };
-        if !due(self) {
-            return;
-        }
+        let last = self.snapshots.last().map_or(0, |s| s.state.position());
+        position >= last.saturating_add(self.every)
+    }
+
+    /// Keeps `state` (the state just noted as due) as a snapshot.
+    fn keep(&mut self, state: Arc<CityState>) {
         if self.snapshots.len() == MAX_SNAPSHOTS {
             // Keep the 2nd, 4th, …: they are `every` × 2 apart, like the ones to come.
             let mut keep = true;
@@ -109,13 +107,14 @@ impl Past {
                 keep
             });
             self.every *= 2;
-            if !due(self) {
+            let last = self.snapshots.last().map_or(0, |s| s.state.position());
+            if state.position() < last.saturating_add(self.every) {
                 return;
             }
         }
         self.snapshots.push(Snapshot {
-            latest,
-            state: Arc::new(state.clone()),
+            latest: self.latest.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            state,
         });
     }
 
@@ -165,7 +164,9 @@ impl Live {
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
             state.apply(&recorded);
-            past.applied(&state, recorded.recorded_at);
+            if past.applied(state.position(), recorded.recorded_at) {
+                past.keep(Arc::new(state.clone()));
+            }
             if tail.len() == RECENT {
                 tail.pop_front();
             }
@@ -241,15 +242,25 @@ impl Live {
                 return;
             }
         };
-        let item = {
+        let (item, snapshot_due) = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             state.apply(&recorded);
+            let due = self
+                .past
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .applied(state.position(), recorded.recorded_at);
+            (Arc::new(feed::item(&state, record, &recorded)), due)
+        };
+        if snapshot_due {
+            // Copied under the read lock (queries go on meanwhile); only this task writes, so
+            // it is the state just noted.
+            let snapshot = Arc::new(self.read().clone());
             self.past
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .applied(&state, recorded.recorded_at);
-            Arc::new(feed::item(&state, record, &recorded))
-        };
+                .keep(snapshot);
+        }
         for wijk in &item.wijken {
             if let Some(sender) = self
                 .wijken
@@ -387,5 +398,59 @@ pub struct PauseGuard(Arc<Live>);
 impl Drop for PauseGuard {
     fn drop(&mut self) {
         self.0.paused.send_replace(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use wijkpuls_domain::events::BudgetAllocated;
+    use wijkpuls_domain::{BudgetLineKey, DomainEvent, Money, Recorded, Theme};
+
+    /// A state at `position` (the event itself is about an unknown wijk and changes nothing
+    /// else).
+    fn state_at(position: u64) -> CityState {
+        let mut state = CityState::new();
+        state.apply(&Recorded {
+            position,
+            recorded_at: DateTime::UNIX_EPOCH,
+            event: DomainEvent::BudgetAllocated(BudgetAllocated {
+                line: BudgetLineKey {
+                    wijk: WijkCode::parse("WK020207").unwrap(),
+                    year: 2026,
+                    theme: Theme::Groen,
+                },
+                allocated: Money::from_cents(100).unwrap(),
+            }),
+        });
+        state
+    }
+
+    /// Snapshots stay at most [`MAX_SNAPSHOTS`], spread evenly over the whole log, and the one
+    /// for a moment is the latest whose events all happened by then.
+    #[test]
+    fn snapshots_stay_bounded_and_spread_over_the_log() {
+        let start = DateTime::UNIX_EPOCH;
+        let mut past = Past::new();
+        let events = FIRST_SNAPSHOT_EVERY * MAX_SNAPSHOTS as u64 * 4;
+        for position in 1..=events {
+            let at = start + TimeDelta::seconds(position as i64);
+            if past.applied(position, at) {
+                past.keep(Arc::new(state_at(position)));
+            }
+        }
+        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.state.position()).collect();
+        assert!(positions.len() <= MAX_SNAPSHOTS, "{positions:?}");
+        assert!(positions.len() >= MAX_SNAPSHOTS / 2, "{positions:?}");
+        let every = past.every;
+        assert_eq!(every, FIRST_SNAPSHOT_EVERY * 4);
+        for (i, position) in positions.iter().enumerate() {
+            assert_eq!(*position, every * (i as u64 + 1), "{positions:?}");
+        }
+        // A moment between two snapshots gets the earlier one; before the first, none.
+        let between = start + TimeDelta::seconds((every * 3 + 5) as i64);
+        assert_eq!(past.snapshot_before(between).unwrap().position(), every * 3);
+        assert!(past.snapshot_before(start).is_none());
     }
 }

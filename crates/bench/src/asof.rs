@@ -56,9 +56,7 @@ pub async fn run_asof(options: AsOfBenchOptions) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let span = (last - first).num_seconds().max(1);
     let moments: Vec<DateTime<Utc>> = (1..=options.moments)
-        .map(|i| {
-            first + chrono::Duration::seconds(span * i as i64 / (options.moments as i64 + 1))
-        })
+        .map(|i| first + chrono::Duration::seconds(span * i as i64 / (options.moments as i64 + 1)))
         .collect();
     let year_of = |t: &DateTime<Utc>| chrono::Datelike::year(t);
 
@@ -72,8 +70,7 @@ pub async fn run_asof(options: AsOfBenchOptions) -> anyhow::Result<()> {
     let mut cold = Vec::new();
     let mut answers = Vec::new();
     for moment in &moments {
-        let (took, answer) =
-            ask(&client, &server.endpoint, Some(*moment), year_of(moment)).await?;
+        let (took, answer) = ask(&client, &server.endpoint, Some(*moment), year_of(moment)).await?;
         cold.push(took);
         answers.push(answer);
     }
@@ -98,7 +95,10 @@ pub async fn run_asof(options: AsOfBenchOptions) -> anyhow::Result<()> {
     store.close().await;
 
     let now_median = median(&now);
-    println!("{:<52} {:>10} {:>10} {:>8}", "query (one at a time)", "median", "max", "ratio");
+    println!(
+        "{:<52} {:>10} {:>10} {:>8}",
+        "query (one at a time)", "median", "max", "ratio"
+    );
     let row = |name: &str, times: &[Duration]| {
         println!(
             "{:<52} {:>7.1} ms {:>7.1} ms {:>7.1}x",
@@ -110,11 +110,17 @@ pub async fn run_asof(options: AsOfBenchOptions) -> anyhow::Result<()> {
     };
     row("wijk now (baseline)", &now);
     row(
-        &format!("wijk asOf, {} distinct moments (from a snapshot)", moments.len()),
+        &format!(
+            "wijk asOf, {} distinct moments (from a snapshot)",
+            moments.len()
+        ),
         &cold,
     );
     row("wijk asOf, a moment asked before (remembered)", &warm);
-    row("full fold of the log up to the moment (no snapshots)", &full);
+    row(
+        "full fold of the log up to the moment (no snapshots)",
+        &full,
+    );
     println!(
         "checked: the service's asOf answers equal the full fold at {} moments",
         checked.len()
@@ -149,9 +155,16 @@ async fn ask(
     as_of: Option<DateTime<Utc>>,
     year: i32,
 ) -> anyhow::Result<(Duration, Value)> {
-    let body = json!({ "query": QUERY, "variables": { "code": WIJK, "year": year, "asOf": as_of } });
+    let body =
+        json!({ "query": QUERY, "variables": { "code": WIJK, "year": year, "asOf": as_of } });
     let started = Instant::now();
-    let response: Value = client.post(endpoint).json(&body).send().await?.json().await?;
+    let response: Value = client
+        .post(endpoint)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
     let took = started.elapsed();
     if response.get("errors").is_some() {
         anyhow::bail!("the service refused: {response}");
