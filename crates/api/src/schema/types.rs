@@ -379,7 +379,7 @@ impl CityOverview {
     }
 }
 
-/// An initiative, as it is now.
+/// An initiative, as it is now (or was at `asOf`).
 #[derive(Clone)]
 pub struct Initiative {
     pub view: Arc<InitiativeView>,
@@ -416,8 +416,8 @@ impl Initiative {
     }
 }
 
-/// A residents' initiative for their wijk, as it is now. Public, except the initiator's
-/// contact details and connected persons (see those fields).
+/// A residents' initiative for their wijk, as it is now (or was at `asOf`). Public, except the
+/// initiator's contact details and connected persons (see those fields).
 #[Object]
 impl Initiative {
     /// The initiative's id (a UUID); also its cursor in lists.
