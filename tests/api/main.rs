@@ -28,6 +28,7 @@
 //!   scheme and its deprecated old names.
 //! - [`trends`]: `trends` and `trendsUpdated`: months and lead times on a back-dated log.
 //! - [`similar`]: similar initiatives for a resident about to submit, and for staff.
+//! - [`dashboards`]: time travel (`asOf`), the team's work list, range filters and cursors.
 
 #[macro_use]
 mod helpers;
@@ -36,6 +37,7 @@ mod abuse;
 mod cli;
 mod contention;
 mod cors_compression;
+mod dashboards;
 mod demo;
 mod errors;
 mod facts;

@@ -11,6 +11,9 @@
 //! Beside the state it keeps the [`SimilarIndex`] of every initiative's text, updated before the
 //! position is published, so an initiative is found as similar as soon as its submission
 //! returns.
+//! For time travel (`asOf`) it keeps a few snapshots of the fold ([`Past`]): the state at
+//! [`Live::state_at`] a moment is the nearest snapshot before it, folded forward with events
+//! read from the log (the truth), up to the first event about a later moment.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -45,6 +48,105 @@ pub struct Live {
     caught_up: watch::Sender<bool>,
     /// While `true`, the tailer applies nothing (see [`Live::pause`]).
     paused: watch::Sender<bool>,
+    /// Snapshots and answers for `asOf`.
+    past: Mutex<Past>,
+    /// Refolds for `asOf` running at once, at most [`REFOLDS`].
+    refolds: tokio::sync::Semaphore,
+}
+
+/// The most snapshots kept. When one more is due, every other one is dropped and the distance
+/// between them doubles, so memory stays bounded and the snapshots spread over the whole log.
+const MAX_SNAPSHOTS: usize = 16;
+/// Events between snapshots at first (it doubles as the log grows, see [`MAX_SNAPSHOTS`]).
+const FIRST_SNAPSHOT_EVERY: u64 = 4096;
+/// Past states kept for moments asked before (a dashboard asks the same moment again).
+const CACHED_MOMENTS: usize = 4;
+/// Refolds for `asOf` at once: each takes a core for a while.
+const REFOLDS: usize = 2;
+/// Events read from the log at a time while folding forward.
+const REFOLD_PAGE: usize = 2000;
+
+/// A state of the fold kept for `asOf`.
+struct Snapshot {
+    /// The latest moment any event up to it is about: the snapshot is the state at any moment
+    /// from this one until the next event's.
+    latest: DateTime<Utc>,
+    state: Arc<CityState>,
+}
+
+/// Snapshots of the fold, oldest first, and the past states recently asked for.
+struct Past {
+    snapshots: Vec<Snapshot>,
+    every: u64,
+    /// The latest moment any applied event is about (events may be back-dated out of order).
+    latest: Option<DateTime<Utc>>,
+    /// Moments asked for and their states, oldest asked first.
+    answers: std::collections::VecDeque<(DateTime<Utc>, Arc<CityState>)>,
+}
+
+impl Past {
+    fn new() -> Past {
+        Past {
+            snapshots: Vec::new(),
+            every: FIRST_SNAPSHOT_EVERY,
+            latest: None,
+            answers: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Notes an applied event (at `position`, about `at`); true when a snapshot is due.
+    fn applied(&mut self, position: u64, at: DateTime<Utc>) -> bool {
+        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+        // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
+        let last = self.snapshots.last().map_or(0, |s| s.state.position());
+        position >= last.saturating_add(self.every)
+    }
+
+    /// Keeps `state` (the state just noted as due) as a snapshot.
+    fn keep(&mut self, state: Arc<CityState>) {
+        if self.snapshots.len() == MAX_SNAPSHOTS {
+            // Keep the 2nd, 4th, …: they are `every` × 2 apart, like the ones to come.
+            let mut keep = true;
+            self.snapshots.retain(|_| {
+                keep = !keep;
+                keep
+            });
+            self.every *= 2;
+            let last = self.snapshots.last().map_or(0, |s| s.state.position());
+            if state.position() < last.saturating_add(self.every) {
+                return;
+            }
+        }
+        self.snapshots.push(Snapshot {
+            latest: self.latest.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            state,
+        });
+    }
+
+    /// The latest snapshot that is a state at `time`, if any.
+    fn snapshot_before(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
+        let after = self.snapshots.partition_point(|s| s.latest <= time);
+        after
+            .checked_sub(1)
+            .map(|i| self.snapshots[i].state.clone())
+    }
+
+    fn answer(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
+        self.answers
+            .iter()
+            .find(|(t, _)| *t == time)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn remember(&mut self, time: DateTime<Utc>, state: Arc<CityState>) {
+        if self.answer(time).is_some() {
+            return;
+        }
+        if self.answers.len() == CACHED_MOMENTS {
+            self.answers.pop_front();
+        }
+        self.answers.push_back((time, state));
+    }
 }
 
 /// The live state has not applied a position within the time it was given.
@@ -64,10 +166,14 @@ impl Live {
         let mut events = std::pin::pin!(store.read_all(Position::START));
         // Only the last few events get feed lines; they are named from the final state.
         let mut tail = std::collections::VecDeque::with_capacity(RECENT);
+        let mut past = Past::new();
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
             state.apply(&recorded);
             similar.apply(&recorded);
+            if past.applied(state.position(), recorded.recorded_at) {
+                past.keep(Arc::new(state.clone()));
+            }
             if tail.len() == RECENT {
                 tail.pop_front();
             }
@@ -87,6 +193,8 @@ impl Live {
             recent: Mutex::new(recent),
             caught_up: watch::Sender::new(false),
             paused: watch::Sender::new(false),
+            past: Mutex::new(past),
+            refolds: tokio::sync::Semaphore::new(REFOLDS),
         }))
     }
 
@@ -142,15 +250,29 @@ impl Live {
                 return;
             }
         };
-        let item = {
+        let (item, snapshot_due) = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             state.apply(&recorded);
-            Arc::new(feed::item(&state, record, &recorded))
+            let due = self
+                .past
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .applied(state.position(), recorded.recorded_at);
+            (Arc::new(feed::item(&state, record, &recorded)), due)
         };
         self.similar
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .apply(&recorded);
+        if snapshot_due {
+            // Copied under the read lock (queries go on meanwhile); only this task writes, so
+            // it is the state just noted.
+            let snapshot = Arc::new(self.read().clone());
+            self.past
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .keep(snapshot);
+        }
         for wijk in &item.wijken {
             if let Some(sender) = self
                 .wijken
@@ -240,11 +362,113 @@ impl Live {
     }
 }
 
+impl Live {
+    /// The state at `time` (`asOf`): the fold of the log up to the first event about a later
+    /// moment. `None` when that is the whole log applied so far: then the live state is the
+    /// answer (so a moment in the future is now). Before the first event it is the empty state.
+    ///
+    /// Starts from the nearest snapshot and folds forward what the log holds after it; at most
+    /// [`REFOLDS`] run at once, and the last few moments asked are answered from memory.
+    pub async fn state_at(
+        &self,
+        store: &EventStore,
+        time: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Arc<CityState>>> {
+        let start = {
+            let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
+            if past.latest.is_none_or(|latest| latest <= time) {
+                return Ok(None);
+            }
+            if let Some(answer) = past.answer(time) {
+                return Ok(Some(answer));
+            }
+            past.snapshot_before(time)
+        };
+        let _permit = self.refolds.acquire().await?;
+        let mut state = start.map_or_else(CityState::new, |s| CityState::clone(&s));
+        'fold: loop {
+            let records = store
+                .read_batch(Position(state.position()), REFOLD_PAGE)
+                .await?;
+            if records.is_empty() {
+                break;
+            }
+            for record in &records {
+                let recorded = codec::to_recorded(record)?;
+                if recorded.recorded_at > time {
+                    break 'fold;
+                }
+                state.apply(&recorded);
+            }
+        }
+        let state = Arc::new(state);
+        self.past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remember(time, state.clone());
+        Ok(Some(state))
+    }
+}
+
 /// Keeps the tailer paused (see [`Live::pause`]); dropping it lets the tailer go on.
 pub struct PauseGuard(Arc<Live>);
 
 impl Drop for PauseGuard {
     fn drop(&mut self) {
         self.0.paused.send_replace(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use wijkpuls_domain::events::BudgetAllocated;
+    use wijkpuls_domain::{BudgetLineKey, DomainEvent, Money, Recorded, Theme};
+
+    /// A state at `position` (the event itself is about an unknown wijk and changes nothing
+    /// else).
+    fn state_at(position: u64) -> CityState {
+        let mut state = CityState::new();
+        state.apply(&Recorded {
+            position,
+            recorded_at: DateTime::UNIX_EPOCH,
+            event: DomainEvent::BudgetAllocated(BudgetAllocated {
+                line: BudgetLineKey {
+                    wijk: WijkCode::parse("WK020207").unwrap(),
+                    year: 2026,
+                    theme: Theme::Groen,
+                },
+                allocated: Money::from_cents(100).unwrap(),
+            }),
+        });
+        state
+    }
+
+    /// Snapshots stay at most [`MAX_SNAPSHOTS`], spread evenly over the whole log, and the one
+    /// for a moment is the latest whose events all happened by then.
+    #[test]
+    fn snapshots_stay_bounded_and_spread_over_the_log() {
+        let start = DateTime::UNIX_EPOCH;
+        let mut past = Past::new();
+        let events = FIRST_SNAPSHOT_EVERY * MAX_SNAPSHOTS as u64 * 4;
+        for position in 1..=events {
+            let at = start + TimeDelta::seconds(position as i64);
+            if past.applied(position, at) {
+                past.keep(Arc::new(state_at(position)));
+            }
+        }
+        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.state.position()).collect();
+        assert!(positions.len() <= MAX_SNAPSHOTS, "{positions:?}");
+        assert!(positions.len() >= MAX_SNAPSHOTS / 2, "{positions:?}");
+        let every = past.every;
+        assert_eq!(every, FIRST_SNAPSHOT_EVERY * 4);
+        for (i, position) in positions.iter().enumerate() {
+            assert_eq!(*position, every * (i as u64 + 1), "{positions:?}");
+        }
+        // A moment between two snapshots gets the earlier one; before the first, none.
+        let between = start + TimeDelta::seconds((every * 3 + 5) as i64);
+        assert_eq!(past.snapshot_before(between).unwrap().position(), every * 3);
+        assert!(past.snapshot_before(start).is_none());
     }
 }

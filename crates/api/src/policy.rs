@@ -21,6 +21,7 @@
 //! | a connected person's name, a connection's note | `null` | `null` | yes | `null` | yes | [`may_see_party_name`], [`may_see_personal_data`] |
 //! | a connected organisation's name | yes | yes | yes | yes | yes | [`may_see_party_name`] |
 //! | a referral's note | never shown | | | | | (no field) |
+//! | the work list (`workList`, `workListUpdated`) | `UNAUTHENTICATED` | – | its initiatives | not in it | all | [`require_staff`], [`in_work_list`] |
 //! | everything else: wijken, gebieden, budgets, initiatives, history, event lines | yes | yes | yes | yes | yes | (no check) |
 //!
 //! Erased personal data is `null` for everyone, whatever this allows. Subscriptions to the
@@ -162,6 +163,12 @@ pub fn may_see_initiator(
     Ok(may_see_personal_data(actor, gebied) || is_initiator()?)
 }
 
+/// Whether an initiative in `gebied` is on the actor's work list: staff have their gebieden's,
+/// an admin has all. The public has no work list ([`require_staff`] refuses it).
+pub fn in_work_list(actor: &Actor, gebied: &GebiedCode) -> bool {
+    works_in(actor, gebied)
+}
+
 /// What the actor may see, as a key: actors with equal keys see the same (role and gebieden),
 /// so a live state view can be computed once for all of them.
 pub fn visibility(actor: &Actor) -> String {
@@ -292,6 +299,11 @@ mod tests {
             Row {
                 rule: "may_see_personal_data",
                 check: may_see_personal_data,
+                expected: [false, true, true, false, true],
+            },
+            Row {
+                rule: "in_work_list",
+                check: in_work_list,
                 expected: [false, true, true, false, true],
             },
             Row {

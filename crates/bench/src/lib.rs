@@ -4,6 +4,7 @@
 
 pub mod abuse;
 pub mod append;
+pub mod asof;
 pub mod contention;
 pub mod fanout;
 pub mod graphql;

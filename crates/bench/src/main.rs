@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use wijkpuls_bench::{abuse, append, contention, fanout, graphql};
+use wijkpuls_bench::{abuse, append, asof, contention, fanout, graphql};
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +70,16 @@ enum BenchCommand {
         seconds: f64,
         #[arg(long, default_value_t = 64)]
         clients: usize,
+    },
+    /// Time travel: a wijk `asOf` distinct moments on a large log, against the same wijk now
+    /// and against folding the log from its start.
+    Asof {
+        /// About how many events the log gets.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Distinct moments asked.
+        #[arg(long, default_value_t = 20)]
+        moments: usize,
     },
     /// Attacks (fragment bomb, alias flood, huge text filter): how long a refusal takes and
     /// /healthz latency during each, against /healthz with no attack.
@@ -161,6 +171,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seconds,
                 clients,
                 server: server_bin(cli.server_bin)?,
+            })
+            .await
+        }
+        BenchCommand::Asof { events, moments } => {
+            asof::run_asof(asof::AsOfBenchOptions {
+                events,
+                moments: moments.max(3),
             })
             .await
         }

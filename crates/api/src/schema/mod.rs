@@ -1,7 +1,8 @@
 //! The GraphQL schema: [`query`], [`mutation`], [`subscription`] over the object [`types`] and
-//! [`scalars`]. `schema.graphql` at the repository root is generated from this (see
+//! [`scalars`], with what dashboards need beyond the current state in [`dashboards`]. `schema.graphql` at the repository root is generated from this (see
 //! [`sdl`]) and a test fails when the two drift.
 
+pub mod dashboards;
 pub mod mutation;
 pub mod query;
 pub mod scalars;

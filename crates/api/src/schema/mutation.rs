@@ -526,6 +526,7 @@ impl Mutation {
         Ok(super::types::Gebied {
             code: gebied,
             year: None,
+            past: None,
         })
     }
 }

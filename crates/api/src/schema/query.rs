@@ -3,7 +3,8 @@
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use wijkpuls_domain::{GebiedCode, InitiativeId, InitiativeView, WijkCode};
 
-use super::scalars::{InitiativeStatus, Position, Theme};
+use super::dashboards::{past_state, state_of, Past};
+use super::scalars::{InitiativeStatus, Money, Position, Theme, Timestamp};
 use super::types::{
     CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection, InitiativeEdge, PageInfo,
     Wijk,
@@ -28,6 +29,34 @@ pub struct InitiativeFilter {
     /// Words in the title or description (case-insensitive); at most 200 characters and 10
     /// words.
     pub text: Option<String>,
+    // Ranges for dashboards (each end included; either end may be left out).
+    /// Only initiatives submitted at or after this moment.
+    pub submitted_from: Option<Timestamp>,
+    /// Only initiatives submitted at or before this moment.
+    pub submitted_to: Option<Timestamp>,
+    /// Only initiatives whose last event happened at or after this moment.
+    pub updated_from: Option<Timestamp>,
+    /// Only initiatives whose last event happened at or before this moment.
+    pub updated_to: Option<Timestamp>,
+    /// Only initiatives asking at least this amount (`requestedAmount`).
+    pub amount_min: Option<Money>,
+    /// Only initiatives asking at most this amount (`requestedAmount`).
+    pub amount_max: Option<Money>,
+}
+
+/// Whether `value` lies within `from ..= to` (an end left out is open).
+fn within<T: PartialOrd>(value: T, from: Option<T>, to: Option<T>) -> bool {
+    from.is_none_or(|f| value >= f) && to.is_none_or(|t| value <= t)
+}
+
+/// Refuses a range whose start lies after its end.
+fn check_range<T: PartialOrd>(name: &str, from: Option<T>, to: Option<T>) -> ApiResult<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(ApiError::BadInput(format!(
+            "filter.{name}: the start lies after the end"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub const MAX_PAGE: i32 = 100;
@@ -67,20 +96,29 @@ impl Query {
             .map(|w| Wijk {
                 code: w.code,
                 year: None,
+                past: None,
             })
             .collect()
     }
 
-    /// One wijk by its CBS code (`WK020207`), or null.
+    /// One wijk by its CBS code (`WK020207`), or null; as it was at `asOf` when given.
     async fn wijk(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The wijk's CBS code, e.g. `WK020207`.")] code: ID,
+        #[graphql(
+            desc = "The moment to show it at (default: now); before the first event \
+                          there is nothing yet."
+        )]
+        as_of: Option<Timestamp>,
     ) -> ApiResult<Option<Wijk>> {
         let code = WijkCode::parse(&code)?;
-        Ok(app(ctx).live.read().wijk(&code).map(|w| Wijk {
-            code: w.code,
+        let past = past_state(ctx, as_of).await?;
+        let found = state_of(ctx, &past).wijk(&code).map(|w| w.code);
+        Ok(found.map(|code| Wijk {
+            code,
             year: None,
+            past,
         }))
     }
 
@@ -93,35 +131,48 @@ impl Query {
             .map(|g| Gebied {
                 code: g.code,
                 year: None,
+                past: None,
             })
             .collect()
     }
 
-    /// One gebied by code (`W2`), or null.
+    /// One gebied by code (`W2`), or null; as it was at `asOf` when given.
     async fn gebied(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The gebied's code, `W1` … `W8`.")] code: ID,
+        #[graphql(
+            desc = "The moment to show it at (default: now); before the first event \
+                          there is nothing yet."
+        )]
+        as_of: Option<Timestamp>,
     ) -> ApiResult<Option<Gebied>> {
         let code = GebiedCode::parse(&code)?;
-        Ok(app(ctx).live.read().gebied(&code).map(|g| Gebied {
-            code: g.code,
+        let past = past_state(ctx, as_of).await?;
+        let found = state_of(ctx, &past).gebied(&code).map(|g| g.code);
+        Ok(found.map(|code| Gebied {
+            code,
             year: None,
+            past,
         }))
     }
 
-    /// One initiative by id, or null.
+    /// One initiative by id, or null; as it was at `asOf` when given (null before it was
+    /// submitted).
     async fn initiative(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The initiative's id.")] id: ID,
+        #[graphql(
+            desc = "The moment to show it at (default: now); before the first event \
+                          there is nothing yet."
+        )]
+        as_of: Option<Timestamp>,
     ) -> ApiResult<Option<Initiative>> {
         let id = InitiativeId::parse(&id)?;
-        Ok(app(ctx)
-            .live
-            .read()
-            .initiative(&id)
-            .map(|view| Initiative::new(view.clone())))
+        let past = past_state(ctx, as_of).await?;
+        let view = state_of(ctx, &past).initiative(&id).cloned();
+        Ok(view.map(|view| Initiative::in_past(view, past)))
     }
 
     /// The initiative a tracking code belongs to, for its initiator; null for a wrong code.
@@ -161,13 +212,21 @@ impl Query {
         initiatives_page_in_order(ctx, first, after, filter, order_by)
     }
 
-    /// The whole city for `year` (default: the current year).
+    /// The whole city for `year` (default: the current year); as it was at `asOf` when given.
     async fn city_overview(
         &self,
+        ctx: &Context<'_>,
         #[graphql(desc = "The budget year the overview shows.")] year: Option<i32>,
+        #[graphql(
+            desc = "The moment to show it at (default: now); before the first event \
+                          there is nothing yet."
+        )]
+        as_of: Option<Timestamp>,
     ) -> ApiResult<CityOverview> {
+        let year = check_year(year)?;
         Ok(CityOverview {
-            year: check_year(year)?,
+            year,
+            past: past_state(ctx, as_of).await?,
         })
     }
 
@@ -188,6 +247,19 @@ impl Query {
         #[graphql(desc = "Only this theme.")] theme: Option<Theme>,
     ) -> ApiResult<super::trends::Trends> {
         super::trends::trends(ctx, year, wijk, gebied, theme)
+    }
+
+    /// The caller's work list: initiatives waiting for a step from the team (submitted and not
+    /// answered, connected and not decided, funded and not completed), oldest first. Staff see
+    /// their gebieden's, admins all; the public is refused (`UNAUTHENTICATED`).
+    async fn work_list(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The page size: 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor (an `endCursor` of the previous page).")]
+        after: Option<String>,
+    ) -> ApiResult<super::dashboards::WorkItemConnection> {
+        super::dashboards::work_list_page(ctx, first, after)
     }
 
     /// Events after `after` (default: the start), oldest first, at most `first` (≤ 500).
@@ -257,12 +329,24 @@ pub fn initiatives_page(
     after: Option<String>,
     filter: Option<InitiativeFilter>,
 ) -> ApiResult<InitiativeConnection> {
-    initiatives_page_in_order(ctx, first, after, filter, None)
+    initiatives_page_at(ctx, &None, first, after, filter, None)
 }
 
 /// A page of initiatives in `order` (default: newest first).
 pub fn initiatives_page_in_order(
     ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<InitiativeFilter>,
+    order: Option<InitiativeOrder>,
+) -> ApiResult<InitiativeConnection> {
+    initiatives_page_at(ctx, &None, first, after, filter, order)
+}
+
+/// [`initiatives_page_in_order`] of a past state (`asOf`), or of now when `past` is `None`.
+pub fn initiatives_page_at(
+    ctx: &Context<'_>,
+    past: &Past,
     first: Option<i32>,
     after: Option<String>,
     filter: Option<InitiativeFilter>,
@@ -276,6 +360,7 @@ pub fn initiatives_page_in_order(
         )));
     }
     let filter = filter.unwrap_or_default();
+    let ranges = Ranges::of(&filter)?;
     let wijk = filter
         .wijk
         .as_deref()
@@ -295,11 +380,12 @@ pub fn initiatives_page_in_order(
         .map(|cursor| Cursor::parse(&cursor, order.field))
         .transpose()?;
 
-    let state = app(ctx).live.read();
-    let matching = state.initiatives().enumerate().filter(|(_, i)| {
-        wijk.is_none_or(|w| i.wijk == w)
+    let state = state_of(ctx, past);
+    // What never changes about an initiative, and what does (its status, its last event).
+    let lasting = |i: &InitiativeView| {
+        ranges.lasting_hold_for(i)
+            && wijk.is_none_or(|w| i.wijk == w)
             && gebied.is_none_or(|g| i.gebied == g)
-            && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
             && theme.is_none_or(|t| i.theme == t)
             && (words.is_empty() || {
                 let haystack = format!(
@@ -309,10 +395,16 @@ pub fn initiatives_page_in_order(
                 );
                 words.iter().all(|w| haystack.contains(w.as_str()))
             })
-    });
+    };
+    let changing = |i: &InitiativeView| {
+        ranges.changing_hold_for(i) && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
+    };
     // Ascending by (key, submission order), then turned round for a descending order: the
     // submission order breaks ties, so every initiative has one place.
-    let mut ordered: Vec<(i64, usize, &InitiativeView)> = matching
+    let mut ordered: Vec<(i64, usize, &InitiativeView)> = state
+        .initiatives()
+        .enumerate()
+        .filter(|(_, i)| lasting(i) && changing(i))
         .map(|(index, view)| (order.field.key(index, view), index, view))
         .collect();
     if order.field != InitiativeOrderField::SubmittedAt {
@@ -325,14 +417,23 @@ pub fn initiatives_page_in_order(
     let start = match after {
         None => 0,
         Some(cursor) => {
-            // The cursor's initiative must be one of this list; the page goes on after the
-            // place the cursor names (its key then), also if the initiative moved since.
-            let Some(&(now, index, _)) = ordered.iter().find(|(_, _, v)| v.id == cursor.id) else {
+            // The page goes on after the place the cursor names (its key then), also when its
+            // initiative has moved or no longer matches (its status changed). A cursor whose
+            // initiative never was in this list (another wijk's, say) is refused.
+            let Some((index, view)) = state
+                .initiatives()
+                .enumerate()
+                .find(|(_, v)| v.id == cursor.id)
+                .filter(|(_, v)| lasting(v))
+            else {
                 return Err(ApiError::BadInput(
                     "after is not a cursor from this list".into(),
                 ));
             };
-            let place = (cursor.key.unwrap_or(now), index);
+            let place = (
+                cursor.key.unwrap_or_else(|| order.field.key(index, view)),
+                index,
+            );
             ordered.partition_point(|&(key, index, _)| {
                 if descending {
                     (key, index) >= place
@@ -347,7 +448,7 @@ pub fn initiatives_page_in_order(
         .iter()
         .map(|&(key, _, view)| InitiativeEdge {
             cursor: Cursor::write(order.field, key, view.id),
-            node: Initiative::new(view.clone()),
+            node: Initiative::in_past(view.clone(), past.clone()),
         })
         .collect();
     let (total, has_previous, has_next) = (ordered.len() as u64, start > 0, end < ordered.len());
@@ -464,5 +565,60 @@ impl Cursor {
             key,
             id: InitiativeId::parse(id).map_err(|_| refused())?,
         })
+    }
+}
+/// The date and amount ranges of a filter, checked.
+struct Ranges {
+    submitted: (Option<Timestamp>, Option<Timestamp>),
+    updated: (Option<Timestamp>, Option<Timestamp>),
+    amount: (Option<Money>, Option<Money>),
+}
+
+impl Ranges {
+    fn of(filter: &InitiativeFilter) -> ApiResult<Ranges> {
+        let ranges = Ranges {
+            submitted: (filter.submitted_from, filter.submitted_to),
+            updated: (filter.updated_from, filter.updated_to),
+            amount: (filter.amount_min, filter.amount_max),
+        };
+        let time = |t: Option<Timestamp>| t.map(|t| t.0);
+        let money = |m: Option<Money>| m.map(|m| m.0);
+        check_range(
+            "submittedFrom/submittedTo",
+            time(ranges.submitted.0),
+            time(ranges.submitted.1),
+        )?;
+        check_range(
+            "updatedFrom/updatedTo",
+            time(ranges.updated.0),
+            time(ranges.updated.1),
+        )?;
+        check_range(
+            "amountMin/amountMax",
+            money(ranges.amount.0),
+            money(ranges.amount.1),
+        )?;
+        Ok(ranges)
+    }
+
+    /// The ranges of what never changes: the submission moment and the amount asked.
+    fn lasting_hold_for(&self, view: &wijkpuls_domain::InitiativeView) -> bool {
+        let time = |t: Option<Timestamp>| t.map(|t| t.0);
+        let money = |m: Option<Money>| m.map(|m| m.0);
+        within(
+            view.submitted_at,
+            time(self.submitted.0),
+            time(self.submitted.1),
+        ) && within(
+            view.requested_amount,
+            money(self.amount.0),
+            money(self.amount.1),
+        )
+    }
+
+    /// The range of what changes: the moment of the last event.
+    fn changing_hold_for(&self, view: &wijkpuls_domain::InitiativeView) -> bool {
+        let time = |t: Option<Timestamp>| t.map(|t| t.0);
+        within(view.updated_at, time(self.updated.0), time(self.updated.1))
     }
 }

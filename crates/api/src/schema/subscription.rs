@@ -40,7 +40,13 @@ impl Subscription {
         if app.live.read().wijk(&code).is_none() {
             return Err(ApiError::NotFound(format!("wijk {code} was not found")).into());
         }
-        Ok(WatchStream::new(app.live.wijk_changes(code)).map(move |_| Wijk { code, year }))
+        Ok(
+            WatchStream::new(app.live.wijk_changes(code)).map(move |_| Wijk {
+                code,
+                year,
+                past: None,
+            }),
+        )
     }
 
     /// The city overview, now and after every change anywhere.
@@ -54,7 +60,8 @@ impl Subscription {
         year: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = CityOverview>> {
         let year = super::query::check_year(year).map_err(async_graphql::Error::from)?;
-        Ok(WatchStream::new(app(ctx).live.city_changes()).map(move |_| CityOverview { year }))
+        Ok(WatchStream::new(app(ctx).live.city_changes())
+            .map(move |_| CityOverview { year, past: None }))
     }
 
     /// A year's trends (as the `trends` query), now and after every change to them.
@@ -133,6 +140,18 @@ impl Subscription {
         crate::policy::may_follow_event_feed(actor(ctx))?;
         let app: Arc<AppState> = ctx.data_unchecked::<Arc<AppState>>().clone();
         Ok(feed_from(app, after.map_or(0, |p| p.0)))
+    }
+
+    /// The caller's work list (see `Query.workList`): its first `first` items now, and again
+    /// whenever they change. For staff and admins.
+    async fn work_list_updated(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many items, oldest first: 0 to 100 (default 100).")] first: Option<
+            i32,
+        >,
+    ) -> async_graphql::Result<impl Stream<Item = Vec<super::dashboards::WorkItem>>> {
+        Ok(super::dashboards::work_list_updates(ctx, first)?)
     }
 
     /// The public ticker: the latest events (public lines only), then every new one.

@@ -8,6 +8,7 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
 
+use super::dashboards::{state_of, Past};
 use super::scalars::{
     Channel, EventType, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
 };
@@ -127,6 +128,8 @@ pub struct Wijk {
     pub code: WijkCode,
     /// The year `budget` and `initiativeCounts` show when none is asked (the overview's year).
     pub year: Option<i32>,
+    /// The past state it shows (`asOf`); `None`: as it is now.
+    pub past: Past,
 }
 
 /// A wijk (neighbourhood) of Arnhem, by its CBS code: its budget and initiatives. Public.
@@ -139,9 +142,7 @@ impl Wijk {
 
     /// The wijk's name, e.g. `Klarendal`.
     async fn name(&self, ctx: &Context<'_>) -> String {
-        app(ctx)
-            .live
-            .read()
+        state_of(ctx, &self.past)
             .wijk(&self.code)
             .map(|w| w.name.as_str().to_owned())
             .unwrap_or_default()
@@ -149,13 +150,14 @@ impl Wijk {
 
     /// The gebied (wijkprogramma) the wijk belongs to.
     async fn gebied(&self, ctx: &Context<'_>) -> ApiResult<Gebied> {
-        let state = app(ctx).live.read();
+        let state = state_of(ctx, &self.past);
         let wijk = state
             .wijk(&self.code)
             .ok_or_else(|| ApiError::NotFound(format!("wijk {} was not found", self.code)))?;
         Ok(Gebied {
             code: wijk.gebied,
             year: self.year,
+            past: self.past.clone(),
         })
     }
 
@@ -169,14 +171,12 @@ impl Wijk {
         >,
     ) -> Budget {
         let year = year.or(self.year).unwrap_or_else(current_year);
-        Budget::from(&app(ctx).live.read().wijk_budget(&self.code, year))
+        Budget::from(&state_of(ctx, &self.past).wijk_budget(&self.code, year))
     }
 
     /// The years for which the wijk has a budget.
     async fn budget_years(&self, ctx: &Context<'_>) -> Vec<i32> {
-        app(ctx)
-            .live
-            .read()
+        state_of(ctx, &self.past)
             .wijk(&self.code)
             .map(|w| w.budget_years().collect())
             .unwrap_or_default()
@@ -191,7 +191,9 @@ impl Wijk {
         year: Option<i32>,
     ) -> ApiResult<StatusCounts> {
         let year = counts_year(year, self.year)?;
-        Ok(app(ctx).live.read().wijk_counts_in(&self.code, year).into())
+        Ok(state_of(ctx, &self.past)
+            .wijk_counts_in(&self.code, year)
+            .into())
     }
 
     /// The wijk's initiatives, newest first unless `orderBy` says otherwise, a page at a time.
@@ -215,7 +217,7 @@ impl Wijk {
             status,
             ..Default::default()
         };
-        super::query::initiatives_page_in_order(ctx, first, after, Some(filter), order_by)
+        super::query::initiatives_page_at(ctx, &self.past, first, after, Some(filter), order_by)
     }
 }
 
@@ -225,6 +227,8 @@ pub struct Gebied {
     pub code: GebiedCode,
     /// The year `budget` shows when none is asked (the overview's year).
     pub year: Option<i32>,
+    /// The past state it shows (`asOf`); `None`: as it is now.
+    pub past: Past,
 }
 
 /// A gebied: the area of one wijkprogramma, a few wijken with one team Leefomgeving. Public.
@@ -237,9 +241,7 @@ impl Gebied {
 
     /// The gebied's name, e.g. `Noordwest`.
     async fn name(&self, ctx: &Context<'_>) -> String {
-        app(ctx)
-            .live
-            .read()
+        state_of(ctx, &self.past)
             .gebied(&self.code)
             .map(|g| g.name.as_str().to_owned())
             .unwrap_or_default()
@@ -247,7 +249,7 @@ impl Gebied {
 
     /// Whom to contact: the team Leefomgeving.
     async fn team(&self, ctx: &Context<'_>) -> Option<Team> {
-        app(ctx).live.read().gebied(&self.code).map(|g| Team {
+        state_of(ctx, &self.past).gebied(&self.code).map(|g| Team {
             email: g.team.email.as_str().to_owned(),
             phone: g.team.phone.as_str().to_owned(),
         })
@@ -255,9 +257,7 @@ impl Gebied {
 
     /// Its wijken, ordered by code.
     async fn wijken(&self, ctx: &Context<'_>) -> Vec<Wijk> {
-        app(ctx)
-            .live
-            .read()
+        state_of(ctx, &self.past)
             .gebied(&self.code)
             .map(|g| {
                 g.wijken
@@ -265,6 +265,7 @@ impl Gebied {
                     .map(|code| Wijk {
                         code: *code,
                         year: self.year,
+                        past: self.past.clone(),
                     })
                     .collect()
             })
@@ -281,7 +282,7 @@ impl Gebied {
         >,
     ) -> Budget {
         let year = year.or(self.year).unwrap_or_else(current_year);
-        Budget::from(&app(ctx).live.read().gebied_budget(&self.code, year))
+        Budget::from(&state_of(ctx, &self.past).gebied_budget(&self.code, year))
     }
 
     /// How many of its wijken's initiatives are in each status: those submitted in `year`
@@ -293,9 +294,7 @@ impl Gebied {
         year: Option<i32>,
     ) -> ApiResult<StatusCounts> {
         let year = counts_year(year, self.year)?;
-        Ok(app(ctx)
-            .live
-            .read()
+        Ok(state_of(ctx, &self.past)
             .gebied_counts_in(&self.code, year)
             .into())
     }
@@ -304,6 +303,8 @@ impl Gebied {
 /// All of the city at once: what the overview screen shows.
 pub struct CityOverview {
     pub year: i32,
+    /// The past state it shows (`asOf`); `None`: as it is now.
+    pub past: Past,
 }
 
 /// The whole city for one budget year: what a dashboard's overview shows. Public.
@@ -316,47 +317,53 @@ impl CityOverview {
 
     /// The position of the last event this overview includes.
     async fn position(&self, ctx: &Context<'_>) -> Position {
-        Position(app(ctx).live.position())
+        match &self.past {
+            Some(state) => Position(state.position()),
+            None => Position(app(ctx).live.position()),
+        }
     }
 
     /// When the last event it includes happened (`null` before any event).
     async fn as_of(&self, ctx: &Context<'_>) -> Option<Timestamp> {
-        app(ctx).live.as_of().map(Timestamp)
+        match &self.past {
+            Some(state) => state.as_of().map(Timestamp),
+            None => app(ctx).live.as_of().map(Timestamp),
+        }
     }
 
     /// The city's budget for the year: all wijken together.
     async fn totals(&self, ctx: &Context<'_>) -> Budget {
-        Budget::from(&app(ctx).live.read().city_budget(self.year))
+        Budget::from(&state_of(ctx, &self.past).city_budget(self.year))
     }
 
     /// How many of the city's initiatives of the overview's year (submitted in it, in
     /// Arnhem) are in each status.
     async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
-        app(ctx).live.read().city_counts_in(Some(self.year)).into()
+        state_of(ctx, &self.past)
+            .city_counts_in(Some(self.year))
+            .into()
     }
 
     /// Every gebied, ordered by code, with budgets of the overview's year.
     async fn gebieden(&self, ctx: &Context<'_>) -> Vec<Gebied> {
-        app(ctx)
-            .live
-            .read()
+        state_of(ctx, &self.past)
             .gebieden()
             .map(|g| Gebied {
                 code: g.code,
                 year: Some(self.year),
+                past: self.past.clone(),
             })
             .collect()
     }
 
     /// Every wijk, ordered by code, with budgets of the overview's year.
     async fn wijken(&self, ctx: &Context<'_>) -> Vec<Wijk> {
-        app(ctx)
-            .live
-            .read()
+        state_of(ctx, &self.past)
             .wijken()
             .map(|w| Wijk {
                 code: w.code,
                 year: Some(self.year),
+                past: self.past.clone(),
             })
             .collect()
     }
@@ -378,6 +385,24 @@ impl CityOverview {
         limit: Option<i32>,
     ) -> ApiResult<Vec<EventRecord>> {
         let first = super::renamed_size("first", first, "limit", limit)?.unwrap_or(10);
+        if let Some(state) = &self.past {
+            // Read from the log: the lines up to the moment asked.
+            let app = app(ctx);
+            let position = state.position();
+            let from = position.saturating_sub(first as u64);
+            let records = app
+                .service
+                .store
+                .read_batch(wijkpuls_event_store::Position(from), first as usize)
+                .await?;
+            let records: Vec<_> = records
+                .into_iter()
+                .filter(|r| r.position.0 <= position)
+                .collect();
+            let mut lines = super::feed_records(app, &records)?;
+            lines.reverse();
+            return Ok(lines);
+        }
         let mut recent = app(ctx).live.recent();
         recent.reverse();
         Ok(recent
@@ -388,12 +413,14 @@ impl CityOverview {
     }
 }
 
-/// An initiative, as it is now.
+/// An initiative, as it is now (or was at `asOf`).
 #[derive(Clone)]
 pub struct Initiative {
     pub view: Arc<InitiativeView>,
     /// Looked up with its tracking code: the caller is its initiator.
     pub opened_by_initiator: bool,
+    /// The past state it was looked up in (`asOf`), for its wijk; `None`: now.
+    pub past: Past,
 }
 
 impl Initiative {
@@ -401,6 +428,7 @@ impl Initiative {
         Initiative {
             view: Arc::new(view),
             opened_by_initiator: false,
+            past: None,
         }
     }
 
@@ -409,6 +437,15 @@ impl Initiative {
         Initiative {
             view: Arc::new(view),
             opened_by_initiator: true,
+            past: None,
+        }
+    }
+
+    /// The initiative as it was in a past state (`asOf`).
+    pub fn in_past(view: InitiativeView, past: Past) -> Initiative {
+        Initiative {
+            past,
+            ..Initiative::new(view)
         }
     }
 
@@ -421,8 +458,8 @@ impl Initiative {
     }
 }
 
-/// A residents' initiative for their wijk, as it is now. Public, except the initiator's
-/// contact details and connected persons (see those fields).
+/// A residents' initiative for their wijk, as it is now (or was at `asOf`). Public, except the
+/// initiator's contact details and connected persons (see those fields).
 #[Object]
 impl Initiative {
     /// The initiative's id (a UUID); also its cursor in lists.
@@ -435,6 +472,7 @@ impl Initiative {
         Wijk {
             code: self.view.wijk,
             year: None,
+            past: self.past.clone(),
         }
     }
 
@@ -826,7 +864,11 @@ impl EventRecord {
 
     /// The wijk it concerns, if one (`null` for a gebied's or the municipality's events).
     async fn wijk(&self) -> Option<Wijk> {
-        self.0.wijk.map(|code| Wijk { code, year: None })
+        self.0.wijk.map(|code| Wijk {
+            code,
+            year: None,
+            past: None,
+        })
     }
 
     /// The initiative it concerns, if one.
