@@ -234,6 +234,7 @@ fn append_request(
         expected_versions: vec![(stream.clone(), ExpectedVersion::Exactly(version))],
         condition: None,
         idempotency_key: None,
+        keys: Vec::new(),
         metadata: Metadata {
             actor: "bench".into(),
             role: "bench".into(),
