@@ -36,6 +36,7 @@ mod facts;
 mod hardening;
 mod idempotency;
 mod mutations;
+mod one_commit;
 mod ops;
 mod permissions;
 mod personal_data;
