@@ -45,6 +45,7 @@ mod hardening;
 mod idempotency;
 mod metrics;
 mod mutations;
+mod one_commit;
 mod ops;
 mod permissions;
 mod personal_data;

@@ -49,20 +49,25 @@ async fn record(
     DatedStep { at, step }: DatedStep,
 ) -> anyhow::Result<()> {
     let key = format!("{year}-{}", step.key());
-    let sealed = match &step {
+    let (sealed, keys) = match &step {
         DemoStep::Submit {
             id,
             initiator_name,
             initiator_email,
             initiator_phone,
             ..
-        } => Some(seal(state, id, initiator_name, initiator_email, initiator_phone).await?),
-        _ => None,
+        } => {
+            let (sealed, key) = seal(state, id, initiator_name, initiator_email, initiator_phone);
+            (Some(sealed), vec![key])
+        }
+        _ => (None, Vec::new()),
     };
     let command = step.into_command(|_, _, _| sealed.clone().expect("sealed for a submission"));
+    // The initiator's key is stored with the submission's events: when another instance
+    // recorded this step first, this one's key and sealed copy are both dropped.
     state
         .service
-        .execute_back_dated(&system_actor(), "demo", Some(&key), at, |_| {
+        .execute_back_dated(&system_actor(), "demo", Some(&key), at, keys, |_| {
             Ok(command.clone())
         })
         .await
@@ -70,19 +75,22 @@ async fn record(
     Ok(())
 }
 
-async fn seal(
+fn seal(
     state: &AppState,
     id: &InitiativeId,
     name: &wijkpuls_domain::PersonName,
     email: &wijkpuls_domain::Email,
     phone: &wijkpuls_domain::Phone,
-) -> anyhow::Result<(wijkpuls_domain::SealedInitiator, String)> {
+) -> (
+    (wijkpuls_domain::SealedInitiator, String),
+    wijkpuls_event_store::SubjectKey,
+) {
     let data = InitiatorData {
         name: name.clone(),
         email: Some(email.clone()),
         phone: Some(phone.clone()),
     };
-    let sealed = state.sealer.seal_under_existing_or_new(*id, &data).await?;
+    let (sealed, key) = state.sealer.seal(*id, &data);
     let code = crate::tracking::new_code(id, &state.tokens, None);
-    Ok((sealed, crate::tracking::hash(&code)))
+    ((sealed, crate::tracking::hash(&code)), key)
 }

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use wijkpuls_domain::{Email, InitiativeId, PersonName, Phone, SealedInitiator};
-use wijkpuls_event_store::{StoreError, Vault};
+use wijkpuls_event_store::{StoreError, SubjectKey, Vault};
 
 /// The initiator's personal data, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,36 +31,22 @@ impl Sealer {
         Sealer { vault }
     }
 
-    /// Encrypts `data` under a new key for this initiative's initiator.
-    pub async fn seal(
+    /// Encrypts `data` under a new key for this initiative's initiator. Touches no database:
+    /// the key goes into the vault with the events that carry the sealed data (give it to
+    /// [`crate::service::Service::execute_with_keys`]), in one transaction, so neither is
+    /// ever recorded without the other.
+    pub fn seal(
         &self,
         initiative: InitiativeId,
         data: &InitiatorData,
-    ) -> Result<SealedInitiator, StoreError> {
+    ) -> (SealedInitiator, SubjectKey) {
         let key_id = key_id(&initiative);
         let key = Aes256Gcm::generate_key(OsRng);
-        self.vault.put_key(&key_id, key.as_slice()).await?;
-        Ok(seal_with(&key, key_id, data))
-    }
-
-    /// [`Sealer::seal`], or, if this initiative's key exists already, under that key: for
-    /// the demo loader, which two instances starting together run at once (the first to
-    /// record the submission wins; the other's sealed copy is never recorded).
-    pub async fn seal_under_existing_or_new(
-        &self,
-        initiative: InitiativeId,
-        data: &InitiatorData,
-    ) -> Result<SealedInitiator, StoreError> {
-        let refused = match self.seal(initiative, data).await {
-            Ok(sealed) => return Ok(sealed),
-            Err(refused) => refused,
+        let subject_key = SubjectKey {
+            id: key_id.clone(),
+            key: key.to_vec(),
         };
-        let key_id = key_id(&initiative);
-        let keys = self.vault.keys(&[key_id.as_str()]).await?;
-        match keys.get(&key_id).filter(|k| k.len() == 32) {
-            Some(key) => Ok(seal_with(Key::<Aes256Gcm>::from_slice(key), key_id, data)),
-            None => Err(refused),
-        }
+        (seal_with(&key, key_id, data), subject_key)
     }
 
     /// Decrypts, or `None` when the key was destroyed (erased) or the data does not open.

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use wijkpuls_domain::{decide, CityState, Command, Decision};
 use wijkpuls_event_store::{
     AppendCondition, AppendOutcome, AppendRequest, Conflict, EventStore, Metadata, Position, Query,
-    StoreError, Vault,
+    StoreError, SubjectKey, Vault,
 };
 
 use crate::auth::Actor;
@@ -104,6 +104,14 @@ impl Executed {
     }
 }
 
+/// What goes with a command's events into its append, whatever it decides: its scoped
+/// idempotency key, when it occurred, and the subject keys to store in the same transaction.
+struct ToRecord {
+    idempotency_key: Option<String>,
+    occurred_at: Option<DateTime<Utc>>,
+    keys: Vec<SubjectKey>,
+}
+
 /// How one attempt at recording a decision ended.
 enum Attempt {
     Done(Executed),
@@ -151,20 +159,36 @@ impl Service {
         idempotency_key: Option<&str>,
         command: impl Fn(&CityState) -> ApiResult<Command>,
     ) -> ApiResult<Executed> {
-        self.execute_dated(actor, operation, idempotency_key, None, command)
+        self.execute_dated(actor, operation, idempotency_key, None, Vec::new(), command)
+            .await
+    }
+
+    /// [`Service::execute`], storing `keys` in the vault in the same transaction as the
+    /// events: both are recorded or neither (a refused command, a retry answered with its
+    /// first result, a failed commit leave no key behind).
+    pub async fn execute_with_keys(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        idempotency_key: Option<&str>,
+        keys: Vec<SubjectKey>,
+        command: impl Fn(&CityState) -> ApiResult<Command>,
+    ) -> ApiResult<Executed> {
+        self.execute_dated(actor, operation, idempotency_key, None, keys, command)
             .await
     }
 
     /// [`Service::execute`], recording the events as having occurred at `occurred_at` (not in
     /// the future) rather than now. For trusted code of the server itself only — the demo
     /// loader, imports of history — and never reachable from the GraphQL API: a client's change
-    /// happens when it is recorded.
+    /// happens when it is recorded. `keys` as for [`Service::execute_with_keys`].
     pub async fn execute_back_dated(
         &self,
         actor: &Actor,
         operation: &str,
         idempotency_key: Option<&str>,
         occurred_at: DateTime<Utc>,
+        keys: Vec<SubjectKey>,
         command: impl Fn(&CityState) -> ApiResult<Command>,
     ) -> ApiResult<Executed> {
         self.execute_dated(
@@ -172,6 +196,7 @@ impl Service {
             operation,
             idempotency_key,
             Some(occurred_at),
+            keys,
             command,
         )
         .await
@@ -183,6 +208,7 @@ impl Service {
         operation: &str,
         idempotency_key: Option<&str>,
         occurred_at: Option<DateTime<Utc>>,
+        keys: Vec<SubjectKey>,
         command: impl Fn(&CityState) -> ApiResult<Command>,
     ) -> ApiResult<Executed> {
         let deadline = Instant::now() + self.options.deadline;
@@ -197,7 +223,12 @@ impl Service {
             return Ok(done);
         }
         let held = self.boundaries.enter(boundary, deadline).await?;
-        self.decide_and_record(actor, &command, key, occurred_at, held, deadline)
+        let to_record = ToRecord {
+            idempotency_key: key,
+            occurred_at,
+            keys,
+        };
+        self.decide_and_record(actor, &command, to_record, held, deadline)
             .await
     }
 
@@ -207,8 +238,7 @@ impl Service {
         &self,
         actor: &Actor,
         command: &impl Fn(&CityState) -> ApiResult<Command>,
-        key: Option<String>,
-        occurred_at: Option<DateTime<Utc>>,
+        to_record: ToRecord,
         mut held: Held,
         deadline: Instant,
     ) -> ApiResult<Executed> {
@@ -222,7 +252,7 @@ impl Service {
                 Ok(decision) => decision,
                 Err(error) => {
                     return self
-                        .unless_done(key.as_deref(), error.into(), deadline)
+                        .unless_done(to_record.idempotency_key.as_deref(), error.into(), deadline)
                         .await
                 }
             };
@@ -235,10 +265,7 @@ impl Service {
                     .await?;
                 continue;
             }
-            match self
-                .record(actor, &decision, key.clone(), occurred_at, deadline)
-                .await?
-            {
+            match self.record(actor, &decision, &to_record, deadline).await? {
                 Attempt::Done(executed) => return Ok(executed),
                 Attempt::Lost(position) => {
                     if !self.caught_up_with_winner(position, deadline).await {
@@ -307,14 +334,13 @@ impl Service {
         &self,
         actor: &Actor,
         decision: &Decision,
-        idempotency_key: Option<String>,
-        occurred_at: Option<DateTime<Utc>>,
+        to_record: &ToRecord,
         deadline: Instant,
     ) -> ApiResult<Attempt> {
         if decision.events.is_empty() {
             return Ok(Attempt::Done(Executed { outcome: None }));
         }
-        let request = append_request(actor, decision, idempotency_key, occurred_at)?;
+        let request = append_request(actor, decision, to_record)?;
         match self.store.append(request).await {
             Ok(outcome) => {
                 self.metrics.appended(decision.events.len());
@@ -479,8 +505,7 @@ impl Drop for Held {
 fn append_request(
     actor: &Actor,
     decision: &Decision,
-    idempotency_key: Option<String>,
-    occurred_at: Option<DateTime<Utc>>,
+    to_record: &ToRecord,
 ) -> ApiResult<AppendRequest> {
     Ok(AppendRequest {
         events: decision
@@ -493,7 +518,8 @@ fn append_request(
             fail_if_events_match: Query::any_tag(decision.consistency_tags.iter().cloned()),
             after: Position(decision.position),
         }),
-        idempotency_key,
+        idempotency_key: to_record.idempotency_key.clone(),
+        keys: to_record.keys.clone(),
         metadata: Metadata {
             actor: actor.subject.clone(),
             role: actor.role.as_str().to_owned(),
@@ -504,7 +530,7 @@ fn append_request(
                     .to_string(),
             ),
             idempotency_key: None,
-            occurred_at,
+            occurred_at: to_record.occurred_at,
         },
     })
 }

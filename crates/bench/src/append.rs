@@ -167,6 +167,12 @@ fn report(rows: &mut Vec<Row>, scenario: &str, backend: &'static str, events_per
     });
 }
 
+/// Single-event appends per second by 64 concurrent appenders on the store at `url`: the
+/// store's own rate, the baseline for mutations on SQLite.
+pub(crate) async fn sixty_four_appenders(url: &str, seconds: f64) -> anyhow::Result<f64> {
+    measure(url, &SCENARIOS[2], seconds).await
+}
+
 /// Events per second committed by `scenario.appenders` concurrent appenders, each appending
 /// `scenario.events_per_append` events at a time to a stream of its own.
 async fn measure(url: &str, scenario: &Scenario, seconds: f64) -> anyhow::Result<f64> {
@@ -234,6 +240,7 @@ fn append_request(
         expected_versions: vec![(stream.clone(), ExpectedVersion::Exactly(version))],
         condition: None,
         idempotency_key: None,
+        keys: Vec::new(),
         metadata: Metadata {
             actor: "bench".into(),
             role: "bench".into(),

@@ -3,8 +3,9 @@
 //! 1. Reads: requests/s for `{ __typename }` (GraphQL itself: parsing, validation, HTTP) and for
 //!    a wijk's budget from the live state, on the same server in the same run, alternating in
 //!    rounds so both see the same machine. The ratio says what live state adds.
-//! 2. Writes (PostgreSQL): `submitInitiative` mutations/s with 64 concurrent clients, next to
-//!    the pgbench baseline of the append benchmark, measured in the same run.
+//! 2. Writes: `submitInitiative` mutations/s with 64 concurrent clients — on SQLite next to the
+//!    store's own rate with 64 appenders, on PostgreSQL next to the pgbench baseline of the
+//!    append benchmark — each measured in the same run.
 //!
 //! The load comes from this process, on its own runtime threads; the server runs on another
 //! runtime, so neither starves the other's scheduler.
@@ -24,6 +25,8 @@ pub struct GraphqlBenchOptions {
     pub connections: usize,
 }
 
+/// One submission, with its initiator's personal data (sealed under a key of its own).
+const SUBMIT: &str = r#"{"query":"mutation { submitInitiative(input: { wijkCode: \"WK020207\", title: \"Bankjes bij de speeltuin\", description: \"Drie bankjes\", theme: SPEELTUINEN, requestedAmount: \"1250.00\", initiator: { name: \"Bench Mark\", email: \"bench@example.nl\" } }) { initiative { id } } }"}"#;
 const TYPENAME: &str = r#"{"query":"{ __typename }"}"#;
 const WIJK_BUDGET: &str = r#"{"query":"{ wijk(code: \"WK020207\") { budget { allocated committed spent remaining } } }"}"#;
 
@@ -67,15 +70,33 @@ pub async fn run_graphql(options: GraphqlBenchOptions) -> anyhow::Result<()> {
     );
     server.stop();
 
+    // Writes on SQLite: the same mutations next to the store's own 64-appender rate.
+    let writes_url = format!("sqlite://{}", dir.path().join("writes.db").display());
+    let server = Server::start(&writes_url, false).await?;
+    let token = server.admin_token.clone();
+    let mutations = load(&server.endpoint, Some(&token), SUBMIT, 64, options.seconds).await?;
+    server.stop();
+    let appends_url = format!("sqlite://{}", dir.path().join("appends.db").display());
+    let appends = crate::append::sixty_four_appenders(&appends_url, options.seconds).await?;
+    println!("{:<58} {:>12}", "SQLite, 64 connections", "per second");
+    println!("{:<58} {:>12.0}", "submitInitiative mutations", mutations);
+    println!(
+        "{:<58} {:>12.0}",
+        "the store's 64 appenders, 1 event per append", appends
+    );
+    println!(
+        "ratio mutations / store appends: {:.2}",
+        mutations / appends
+    );
+
     let Some(postgres) = options.postgres_url else {
-        println!("no --postgres-url: skipped the mutation benchmark");
+        println!("no --postgres-url: skipped the PostgreSQL mutation benchmark");
         return Ok(());
     };
     let database = crate::append::TempPgDatabase::create(&postgres).await?;
     let server = Server::start(database.url(), false).await?;
-    let body = r#"{"query":"mutation { submitInitiative(input: { wijkCode: \"WK020207\", title: \"Bankjes bij de speeltuin\", description: \"Drie bankjes\", theme: SPEELTUINEN, requestedAmount: \"1250.00\", initiator: { name: \"Bench Mark\", email: \"bench@example.nl\" } }) { initiative { id } } }"}"#;
     let token = server.admin_token.clone();
-    let mutations = load(&server.endpoint, Some(&token), body, 64, options.seconds).await?;
+    let mutations = load(&server.endpoint, Some(&token), SUBMIT, 64, options.seconds).await?;
     server.stop();
     let baseline = crate::append::pgbench_baseline(database.url(), options.seconds).await?;
     println!("{:<58} {:>12}", "PostgreSQL, 64 connections", "per second");

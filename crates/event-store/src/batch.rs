@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{canonical_json, event_hash, Hash, HashedFields, GENESIS};
 use crate::error::{Conflict, DatabaseError, StoreError};
-use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, Position, StreamId};
+use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, Position, StreamId, SubjectKey};
 
 /// An append waiting for the writer, with its events already serialised.
 pub(crate) struct Pending {
@@ -58,6 +58,9 @@ pub(crate) struct Plan {
     pub rows: Vec<PlannedRow>,
     /// Idempotency keys to record: (key, first, last).
     pub new_keys: Vec<(String, Position, Position)>,
+    /// The appends (by index in the batch) whose subject keys go into the vault: exactly
+    /// those whose events are written.
+    pub with_subject_keys: Vec<usize>,
     /// One result per append in the batch, in order.
     pub results: Vec<Result<AppendOutcome, StoreError>>,
 }
@@ -65,6 +68,20 @@ pub(crate) struct Plan {
 impl Plan {
     pub fn last_position(&self) -> Option<Position> {
         self.rows.last().map(|r| r.position)
+    }
+
+    /// The subject keys to write with the planned rows: (id, key).
+    pub fn subject_keys<'a>(
+        &'a self,
+        batch: &'a [Pending],
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+        self.with_subject_keys.iter().flat_map(move |&index| {
+            batch[index]
+                .request
+                .keys
+                .iter()
+                .map(|k| (k.id.as_str(), k.key.as_slice()))
+        })
     }
 
     /// The chained hash of each planned row, in order, starting from the head's hash.
@@ -106,6 +123,7 @@ pub(crate) fn plan(batch: &[Pending], lookups: &Lookups) -> Plan {
     let mut keys_in_batch: HashMap<&str, (Position, Position)> = HashMap::new();
     let mut rows: Vec<PlannedRow> = Vec::new();
     let mut new_keys = Vec::new();
+    let mut with_subject_keys = Vec::new();
     let mut results = Vec::with_capacity(batch.len());
 
     for (index, pending) in batch.iter().enumerate() {
@@ -145,6 +163,9 @@ pub(crate) fn plan(batch: &[Pending], lookups: &Lookups) -> Plan {
             keys_in_batch.insert(key, (first, last));
             new_keys.push((key.to_owned(), first, last));
         }
+        if !request.keys.is_empty() {
+            with_subject_keys.push(index);
+        }
         results.push(Ok(AppendOutcome {
             first_position: first,
             last_position: last,
@@ -154,6 +175,7 @@ pub(crate) fn plan(batch: &[Pending], lookups: &Lookups) -> Plan {
     Plan {
         rows,
         new_keys,
+        with_subject_keys,
         results,
     }
 }
@@ -412,6 +434,25 @@ pub(crate) fn validate(
             return Err(StoreError::InvalidInput(
                 "an idempotency key must be 1-200 characters without control characters".into(),
             ));
+        }
+    }
+    for (i, key) in request.keys.iter().enumerate() {
+        if key.id.is_empty() || key.id.len() > 200 || key.id.chars().any(char::is_control) {
+            return Err(StoreError::InvalidInput(
+                "a subject key's id must be 1-200 characters without control characters".into(),
+            ));
+        }
+        if key.key.is_empty() || key.key.len() > SubjectKey::MAX_LEN {
+            return Err(StoreError::InvalidInput(format!(
+                "a subject key must be 1-{} bytes",
+                SubjectKey::MAX_LEN
+            )));
+        }
+        if request.keys[..i].iter().any(|earlier| earlier.id == key.id) {
+            return Err(StoreError::InvalidInput(format!(
+                "two subject keys with the id {:?}",
+                crate::types::truncate(&key.id, 40)
+            )));
         }
     }
     let mut expected_streams: Vec<&StreamId> = Vec::new();

@@ -49,6 +49,6 @@ pub use store::{BackendKind, EventStore, StoreOptions};
 pub use subscription::Subscription;
 pub use types::{
     AppendCondition, AppendOutcome, AppendRequest, ExpectedVersion, Metadata, NewEvent, Position,
-    Query, QueryItem, RecordedEvent, StreamId,
+    Query, QueryItem, RecordedEvent, StreamId, SubjectKey,
 };
 pub use vault::Vault;

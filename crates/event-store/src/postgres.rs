@@ -222,8 +222,8 @@ async fn look_up(conn: &mut sqlx::PgConnection, batch: &[Pending]) -> Result<Loo
     Ok(lookups)
 }
 
-/// Writes the planned events and idempotency keys and announces the new head, in one
-/// statement (data-modifying CTEs run to completion whether or not they are read).
+/// Writes the planned events, idempotency keys and subject keys and announces the new head,
+/// in one statement (data-modifying CTEs run to completion whether or not they are read).
 async fn insert(
     conn: &mut sqlx::PgConnection,
     batch: &[Pending],
@@ -265,6 +265,7 @@ async fn insert(
     let keys: Vec<&str> = plan.new_keys.iter().map(|(k, _, _)| k.as_str()).collect();
     let firsts: Vec<i64> = plan.new_keys.iter().map(|(_, f, _)| f.as_i64()).collect();
     let lasts: Vec<i64> = plan.new_keys.iter().map(|(_, _, l)| l.as_i64()).collect();
+    let (subject_ids, subject_keys): (Vec<&str>, Vec<&[u8]>) = plan.subject_keys(batch).unzip();
     sqlx::query(
         "WITH new_events AS (
              INSERT INTO events (position, stream_id, stream_version, event_type, schema_version,
@@ -277,6 +278,9 @@ async fn insert(
          ), new_keys AS (
              INSERT INTO idempotency_keys (key, first_position, last_position)
              SELECT * FROM unnest($10::text[], $11::int8[], $12::int8[])
+         ), new_subject_keys AS (
+             INSERT INTO subject_keys (id, key)
+             SELECT * FROM unnest($16::text[], $17::bytea[])
          )
          SELECT pg_notify($13, $14)",
     )
@@ -295,6 +299,8 @@ async fn insert(
     .bind(NOTIFY_CHANNEL)
     .bind(last.0.to_string())
     .bind(&hashes)
+    .bind(&subject_ids)
+    .bind(&subject_keys)
     .execute(&mut *conn)
     .await
     .or_store()?;

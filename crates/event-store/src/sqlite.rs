@@ -241,6 +241,11 @@ impl SqliteWriter {
         for (key, first, last) in &plan.new_keys {
             key_row.execute(params![key, first.as_i64(), last.as_i64()])?;
         }
+        let mut subject_key_row = conn
+            .prepare_cached("INSERT INTO subject_keys (id, key, created_at) VALUES (?1, ?2, ?3)")?;
+        for (id, key) in plan.subject_keys(batch) {
+            subject_key_row.execute(params![id, key, recorded_at])?;
+        }
         Ok(())
     }
 }

@@ -179,6 +179,34 @@ pub struct AppendRequest {
     /// A retry with a key already recorded appends nothing and returns the first result.
     pub idempotency_key: Option<String>,
     pub metadata: Metadata,
+    /// Subject keys to put into the [`crate::Vault`] in the same transaction as the events:
+    /// written if and only if the events are (not for a refused append, nor for a retry
+    /// answered with its first result). An id already in the vault fails the append: keys
+    /// are never replaced.
+    pub keys: Vec<SubjectKey>,
+}
+
+/// A secret for the vault (see [`crate::Vault`]), stored together with the events of an
+/// append. Its `Debug` shows the id only, never the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SubjectKey {
+    /// 1-200 characters without control characters.
+    pub id: String,
+    /// 1 to [`SubjectKey::MAX_LEN`] bytes.
+    pub key: Vec<u8>,
+}
+
+impl SubjectKey {
+    pub const MAX_LEN: usize = 1024;
+}
+
+impl fmt::Debug for SubjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubjectKey")
+            .field("id", &self.id)
+            .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .finish()
+    }
 }
 
 /// What an append did.

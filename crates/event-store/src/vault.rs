@@ -6,7 +6,8 @@
 //! - **Settings**: service secrets such as the token signing key (created by the migration, so
 //!   every process on one database shares it).
 //!
-//! It knows nothing of what the keys protect. It opens its own small pool: the store's SQLite
+//! It knows nothing of what the keys protect. New keys arrive with the events that use them
+//! ([`crate::AppendRequest::keys`]): one transaction. It opens its own small pool: the store's SQLite
 //! readers are read-only, and its writer belongs to the append path.
 
 use std::collections::HashMap;
@@ -51,8 +52,9 @@ impl Vault {
             )
         } else {
             Backend::Postgres(
-                // Every sealed submission stores its key in a transaction of its own: as many
-                // connections as submissions run at once, or they queue here.
+                // Reads of keys (opening personal data for whoever may see it), erasures and
+                // settings. New keys are not written here but by the store's writer, in the
+                // transaction of the events they protect (`AppendRequest::keys`).
                 PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
@@ -107,7 +109,9 @@ impl Vault {
         Ok(())
     }
 
-    /// Stores a new subject key. Fails if the id exists: keys are never replaced.
+    /// Stores a new subject key on its own. Fails if the id exists: keys are never replaced.
+    /// A key that protects data in events belongs in their append instead
+    /// ([`crate::AppendRequest::keys`]), so neither can be recorded without the other.
     pub async fn put_key(&self, id: &str, key: &[u8]) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => {

@@ -24,6 +24,8 @@ mod concurrency;
 mod durability;
 #[path = "store/faults.rs"]
 mod faults;
+#[path = "store/keys.rs"]
+mod keys;
 #[path = "store/lifecycle.rs"]
 mod lifecycle;
 #[path = "store/postgres_only.rs"]

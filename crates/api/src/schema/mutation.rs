@@ -225,20 +225,14 @@ impl Mutation {
             .map(|k| format!("{}:{k}", actor.subject));
         let id = InitiativeId::new();
         let code = crate::tracking::new_code(&id, &app.tokens, derive_from.as_deref());
-        let sealed = app.sealer.seal(id, &submission.initiator).await?;
+        // The key is stored with the events, in their transaction: a refused or failed
+        // submission, or a retry answered with the first one, leaves no key behind.
+        let (sealed, key) = app.sealer.seal(id, &submission.initiator);
         let command = submission.command(id, &sealed, crate::tracking::hash(&code));
-        let outcome = record_submission(app, actor, command, idempotency_key.as_deref()).await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                // Nothing was recorded: the key sealed for it protects nothing.
-                let _ = app.sealer.erase(&sealed.key_id).await;
-                return Err(error);
-            }
-        };
+        let outcome =
+            record_submission(app, actor, command, key, idempotency_key.as_deref()).await?;
         let (id, code) = if outcome.duplicate {
-            // A retry: answer with the first submission, and drop the key sealed for nothing.
-            let _ = app.sealer.erase(&sealed.key_id).await;
+            // A retry: answer with the first submission.
             let first_id = first_submission(app, &outcome).await?;
             let code = crate::tracking::new_code(&first_id, &app.tokens, derive_from.as_deref());
             (first_id, code)
@@ -670,18 +664,24 @@ impl Submission {
     }
 }
 
-/// Records a submission; where it is in the log (a duplicate for a retry of an earlier one).
+/// Records a submission with its initiator's key; where it is in the log (a duplicate for a
+/// retry of an earlier one).
 async fn record_submission(
     app: &AppState,
     actor: &Actor,
     command: Command,
+    key: wijkpuls_event_store::SubjectKey,
     idempotency_key: Option<&str>,
 ) -> ApiResult<wijkpuls_event_store::AppendOutcome> {
     let executed = app
         .service
-        .execute(actor, "submitInitiative", idempotency_key, |_| {
-            Ok(command.clone())
-        })
+        .execute_with_keys(
+            actor,
+            "submitInitiative",
+            idempotency_key,
+            vec![key],
+            |_| Ok(command.clone()),
+        )
         .await?;
     executed
         .outcome

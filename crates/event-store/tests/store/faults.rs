@@ -14,7 +14,7 @@ use crate::concurrency::in_rounds;
 backend_tests!(a_refused_commit_fails_only_its_own_append);
 
 /// Makes every commit fail that contains an event whose payload has a `poison` field.
-async fn plant_poison(db: &TestDatabase, store: &wijkpuls_event_store::EventStore) {
+pub(crate) async fn plant_poison(db: &TestDatabase, store: &wijkpuls_event_store::EventStore) {
     match Backend::of(db) {
         Backend::Sqlite => {
             let mut conn = SqliteConnection::connect(db.url()).await.unwrap();
