@@ -344,6 +344,7 @@ impl Log<'_> {
                 expected_versions: Vec::new(),
                 condition: None,
                 idempotency_key: None,
+                keys: Vec::new(),
                 metadata: Metadata {
                     actor: "bench".into(),
                     role: "system".into(),
