@@ -12,6 +12,7 @@ use wijkpuls_domain::{
     Channel, Command, ConnectionTarget, Description, Email, InitiativeId, Money, PartyKind,
     PersonName, Theme, Title, WijkCode, WithdrawnBy,
 };
+use wijkpuls_event_store::SubjectKey;
 
 use crate::helpers::*;
 
@@ -49,10 +50,15 @@ fn money(text: &str) -> Money {
 
 /// Records `command` as having occurred at `at`, and waits until the live state has it.
 async fn dated(app: &TestApp, at: &str, command: Command) {
+    dated_with_keys(app, at, command, Vec::new()).await
+}
+
+/// [`dated`], storing `keys` (a sealed initiator's) in the same transaction.
+async fn dated_with_keys(app: &TestApp, at: &str, command: Command, keys: Vec<SubjectKey>) {
     let executed = app
         .state
         .service
-        .execute_back_dated(&system_actor(), "test", None, time(at), |_| {
+        .execute_back_dated(&system_actor(), "test", None, time(at), keys, |_| {
             Ok(command.clone())
         })
         .await
@@ -79,7 +85,7 @@ async fn submit_at(
         email: Some(Email::parse("bewoner@example.nl").unwrap()),
         phone: None,
     };
-    let initiator = app.state.sealer.seal(id, &data).await.expect("sealed");
+    let (initiator, key) = app.state.sealer.seal(id, &data);
     let command = Command::Submit {
         id,
         wijk: WijkCode::parse(wijk).unwrap(),
@@ -92,7 +98,7 @@ async fn submit_at(
         tracking_code_hash: "f".repeat(64),
         entered_by_staff: false,
     };
-    dated(app, at, command).await;
+    dated_with_keys(app, at, command, vec![key]).await;
     id
 }
 
