@@ -37,10 +37,9 @@ impl Sealer {
         initiative: InitiativeId,
         data: &InitiatorData,
     ) -> Result<SealedInitiator, StoreError> {
-        let key_id = key_id(&initiative);
-        let key = Aes256Gcm::generate_key(OsRng);
-        self.vault.put_key(&key_id, key.as_slice()).await?;
-        Ok(seal_with(&key, key_id, data))
+        let (sealed, key) = seal_under_new_key(initiative, data);
+        self.vault.put_key(&sealed.key_id, &key).await?;
+        Ok(sealed)
     }
 
     /// [`Sealer::seal`], or, if this initiative's key exists already, under that key: for
@@ -133,6 +132,14 @@ fn open_with<T: serde::de::DeserializeOwned>(key: &[u8], ciphertext: &str) -> Op
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let plain = cipher.decrypt(Nonce::from_slice(nonce), body).ok()?;
     serde_json::from_slice(&plain).ok()
+}
+
+/// Encrypts `data` under a new key for this initiative's initiator, as [`Sealer::seal`] does,
+/// without storing the key: the sealed data and the key for the caller to store in the vault
+/// (`wijkpuls generate` writes both in one transaction).
+pub fn seal_under_new_key(initiative: InitiativeId, data: &InitiatorData) -> (SealedInitiator, Vec<u8>) {
+    let key = Aes256Gcm::generate_key(OsRng);
+    (seal_with(&key, key_id(&initiative), data), key.to_vec())
 }
 
 /// The key id an initiative's initiator data is sealed under.
