@@ -141,7 +141,9 @@ impl Plan {
     /// [`EVENTS_PER_YEAR`], at most [`MAX_YEARS`]), a round at a time for each year in turn,
     /// oldest first, until their steps reach `needed`.
     fn make(reference: &ReferenceData, until: DateTime<Utc>, needed: u64) -> Plan {
-        let count = needed.div_ceil(EVENTS_PER_YEAR).clamp(1, u64::from(MAX_YEARS)) as i32;
+        let count = needed
+            .div_ceil(EVENTS_PER_YEAR)
+            .clamp(1, u64::from(MAX_YEARS)) as i32;
         let current = until.year();
         let mut years: Vec<(i32, u64)> = (current - count + 1..=current).map(|y| (y, 0)).collect();
         let mut steps = 0u64;

@@ -22,6 +22,8 @@
 //! - [`verify`]: `wijkpuls verify` finds an altered log; erasure keeps the chain intact;
 //! - [`abuse`]: what an attacker sends to make the service work hard, refused cheaply.
 //! - [`facts`]: structured facts beside the Dutch text: linked initiatives, decision times.
+//! - [`generate`]: `wijkpuls generate`: exactly N valid events a server serves;
+//! - [`rebuild`]: `wijkpuls rebuild --check` agrees on a clean log, names an altered line.
 
 #[macro_use]
 mod helpers;
@@ -33,6 +35,7 @@ mod cors_compression;
 mod demo;
 mod errors;
 mod facts;
+mod generate;
 mod hardening;
 mod idempotency;
 mod mutations;
@@ -40,6 +43,7 @@ mod ops;
 mod permissions;
 mod personal_data;
 mod queries;
+mod rebuild;
 mod request_ids;
 mod schema_file;
 mod subscriptions;

@@ -137,7 +137,10 @@ fn open_with<T: serde::de::DeserializeOwned>(key: &[u8], ciphertext: &str) -> Op
 /// Encrypts `data` under a new key for this initiative's initiator, as [`Sealer::seal`] does,
 /// without storing the key: the sealed data and the key for the caller to store in the vault
 /// (`wijkpuls generate` writes both in one transaction).
-pub fn seal_under_new_key(initiative: InitiativeId, data: &InitiatorData) -> (SealedInitiator, Vec<u8>) {
+pub fn seal_under_new_key(
+    initiative: InitiativeId,
+    data: &InitiatorData,
+) -> (SealedInitiator, Vec<u8>) {
     let key = Aes256Gcm::generate_key(OsRng);
     (seal_with(&key, key_id(&initiative), data), key.to_vec())
 }

@@ -615,14 +615,20 @@ impl EmptyStoreWriter {
                 "an append written into an empty store carries no idempotency key".into(),
             ));
         }
-        let encoded = validate(request, StoreOptions::default().max_event_bytes).map_err(refused)?;
+        let encoded =
+            validate(request, StoreOptions::default().max_event_bytes).map_err(refused)?;
         let recorded_at = canonical_time(recorded_at);
         let time = DateTime::parse_from_rfc3339(&recorded_at)
             .expect("a canonical time reads back")
             .with_timezone(&Utc);
         for event in encoded {
             let position = self.head.next().0;
-            let stream_version = self.stream_versions.get(&event.stream_id).copied().unwrap_or(0) + 1;
+            let stream_version = self
+                .stream_versions
+                .get(&event.stream_id)
+                .copied()
+                .unwrap_or(0)
+                + 1;
             let hash = event_hash(
                 &self.head_hash.unwrap_or(GENESIS),
                 &HashedFields {
