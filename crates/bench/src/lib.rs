@@ -4,6 +4,7 @@
 
 pub mod abuse;
 pub mod append;
+pub mod chain;
 pub mod contention;
 pub mod fanout;
 pub mod graphql;

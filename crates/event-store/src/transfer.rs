@@ -26,7 +26,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, Executor, PgConnection, Row, SqliteConnection};
 
 use crate::batch::{check_event_type, check_tag, validate};
-use crate::chain::{canonical_time, event_hash, Hash, HashedFields, GENESIS};
+use crate::chain::{canonical_json, canonical_time, event_hash, Hash, HashedFields, GENESIS};
 use crate::error::FromDriver as _;
 use crate::error::StoreError;
 use crate::types::{AppendRequest, Metadata, Position, RecordedEvent, StreamId};
@@ -100,6 +100,38 @@ impl RawEvent {
         } else {
             None
         }
+    }
+
+    /// This event's link in the hash chain after an event whose hash is `previous` (`None`:
+    /// the first event of the chain), computed as the append path computes it: over the
+    /// canonical forms of its columns (see `docs/design.md`, "Tamper evidence").
+    pub fn chain_hash(&self, previous: Option<&[u8]>) -> Result<Hash, TransferError> {
+        let canonical = |raw: &RawValue| {
+            serde_json::from_str::<serde_json::Value>(raw.get())
+                .map(|value| canonical_json(&value))
+                .map_err(|e| {
+                    TransferError::Refused(format!("event at position {}: {e}", self.position))
+                })
+        };
+        let previous = match previous {
+            Some(bytes) => Hash::try_from(bytes)
+                .map_err(|_| TransferError::Refused("a chain hash has 32 bytes".into()))?,
+            None => GENESIS,
+        };
+        Ok(event_hash(
+            &previous,
+            &HashedFields {
+                position: self.position,
+                stream_id: &self.stream_id,
+                stream_version: self.stream_version,
+                event_type: &self.event_type,
+                schema_version: self.schema_version,
+                tags: &self.tags,
+                payload: &canonical(&self.payload)?,
+                metadata: &canonical(&self.metadata)?,
+                recorded_at: &canonical_time(self.recorded_at),
+            },
+        ))
     }
 
     /// Checks what the append path would have refused: an invalid stream id, type or tag, a
