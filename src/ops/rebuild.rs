@@ -189,12 +189,14 @@ impl Recount {
                 self.step(&e.id, Action::Connect);
             }
             DomainEvent::InitiativeFunded(e) => {
-                if self.step(&e.id, Action::Fund) {
+                let known = self.step(&e.id, Action::Fund);
+                if known {
                     self.line(&e.line, |f| f[1] = f[1].saturating_add(e.amount.cents()));
                 }
             }
             DomainEvent::InitiativeCompleted(e) => {
-                if self.step(&e.id, Action::Complete) {
+                let known = self.step(&e.id, Action::Complete);
+                if known {
                     self.line(&e.line, |f| {
                         f[1] = f[1].saturating_sub(e.funded.cents()).max(0);
                         f[2] = f[2].saturating_add(e.spent.cents());
@@ -208,7 +210,8 @@ impl Recount {
                 self.step(&e.id, Action::Refer);
             }
             DomainEvent::InitiativeWithdrawn(e) => {
-                if self.step(&e.id, Action::Withdraw) {
+                let known = self.step(&e.id, Action::Withdraw);
+                if known {
                     if let Some(returned) = &e.returned {
                         self.line(&returned.line, |f| {
                             f[1] = f[1].saturating_sub(returned.amount.cents()).max(0)
