@@ -55,3 +55,15 @@ dashboard:
 # Every `serve` option with its environment variable and default.
 config:
     cargo run -q -- serve --help
+
+# A realistic log of N events into an empty store (default: a new SQLite file).
+generate events="100000" url="sqlite://wijkpuls-generated.db":
+    cargo run --release -- generate --events {{events}} --database-url {{url}}
+
+# Refold the read model from the log and compare (add a running server with --server URL).
+rebuild-check url="sqlite://wijkpuls.db":
+    cargo run --release -- rebuild --check --database-url {{url}}
+
+# What the hash chain costs an append, on SQLite and the local PostgreSQL.
+bench-chain:
+    cargo run --release -p wijkpuls-bench -- chain --postgres-url postgres://postgres@127.0.0.1:5432/postgres

@@ -85,6 +85,12 @@ enum Commands {
     /// Check the event log's hash chain and stream versions; print the chain head, or the
     /// first position where the log was altered (and exit non-zero).
     Verify(DatabaseArgs),
+    /// Refold every read model from the log and compare it with a recount of the events (and,
+    /// with --server, with what a running server shows); exit non-zero at any difference.
+    Rebuild(ops::rebuild::RebuildArgs),
+    /// Write a realistic log of N events (all wijken, several years, every lifecycle path,
+    /// sealed personal data) into an empty store.
+    Generate(ops::generate::GenerateArgs),
 }
 
 #[derive(Args)]
@@ -253,6 +259,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Copy(args) => ops::copy::run(args).await,
         Commands::Export(args) => ops::export::run(args).await,
         Commands::Import(args) => ops::import::run(args).await,
+        Commands::Rebuild(args) => ops::rebuild::run(args).await,
+        Commands::Generate(args) => ops::generate::run(args).await,
         Commands::Schema => {
             print!("{}", wijkpuls_api::schema::sdl());
             Ok(())

@@ -1,13 +1,17 @@
 //! Operating wijkpuls on its data: `copy` (one store into another, e.g. SQLite to
 //! PostgreSQL), `export` (the log as NDJSON, or `--open-data` CSV files) and `import` (an
-//! export into an empty store), and `verify` (the log's hash chain). The rows move through the event store's
-//! [`transfer`](wijkpuls_event_store::transfer) module; what is here knows the file format,
-//! the progress bars, and which subject keys must stay behind because their data was erased.
+//! export into an empty store), `verify` (the log's hash chain), `rebuild --check` (the read
+//! models refolded and compared) and `generate` (a realistic log into an empty store). The
+//! rows move through the event store's [`transfer`](wijkpuls_event_store::transfer) module;
+//! what is here knows the file format, the progress bars, and which subject keys must stay
+//! behind because their data was erased.
 
 pub mod copy;
 pub mod export;
+pub mod generate;
 pub mod import;
 mod open_data;
+pub mod rebuild;
 pub mod verify;
 
 use std::collections::BTreeSet;

@@ -29,6 +29,8 @@
 //! - [`trends`]: `trends` and `trendsUpdated`: months and lead times on a back-dated log.
 //! - [`similar`]: similar initiatives for a resident about to submit, and for staff.
 //! - [`dashboards`]: time travel (`asOf`), the team's work list, range filters and cursors.
+//! - [`generate`]: `wijkpuls generate`: exactly N valid events a server serves;
+//! - [`rebuild`]: `wijkpuls rebuild --check` agrees on a clean log, names an altered line.
 
 #[macro_use]
 mod helpers;
@@ -41,6 +43,7 @@ mod dashboards;
 mod demo;
 mod errors;
 mod facts;
+mod generate;
 mod hardening;
 mod idempotency;
 mod metrics;
@@ -50,6 +53,7 @@ mod ops;
 mod permissions;
 mod personal_data;
 mod queries;
+mod rebuild;
 mod request_ids;
 mod schema_file;
 mod similar;

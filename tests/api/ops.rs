@@ -56,7 +56,7 @@ async fn history(app: &TestApp) -> (Submitted, Submitted) {
 }
 
 /// Runs `wijkpuls ARGS`, which must succeed; its stdout.
-async fn succeeds(args: &[&str]) -> Vec<u8> {
+pub(crate) async fn succeeds(args: &[&str]) -> Vec<u8> {
     let output = tokio::time::timeout(Duration::from_secs(120), wijkpuls().args(args).output())
         .await
         .unwrap_or_else(|_| panic!("wijkpuls {args:?} did not end within 120 s"))
@@ -71,7 +71,7 @@ async fn succeeds(args: &[&str]) -> Vec<u8> {
 
 /// Runs `wijkpuls ARGS`, which must fail with exit code 1 and one line on stderr, without a
 /// panic; that line.
-async fn fails(args: &[&str]) -> String {
+pub(crate) async fn fails(args: &[&str]) -> String {
     let output = tokio::time::timeout(Duration::from_secs(120), wijkpuls().args(args).output())
         .await
         .unwrap_or_else(|_| panic!("wijkpuls {args:?} did not end within 120 s"))
@@ -111,7 +111,7 @@ async fn empty_like(app: &TestApp) -> TestDatabase {
 }
 
 /// How many events the store at `url` holds.
-async fn event_count(url: &str) -> usize {
+pub(crate) async fn event_count(url: &str) -> usize {
     let store = EventStore::open(url, Default::default()).await.unwrap();
     let n = store
         .read_batch(Default::default(), 100_000)

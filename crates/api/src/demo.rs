@@ -27,14 +27,36 @@ pub async fn load_if_empty(state: &AppState, years: u32) -> anyhow::Result<()> {
     let until = demo_until(Utc::now());
     let current = current_year();
     let first = current - i32::try_from(years.max(1) - 1)?;
-    for year in first..=current {
-        let steps = demo_year(year, SEED, until)?;
-        tracing::info!(steps = steps.len(), year, %until, "loading a demo year");
+    let years = (first..=current)
+        .map(|year| Ok((year, demo_year(year, SEED, until)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let bar = progress(years.iter().map(|(_, steps)| steps.len() as u64).sum());
+    for (year, steps) in years {
+        bar.suspend(|| tracing::info!(steps = steps.len(), year, %until, "loading a demo year"));
+        bar.set_message(format!("demo {year}"));
         for step in steps {
             record(state, year, step).await?;
+            bar.inc(1);
         }
     }
+    bar.finish_and_clear();
     Ok(())
+}
+
+/// A bar on stderr counting the demo's steps, or nothing when stderr is not a terminal (a
+/// service's log, a test).
+fn progress(steps: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(steps);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:10} [{bar:40}] {human_pos}/{human_len} steps {per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }
 
 /// The moment the demo is made up to: the start of the current hour, so instances starting

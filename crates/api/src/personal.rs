@@ -40,13 +40,12 @@ impl Sealer {
         initiative: InitiativeId,
         data: &InitiatorData,
     ) -> (SealedInitiator, SubjectKey) {
-        let key_id = key_id(&initiative);
-        let key = Aes256Gcm::generate_key(OsRng);
+        let (sealed, key) = seal_under_new_key(initiative, data);
         let subject_key = SubjectKey {
-            id: key_id.clone(),
-            key: key.to_vec(),
+            id: sealed.key_id.clone(),
+            key,
         };
-        (seal_with(&key, key_id, data), subject_key)
+        (sealed, subject_key)
     }
 
     /// Decrypts, or `None` when the key was destroyed (erased) or the data does not open.
@@ -124,6 +123,16 @@ fn open_with<T: serde::de::DeserializeOwned>(key: &[u8], ciphertext: &str) -> Op
 /// The key id an initiative's initiator data is sealed under.
 pub fn key_id(initiative: &InitiativeId) -> String {
     format!("initiator-{initiative}")
+}
+
+/// Encrypts `data` under a new key for this initiative's initiator: the sealed data and the
+/// key, to be stored together in one transaction (by the service, or `wijkpuls generate`).
+pub fn seal_under_new_key(
+    initiative: InitiativeId,
+    data: &InitiatorData,
+) -> (SealedInitiator, Vec<u8>) {
+    let key = Aes256Gcm::generate_key(OsRng);
+    (seal_with(&key, key_id(&initiative), data), key.to_vec())
 }
 
 fn seal_with(key: &Key<Aes256Gcm>, key_id: String, data: &InitiatorData) -> SealedInitiator {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use wijkpuls_bench::{abuse, append, asof, contention, fanout, graphql};
+use wijkpuls_bench::{abuse, append, asof, chain, contention, fanout, graphql};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,19 @@ enum BenchCommand {
         /// Skip the pgbench baseline.
         #[arg(long)]
         no_pgbench: bool,
+    },
+    /// What the hash chain costs: bulk writing with and without computing it, and its share
+    /// of the live append path, on SQLite and PostgreSQL.
+    Chain {
+        /// PostgreSQL server for the PostgreSQL half.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Events per bulk measurement.
+        #[arg(long, default_value_t = 50_000)]
+        events: u64,
+        /// Seconds of the live append measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
     },
     /// GraphQL requests per second: live-state reads against `{ __typename }`, and
     /// submitInitiative on PostgreSQL against pgbench.
@@ -134,6 +147,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 sqlite_dir: dir.path().to_owned(),
                 seconds,
                 pgbench: !no_pgbench,
+            })
+            .await
+        }
+        BenchCommand::Chain {
+            postgres_url,
+            events,
+            seconds,
+        } => {
+            chain::run_chain(chain::ChainBenchOptions {
+                postgres_url,
+                events,
+                seconds,
             })
             .await
         }

@@ -25,10 +25,11 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, Executor, PgConnection, Row, SqliteConnection};
 
-use crate::batch::{check_event_type, check_tag};
+use crate::batch::{check_event_type, check_tag, validate};
+use crate::chain::{canonical_json, canonical_time, event_hash, Hash, HashedFields, GENESIS};
 use crate::error::FromDriver as _;
 use crate::error::StoreError;
-use crate::types::{Metadata, Position, RecordedEvent, StreamId};
+use crate::types::{AppendRequest, Metadata, Position, RecordedEvent, StreamId};
 use crate::{EventStore, StoreOptions, APPEND_LOCK, NOTIFY_CHANNEL};
 
 /// Why a transfer stopped: the data or the target was refused, or the store failed.
@@ -99,6 +100,38 @@ impl RawEvent {
         } else {
             None
         }
+    }
+
+    /// This event's link in the hash chain after an event whose hash is `previous` (`None`:
+    /// the first event of the chain), computed as the append path computes it: over the
+    /// canonical forms of its columns (see `docs/design.md`, "Tamper evidence").
+    pub fn chain_hash(&self, previous: Option<&[u8]>) -> Result<Hash, TransferError> {
+        let canonical = |raw: &RawValue| {
+            serde_json::from_str::<serde_json::Value>(raw.get())
+                .map(|value| canonical_json(&value))
+                .map_err(|e| {
+                    TransferError::Refused(format!("event at position {}: {e}", self.position))
+                })
+        };
+        let previous = match previous {
+            Some(bytes) => Hash::try_from(bytes)
+                .map_err(|_| TransferError::Refused("a chain hash has 32 bytes".into()))?,
+            None => GENESIS,
+        };
+        Ok(event_hash(
+            &previous,
+            &HashedFields {
+                position: self.position,
+                stream_id: &self.stream_id,
+                stream_version: self.stream_version,
+                event_type: &self.event_type,
+                schema_version: self.schema_version,
+                tags: &self.tags,
+                payload: &canonical(&self.payload)?,
+                metadata: &canonical(&self.metadata)?,
+                recorded_at: &canonical_time(self.recorded_at),
+            },
+        ))
     }
 
     /// Checks what the append path would have refused: an invalid stream id, type or tag, a
@@ -522,6 +555,8 @@ pub struct EmptyStoreWriter {
     conn: Conn,
     head: Position,
     stream_versions: HashMap<String, u64>,
+    /// The chain hash of the event at `head` (`None`: none yet, or a row from before the chain).
+    head_hash: Option<Hash>,
     pending: Vec<RawEvent>,
     written: Counts,
 }
@@ -549,6 +584,7 @@ impl EmptyStoreWriter {
             conn,
             head: Position::START,
             stream_versions: HashMap::new(),
+            head_hash: None,
             pending: Vec::new(),
             written: Counts::default(),
         })
@@ -589,8 +625,79 @@ impl EmptyStoreWriter {
         }
         *version += 1;
         self.head = expected;
+        self.head_hash = event.hash.as_deref().and_then(|h| Hash::try_from(h).ok());
         self.pending.push(event);
         Ok(())
+    }
+
+    /// Takes the events of a new append, as [`EventStore::append`] would record them after
+    /// the events taken so far: checked and encoded by the append path's own rules, given the
+    /// next positions and stream versions, and chained to the head's hash, all recorded at
+    /// `recorded_at`. For writing a log that never was in another store (`wijkpuls
+    /// generate`); the request's condition and expected versions are not checked (the caller
+    /// decided on its own state) and it must carry no idempotency key. Written at the next
+    /// [`EmptyStoreWriter::flush`]; returns the position of its last event.
+    pub fn append(
+        &mut self,
+        request: &AppendRequest,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Position, TransferError> {
+        if request.idempotency_key.is_some() {
+            return Err(TransferError::Refused(
+                "an append written into an empty store carries no idempotency key".into(),
+            ));
+        }
+        let encoded =
+            validate(request, StoreOptions::default().max_event_bytes).map_err(refused)?;
+        let recorded_at = canonical_time(recorded_at);
+        let time = DateTime::parse_from_rfc3339(&recorded_at)
+            .expect("a canonical time reads back")
+            .with_timezone(&Utc);
+        for event in encoded {
+            let position = self.head.next().0;
+            let stream_version = self
+                .stream_versions
+                .get(&event.stream_id)
+                .copied()
+                .unwrap_or(0)
+                + 1;
+            let hash = event_hash(
+                &self.head_hash.unwrap_or(GENESIS),
+                &HashedFields {
+                    position,
+                    stream_id: &event.stream_id,
+                    stream_version,
+                    event_type: &event.event_type,
+                    schema_version: event.schema_version,
+                    tags: &event.tags,
+                    payload: &event.payload,
+                    metadata: &event.metadata,
+                    recorded_at: &recorded_at,
+                },
+            );
+            let json = |text: String| {
+                RawValue::from_string(text)
+                    .map_err(|e| TransferError::Refused(format!("event at {position}: {e}")))
+            };
+            self.push(RawEvent {
+                position,
+                stream_id: event.stream_id,
+                stream_version,
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                tags: event.tags,
+                payload: json(event.payload)?,
+                metadata: json(event.metadata)?,
+                recorded_at: time,
+                hash: Some(hash.to_vec()),
+            })?;
+        }
+        Ok(self.head)
+    }
+
+    /// How many events are waiting for the next [`EmptyStoreWriter::flush`].
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 
     /// Writes the events taken since the last flush, reads them back and compares them column
