@@ -319,9 +319,11 @@ struct Server {
     client: reqwest::Client,
 }
 
-/// Every wijk's status counts and, for the year asked, budget lines.
-const OVERVIEW: &str = "query($year: Int) { cityOverview(year: $year) { position wijken { code \
-     initiativeCounts { submitted connected funded completed rejected withdrawn referred } \
+/// Every wijk's status counts (of all years: `wijken`, as `cityOverview(year:)` counts only
+/// that year's submissions) and, for the year asked, budget lines.
+const OVERVIEW: &str = "query($year: Int) { \
+     wijken { code initiativeCounts { submitted connected funded completed rejected withdrawn referred } } \
+     cityOverview(year: $year) { position wijken { code \
      budget { lines { theme allocated committed spent } } } } }";
 
 impl Server {
@@ -390,6 +392,12 @@ impl Server {
                 .flatten()
                 .filter_map(|w| Some((w["code"].as_str()?.to_owned(), w)))
                 .collect();
+            let counted: BTreeMap<String, &Value> = data["wijken"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| Some((w["code"].as_str()?.to_owned(), &w["initiativeCounts"])))
+                .collect();
             for wijk in fold.wijken() {
                 let code = wijk.code.to_string();
                 let Some(server) = shown.get(&code) else {
@@ -400,7 +408,7 @@ impl Server {
                     let counts = fold.wijk_counts(&wijk.code);
                     for status in InitiativeStatus::ALL {
                         let field = status.as_str().to_lowercase();
-                        let theirs = server["initiativeCounts"][&field].as_u64();
+                        let theirs = counted.get(&code).and_then(|c| c[&field].as_u64());
                         if theirs != Some(counts.get(status)) {
                             differences.push(format!(
                                 "wijk {code} count {status}: {} in the log, {} shown by the server",
