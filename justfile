@@ -67,3 +67,16 @@ rebuild-check url="sqlite://wijkpuls.db":
 # What the hash chain costs an append, on SQLite and the local PostgreSQL.
 bench-chain:
     cargo run --release -p wijkpuls-bench -- chain --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+
+# Every benchmark in BENCHMARKS.md, one after another (about half an hour; needs the local PostgreSQL).
+bench:
+    cargo build --release -p wijkpuls -p wijkpuls-bench
+    target/release/wijkpuls-bench append --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+    target/release/wijkpuls-bench chain --events 20000 --seconds 3 --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+    target/release/wijkpuls-bench graphql --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+    target/release/wijkpuls-bench fanout
+    target/release/wijkpuls-bench contention --postgres-url postgres://postgres@127.0.0.1:5432/postgres
+    target/release/wijkpuls-bench abuse
+    target/release/wijkpuls-bench asof --events 200000 --moments 10
+    cargo bench -p wijkpuls-domain --bench trends
+    cargo bench -p wijkpuls-domain --bench fold
