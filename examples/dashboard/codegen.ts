@@ -19,6 +19,7 @@ const config: CodegenConfig = {
           Money: "string", // "1250.00": euros, two decimals; never do float arithmetic on it
           DateTime: "string", // RFC 3339 in UTC: new Date(value)
           Position: "string", // digits; compare as BigInt(value), not as text
+          MoneyChange: "string", // "-200.00": like Money, with a minus sign when it went down
         },
         enumsAsTypes: true,
         useTypeImports: true,
