@@ -26,6 +26,10 @@ pub enum StoreError {
     Database(#[source] DatabaseError),
     #[error("stored event at position {position} is unreadable: {reason}")]
     Corrupt { position: Position, reason: String },
+    /// A snapshot was offered for a position the log has not reached: it cannot be a fold of
+    /// this log.
+    #[error("a snapshot at position {position} is beyond the log's head at position {head}")]
+    SnapshotBeyondHead { position: Position, head: Position },
     #[error("could not migrate the database: {0}")]
     Migrate(#[source] DatabaseError),
     /// The store has been shut down.

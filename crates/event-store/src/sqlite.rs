@@ -24,7 +24,17 @@ use crate::types::{Metadata, Position, RecordedEvent, StreamId};
 pub(crate) struct Opened {
     pub readers: SqlitePool,
     pub writer: SqliteWriter,
+    /// Shared with whoever else writes through this store (snapshots): see [`WriteTurn`].
+    pub turn: WriteTurn,
 }
+
+/// Turns at SQLite's one write lock inside this process. The writer thread holds the turn for
+/// each batch; a snapshot being saved holds it for each chunk. SQLite's own busy handler
+/// would not do: a waiting writer sleeps (up to 100 ms at a time) and retries, and a saver
+/// that starts its next chunk right after committing the last one would keep finding the lock
+/// free first, so appends would wait for the whole snapshot. This lock is fair (FIFO): when a
+/// chunk is done, a waiting batch goes next.
+pub(crate) type WriteTurn = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 /// Opens the database at `url`; `lock_timeout` is how long a statement waits for a lock held
 /// by another process before it fails as unavailable.
@@ -69,12 +79,18 @@ pub(crate) async fn open(
         .connect_with(options.read_only(true))
         .await
         .or_store()?;
-    Ok(Opened { readers, writer })
+    let turn = writer.turn.clone();
+    Ok(Opened {
+        readers,
+        writer,
+        turn,
+    })
 }
 
 /// The writer's connection; [`crate::batch::run_blocking_writer`] drives it from its thread.
 pub(crate) struct SqliteWriter {
     conn: rusqlite::Connection,
+    turn: WriteTurn,
 }
 
 impl SqliteWriter {
@@ -106,7 +122,10 @@ impl SqliteWriter {
                 "the SQLite database is in journal mode {mode}, not WAL"
             )));
         }
-        Ok(SqliteWriter { conn })
+        Ok(SqliteWriter {
+            conn,
+            turn: WriteTurn::default(),
+        })
     }
 
     /// One batch as one transaction: lock, look up, plan, insert, commit.
@@ -252,6 +271,9 @@ impl SqliteWriter {
 
 impl BlockingBatchWriter for SqliteWriter {
     fn write(&mut self, batch: &[Pending]) -> Result<Plan, StoreError> {
+        // Uncontended unless a snapshot is being saved; then it waits for at most one chunk.
+        let turn = self.turn.clone();
+        let _turn = turn.blocking_lock();
         let written = self.write_and_commit(batch).map_err(store_error);
         if written.is_err() && !self.conn.is_autocommit() {
             // Whatever failed (a lookup, an insert, or COMMIT itself, which leaves the

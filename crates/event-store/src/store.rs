@@ -65,6 +65,8 @@ pub struct EventStore {
 
 struct Inner {
     readers: Readers,
+    /// SQLite: turns at the write lock, shared with the writer thread (`sqlite::WriteTurn`).
+    write_turn: Option<sqlite::WriteTurn>,
     queue: mpsc::Sender<Pending>,
     /// The highest position known to be committed: a wake-up hint for subscribers.
     head_hint: Arc<watch::Sender<Position>>,
@@ -108,9 +110,11 @@ impl EventStore {
         };
         let mut tasks = Vec::new();
         let mut writer_thread = None;
+        let mut write_turn = None;
         let readers = if url.starts_with("sqlite:") {
             let opened = sqlite::open(url, options.pool_size, options.lock_timeout).await?;
             let max_batch = options.max_batch;
+            write_turn = Some(opened.turn);
             writer_thread = Some(
                 std::thread::Builder::new()
                     .name("sqlite-writer".into())
@@ -140,6 +144,7 @@ impl EventStore {
         let store = EventStore {
             inner: Arc::new(Inner {
                 readers,
+                write_turn,
                 queue,
                 head_hint,
                 options,
@@ -335,6 +340,11 @@ impl EventStore {
             Readers::Postgres(pool) => Some(pool),
             Readers::Sqlite(_) => None,
         }
+    }
+
+    /// SQLite: the writer thread's turns at the write lock, for other writes of this store.
+    pub(crate) fn write_turn(&self) -> Option<&sqlite::WriteTurn> {
+        self.inner.write_turn.as_ref()
     }
 
     /// The SQLite reader pool (read-only connections).

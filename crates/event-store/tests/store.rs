@@ -30,6 +30,8 @@ mod keys;
 mod lifecycle;
 #[path = "store/postgres_only.rs"]
 mod postgres_only;
+#[path = "store/snapshots.rs"]
+mod snapshots;
 #[path = "store/sqlite_only.rs"]
 mod sqlite_only;
 #[path = "store/subscribe.rs"]
