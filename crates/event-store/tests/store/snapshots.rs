@@ -341,3 +341,48 @@ async fn appends_go_on_while_a_large_snapshot_is_saved(db: TestDatabase) {
     assert_eq!(store.head_position().await.unwrap(), Position(4));
     assert!(store.latest_snapshot(1).await.unwrap().unwrap().bytes == saved);
 }
+
+/// Not a test: a measurement, printed, of how long appends take on SQLite while a 100 MiB
+/// snapshot is saved, against appends alone in the same run. Run it with `cargo test --release
+/// -p wijkpuls-event-store --test store -- --ignored --nocapture measure_append_latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn measure_append_latency_during_save() {
+    for round in 0..2 {
+        let db = TestDatabase::sqlite();
+        let store = open(&db).await;
+        append_notes(&store, 1).await;
+        // The baseline: appends alone.
+        let mut alone = Vec::new();
+        for i in 0..50 {
+            let t = std::time::Instant::now();
+            store.append(note("b", i)).await.unwrap();
+            alone.push(t.elapsed());
+        }
+        let saved = bytes(100 * SNAPSHOT_CHUNK, 3);
+        let t0 = std::time::Instant::now();
+        let saving = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .save_snapshot(1, 1, &saved)
+                    .await
+                    .map(|_| t0.elapsed())
+            }
+        });
+        let mut during = Vec::new();
+        while !saving.is_finished() {
+            let t = std::time::Instant::now();
+            store.append(note("d", during.len() as u64)).await.unwrap();
+            during.push(t.elapsed());
+        }
+        let took = saving.await.unwrap().unwrap();
+        alone.sort();
+        during.sort();
+        let p = |v: &Vec<std::time::Duration>, q: f64| v[((v.len() - 1) as f64 * q) as usize];
+        println!(
+            "round {round}: save of 100 MiB took {took:?}; appends alone p50 {:?} max {:?}; during the save n={} p50 {:?} p99 {:?} max {:?}",
+            p(&alone, 0.5), p(&alone, 1.0), during.len(), p(&during, 0.5), p(&during, 0.99), p(&during, 1.0)
+        );
+    }
+}
