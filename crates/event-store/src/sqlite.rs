@@ -186,29 +186,45 @@ impl SqliteWriter {
         }
 
         // An event matches a query item if it carries all of the item's tags and, if the item
-        // names types, is of one of them.
+        // names types, is of one of them. An item with a tag (every condition the service
+        // builds) is looked up through `event_tags`, driven by its first tag: an index range of
+        // the few events carrying it. Driving from `events` instead would test every event
+        // since `after` — with many concurrent appenders, as many as were appended while the
+        // decision was being taken, for each append of the batch.
+        let mut first_tagged_match = conn.prepare_cached(
+            "SELECT MIN(t.position) FROM event_tags AS t
+             JOIN events AS e ON e.position = t.position
+             WHERE t.tag = ?2 AND t.position > ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM json_each(?3) AS wanted
+                   WHERE NOT EXISTS (
+                       SELECT 1 FROM event_tags AS o
+                       WHERE o.tag = wanted.value AND o.position = t.position))
+               AND (json_array_length(?4) = 0
+                    OR e.event_type IN (SELECT value FROM json_each(?4)))",
+        )?;
         let mut first_match = conn.prepare_cached(
             "SELECT MIN(e.position) FROM events AS e
              WHERE e.position > ?1
-               AND NOT EXISTS (
-                   SELECT 1 FROM json_each(?2) AS wanted
-                   WHERE NOT EXISTS (
-                       SELECT 1 FROM event_tags AS t
-                       WHERE t.tag = wanted.value AND t.position = e.position))
-               AND (json_array_length(?3) = 0
-                    OR e.event_type IN (SELECT value FROM json_each(?3)))",
+               AND (json_array_length(?2) = 0
+                    OR e.event_type IN (SELECT value FROM json_each(?2)))",
         )?;
         for (index, pending) in batch.iter().enumerate() {
             let Some(condition) = &pending.request.condition else {
                 continue;
             };
             for item in &condition.fail_if_events_match.items {
-                let tags = serde_json::to_string(&item.tags).expect("tags serialise");
                 let types = serde_json::to_string(&item.types).expect("types serialise");
-                let hit: Option<i64> = first_match
-                    .query_row(params![condition.after.as_i64(), tags, types], |row| {
-                        row.get(0)
-                    })?;
+                let after = condition.after.as_i64();
+                let hit: Option<i64> = match item.tags.split_first() {
+                    Some((first, others)) => {
+                        let others = serde_json::to_string(others).expect("tags serialise");
+                        first_tagged_match
+                            .query_row(params![after, first, others, types], |row| row.get(0))?
+                    }
+                    // No tag: any event of the types (or any event at all) matches.
+                    None => first_match.query_row(params![after, types], |row| row.get(0))?,
+                };
                 if let Some(hit) = hit {
                     let hit = Position(hit as u64);
                     let first = lookups.condition_hits.entry(index).or_insert(hit);

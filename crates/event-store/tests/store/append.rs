@@ -18,6 +18,7 @@ backend_tests!(
     expected_versions_are_checked_per_stream,
     idempotent_retry_appends_nothing_and_returns_the_first_result,
     condition_fails_only_on_matching_events_after_its_position,
+    condition_far_behind_the_head_is_checked_like_one_near_it,
     metadata_and_payload_round_trip,
     occurred_at_is_kept_defaults_to_recorded_at_and_is_never_in_the_future,
     tags_round_trip,
@@ -649,4 +650,34 @@ async fn old_versions_are_read_back_as_written(db: TestDatabase) {
         next_event(&mut subscription).await,
         next_event(&mut subscription).await,
     ]);
+}
+
+/// The PostgreSQL look-up checks a condition near the head (at most 1,000 events behind it)
+/// against the recent events it reads, and one further behind by a probe of its own: both must
+/// find the same first match, in one batch.
+async fn condition_far_behind_the_head_is_checked_like_one_near_it(db: TestDatabase) {
+    let store = open(&db).await;
+    let tagged = |tags: &[&str]| append_of(vec![event("x", "Reserved", tags, json!({}))]);
+    store.append(tagged(&["line:A"])).await.unwrap(); // 1
+    let filler: Vec<_> = (0..1100)
+        .map(|_| event("filler", "Noted", &["other"], json!({})))
+        .collect();
+    store.append(append_of(filler)).await.unwrap(); // 2..=1101
+    store.append(tagged(&["line:A"])).await.unwrap(); // 1102
+    let conditioned =
+        |after: u64| with_condition(tagged(&["line:B"]), Query::any_tag(["line:A"]), after);
+    let (far, near, clear) = tokio::join!(
+        store.append(conditioned(0)),
+        store.append(conditioned(1000)),
+        store.append(conditioned(1102)),
+    );
+    for (result, first) in [(far, 1), (near, 1102)] {
+        match result.unwrap_err() {
+            StoreError::Conflict(Conflict::ConditionFailed { position, .. }) => {
+                assert_eq!(position, Position(first))
+            }
+            other => panic!("expected a condition conflict, got {other:?}"),
+        }
+    }
+    clear.expect("nothing about line:A after 1102");
 }
