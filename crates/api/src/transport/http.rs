@@ -456,8 +456,42 @@ async fn steps<E: Executor>(
     };
     let mut request = prepared.request;
     request.data = data;
-    match run(shared, request, prepared.operation, media).await {
+    // Without variables, a document that validated once validates again: it may skip the
+    // rules (see `FastPath`). Otherwise, once it validates, it is remembered.
+    let (executor, finish, remember) = match shared
+        .fast
+        .as_ref()
+        .filter(|_| request.variables.is_empty())
+    {
+        Some(fast)
+            if fast
+                .validated
+                .contains(&request.query, request.operation_name.as_deref()) =>
+        {
+            (&fast.executor, Some(fast.finish), None)
+        }
+        Some(fast) => (
+            &shared.executor,
+            None,
+            Some((
+                &fast.validated,
+                request.query.clone(),
+                request.operation_name.clone(),
+            )),
+        ),
+        None => (&shared.executor, None, None),
+    };
+    match run(shared, executor, request, prepared.operation, media).await {
         Ok(response) => {
+            let response = match finish {
+                Some(finish) => finish(response),
+                None => response,
+            };
+            if let Some((validated, query, operation)) = remember {
+                if !is_request_error(&response) {
+                    validated.insert(query, operation);
+                }
+            }
             metrics.refused_by_validation(&response.errors);
             respond(&response, media, request_error_status)
         }
@@ -550,11 +584,12 @@ fn session<E: Executor>(
 /// may already be recording), a panic answered as an internal error.
 async fn run<E: Executor>(
     shared: &Shared<E>,
+    executor: &E,
     request: async_graphql::Request,
     operation: OperationType,
     media: MediaType,
 ) -> Result<async_graphql::Response, Response> {
-    let execution = AssertUnwindSafe(shared.executor.execute(request)).catch_unwind();
+    let execution = AssertUnwindSafe(executor.execute(request)).catch_unwind();
     let outcome = if operation == OperationType::Mutation {
         Ok(execution.await)
     } else {
