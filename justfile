@@ -39,6 +39,11 @@ bench-fanout:
     cargo build --release -p wijkpuls -p wijkpuls-bench
     target/release/wijkpuls-bench fanout
 
+# Reads from outside: wrk on a wijk's budget against { __typename } (needs wrk installed).
+bench-wrk:
+    cargo build --release -p wijkpuls
+    bench/wrk/run.sh target/release/wijkpuls
+
 # The domain's fold benchmark.
 bench-fold:
     cargo bench -p wijkpuls-domain --bench fold

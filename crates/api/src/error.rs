@@ -260,7 +260,9 @@ impl async_graphql::extensions::Extension for ErrorCodes {
     }
 }
 
-fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+/// Codes every error of a response that has none as `BAD_USER_INPUT` (what
+/// [`ErrorCodes`] does to every response).
+pub(crate) fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {

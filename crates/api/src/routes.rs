@@ -17,7 +17,7 @@ use crate::auth::Actor;
 use crate::metrics::Limiter;
 use crate::schema::{self, AppState};
 use crate::tracking::CodeGuesses;
-use crate::transport::{graphql_router, GraphqlHooks, TransportOptions, WsStats};
+use crate::transport::{graphql_router_with_fast_path, GraphqlHooks, TransportOptions, WsStats};
 
 pub fn router(
     state: Arc<AppState>,
@@ -39,7 +39,8 @@ pub fn router(
         )),
         proxies: config.trusted_proxies.clone(),
     };
-    let graphql = graphql_router(schema, Arc::new(hooks), options);
+    let fast = schema::build_fast_path(state.clone());
+    let graphql = graphql_router_with_fast_path(schema, fast, Arc::new(hooks), options);
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -40,12 +40,31 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 20_000;
 
 pub fn build(state: Arc<AppState>) -> WijkpulsSchema {
+    builder(state).extension(crate::error::ErrorCodes).finish()
+}
+
+/// [`build`] for documents it has validated before (see [`crate::transport::FastPath`]): the
+/// same types, data and limits, validation mode Fast, and no extensions; `finish` is what
+/// [`crate::error::ErrorCodes`] does to an executed request's response.
+pub fn build_fast_path(
+    state: Arc<AppState>,
+) -> crate::transport::FastPath<query::Query, mutation::Mutation, subscription::Subscription> {
+    crate::transport::FastPath {
+        schema: builder(state)
+            .validation_mode(async_graphql::ValidationMode::Fast)
+            .finish(),
+        finish: crate::error::with_codes,
+    }
+}
+
+/// What [`build`] and [`build_fast_path`] share, so that the two cannot drift apart.
+fn builder(
+    state: Arc<AppState>,
+) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(crate::error::ErrorCodes)
-        .finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`, with `@specifiedBy` on the scalars

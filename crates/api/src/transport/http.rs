@@ -456,8 +456,42 @@ async fn steps<E: Executor>(
     };
     let mut request = prepared.request;
     request.data = data;
-    match run(shared, request, prepared.operation, media).await {
+    // Without variables, a document that validated once validates again: it may skip the
+    // rules (see `FastPath`). Otherwise, once it validates, it is remembered.
+    let (executor, finish, remember) = match shared
+        .fast
+        .as_ref()
+        .filter(|_| request.variables.is_empty())
+    {
+        Some(fast)
+            if fast
+                .validated
+                .contains(&request.query, request.operation_name.as_deref()) =>
+        {
+            (&fast.executor, Some(fast.finish), None)
+        }
+        Some(fast) => (
+            &shared.executor,
+            None,
+            Some((
+                &fast.validated,
+                request.query.clone(),
+                request.operation_name.clone(),
+            )),
+        ),
+        None => (&shared.executor, None, None),
+    };
+    match run(shared, executor, request, prepared.operation, media).await {
         Ok(response) => {
+            let response = match finish {
+                Some(finish) => finish(response),
+                None => response,
+            };
+            if let Some((validated, query, operation)) = remember {
+                if !is_request_error(&response) {
+                    validated.insert(query, operation);
+                }
+            }
             metrics.refused_by_validation(&response.errors);
             respond(&response, media, request_error_status)
         }
@@ -550,11 +584,12 @@ fn session<E: Executor>(
 /// may already be recording), a panic answered as an internal error.
 async fn run<E: Executor>(
     shared: &Shared<E>,
+    executor: &E,
     request: async_graphql::Request,
     operation: OperationType,
     media: MediaType,
 ) -> Result<async_graphql::Response, Response> {
-    let execution = AssertUnwindSafe(shared.executor.execute(request)).catch_unwind();
+    let execution = AssertUnwindSafe(executor.execute(request)).catch_unwind();
     let outcome = if operation == OperationType::Mutation {
         Ok(execution.await)
     } else {
@@ -731,7 +766,9 @@ mod load_tests {
     use serde_json::{json, Value};
     use tokio::io::AsyncWriteExt;
 
-    use super::super::{graphql_router, GraphqlHooks, TransportOptions};
+    use super::super::{
+        graphql_router, graphql_router_with_fast_path, FastPath, GraphqlHooks, TransportOptions,
+    };
     use super::*;
 
     #[derive(Default)]
@@ -902,5 +939,91 @@ mod load_tests {
         })
         .await;
         assert_eq!(probe.finished.load(Ordering::SeqCst), 0);
+    }
+
+    /// Responses the fast path finished (see `fast_path_serves_validated_documents_alike`).
+    static FINISHED: AtomicUsize = AtomicUsize::new(0);
+
+    fn finish(response: async_graphql::Response) -> async_graphql::Response {
+        FINISHED.fetch_add(1, Ordering::SeqCst);
+        response
+    }
+
+    /// A document takes the fast path only once the full schema has validated it, without
+    /// variables, with the same operation; the answers are the same either way, and invalid
+    /// documents are refused every time.
+    #[tokio::test]
+    async fn fast_path_serves_validated_documents_alike() {
+        let build = || {
+            Schema::build(Query, EmptyMutation, EmptySubscription)
+                .data(Arc::new(Probe::default()))
+                .limit_depth(4)
+        };
+        let fast = FastPath {
+            schema: build()
+                .validation_mode(async_graphql::ValidationMode::Fast)
+                .finish(),
+            finish,
+        };
+        let (_, shutdown) = tokio::sync::watch::channel(false);
+        let router = graphql_router_with_fast_path(
+            build().finish(),
+            fast,
+            Arc::new(Hooks),
+            TransportOptions::new(shutdown),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let finished = || FINISHED.load(Ordering::SeqCst);
+
+        let query = "{ items(first: 2) }";
+        let first = post(address, query).await;
+        assert_eq!(first.1["data"]["items"], json!([0, 1]), "{}", first.1);
+        assert_eq!(finished(), 0, "the first time, the full schema validates");
+        assert_eq!(post(address, query).await, first);
+        assert_eq!(finished(), 1, "the second time, the fast path serves it");
+
+        // Invalid documents never take it: the full schema refuses them each time.
+        for _ in 0..2 {
+            let (status, refused) = post(address, "{ items(first: 2) nope }").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+            assert!(refused.get("data").is_none(), "{refused}");
+        }
+        assert_eq!(finished(), 1);
+
+        // Another operation of the same document is validated on its own.
+        let document = "query A { items(first: 1) } query B { items(first: 2) }";
+        let named = |name: &str| {
+            reqwest::Client::new()
+                .post(format!("http://{address}/graphql"))
+                .header("Accept", GRAPHQL_RESPONSE_JSON)
+                .json(&json!({ "query": document, "operationName": name }))
+                .send()
+        };
+        for _ in 0..2 {
+            assert_eq!(named("A").await.unwrap().status().as_u16(), 200);
+        }
+        assert_eq!(finished(), 2);
+        assert_eq!(named("B").await.unwrap().status().as_u16(), 200);
+        assert_eq!(finished(), 2, "B is validated by the full schema first");
+        assert_eq!(named("B").await.unwrap().status().as_u16(), 200);
+        assert_eq!(finished(), 3);
+
+        // With variables the full schema validates every time (their values are validated).
+        let with_variables = || {
+            reqwest::Client::new()
+                .post(format!("http://{address}/graphql"))
+                .header("Accept", GRAPHQL_RESPONSE_JSON)
+                .json(&json!({
+                    "query": "query Q($n: Int!) { items(first: $n) }",
+                    "variables": { "n": 3 },
+                }))
+                .send()
+        };
+        for _ in 0..2 {
+            assert_eq!(with_variables().await.unwrap().status().as_u16(), 200);
+        }
+        assert_eq!(finished(), 3);
     }
 }

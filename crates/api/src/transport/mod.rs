@@ -173,12 +173,51 @@ where
 {
     // Which fields are lists, for the cost estimate: read once from the schema's SDL.
     let shape = cost::SchemaShape::from_sdl(&schema.sdl());
-    executor_router(schema, shape, hooks, options)
+    executor_router(schema, None, shape, hooks, options)
+}
+
+/// The schema built a second time with [`async_graphql::ValidationMode::Fast`] and without
+/// extensions, for HTTP requests whose document the full schema has validated before.
+///
+/// Validation depends only on the schema, the document, the operation chosen and the variables:
+/// a document that passed with the same operation and no variables passes again. Fast mode still
+/// computes depth, complexity and cache control (so the limits still hold) but skips the rules,
+/// and a schema without extensions resolves each field without the per-field lookup and boxed
+/// future an extension costs; for a small query those are most of what it costs beyond
+/// `{ __typename }`. WebSockets always use the full schema.
+pub struct FastPath<Q, M, S> {
+    /// The same types, data and limits as the full schema; validation mode Fast, no extensions.
+    pub schema: Schema<Q, M, S>,
+    /// What the full schema's extensions do to a response of an execution that validated (the
+    /// fast build has no extensions to do it).
+    pub finish: fn(Response) -> Response,
+}
+
+/// [`graphql_router`] with a [`FastPath`] for documents validated before.
+pub fn graphql_router_with_fast_path<Q, M, S>(
+    schema: Schema<Q, M, S>,
+    fast: FastPath<Q, M, S>,
+    hooks: Arc<dyn GraphqlHooks>,
+    options: TransportOptions,
+) -> Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let shape = cost::SchemaShape::from_sdl(&schema.sdl());
+    let fast = Fast {
+        executor: fast.schema,
+        finish: fast.finish,
+        validated: Validated::default(),
+    };
+    executor_router(schema, Some(fast), shape, hooks, options)
 }
 
 /// [`graphql_router`] for any async-graphql [`Executor`] (a `Schema`, a dynamic schema, ...).
 fn executor_router<E: Executor>(
     executor: E,
+    fast: Option<Fast<E>>,
     shape: cost::SchemaShape,
     hooks: Arc<dyn GraphqlHooks>,
     options: TransportOptions,
@@ -186,6 +225,7 @@ fn executor_router<E: Executor>(
     let expensive = tokio::sync::Semaphore::new(options.expensive_concurrency.max(1));
     let shared = Arc::new(Shared {
         executor,
+        fast,
         hooks,
         options,
         views: ws::SharedViews::default(),
@@ -204,6 +244,8 @@ fn executor_router<E: Executor>(
 /// What every handler shares.
 struct Shared<E> {
     executor: E,
+    /// The executor for documents validated before, if the router has one.
+    fast: Option<Fast<E>>,
     hooks: Arc<dyn GraphqlHooks>,
     options: TransportOptions,
     /// Subscriptions shared by several WebSocket connections.
@@ -212,6 +254,50 @@ struct Shared<E> {
     shape: cost::SchemaShape,
     /// Permits to execute an expensive query.
     expensive: tokio::sync::Semaphore,
+}
+
+/// A [`FastPath`] in use.
+struct Fast<E> {
+    executor: E,
+    finish: fn(Response) -> Response,
+    validated: Validated,
+}
+
+/// The documents (with the operation chosen) that passed the full schema's validation without
+/// variables. Bounded like [`parse_cached`]'s cache: it starts afresh when full.
+#[derive(Default)]
+struct Validated(std::sync::Mutex<std::collections::HashMap<String, Vec<Option<String>>>>);
+
+impl Validated {
+    const ENTRIES: usize = 512;
+    const LONGEST: usize = 16 * 1024;
+    /// Operations remembered per document.
+    const OPERATIONS: usize = 16;
+
+    fn contains(&self, query: &str, operation: Option<&str>) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(query)
+            .is_some_and(|operations| operations.iter().any(|o| o.as_deref() == operation))
+    }
+
+    fn insert(&self, query: String, operation: Option<String>) {
+        if query.len() > Self::LONGEST {
+            return;
+        }
+        let mut documents = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if documents.len() >= Self::ENTRIES && !documents.contains_key(&query) {
+            documents.clear();
+        }
+        let operations = documents.entry(query).or_default();
+        if operations.len() >= Self::OPERATIONS {
+            operations.clear();
+        }
+        if !operations.contains(&operation) {
+            operations.push(operation);
+        }
+    }
 }
 
 /// The message every internal failure (a panic, above all) is reported with: details stay in
