@@ -278,21 +278,21 @@ impl Profile {
 
 /// The word and concept features of each folded word seen: `w:` and its stem, `c:` and its
 /// concept if it names one.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Vocabulary(HashMap<Box<str>, WordFeatures>);
 
 /// A word's `w:` feature, and its `c:` feature if it names a concept.
 type WordFeatures = (Box<str>, Option<Box<str>>);
 
 /// One document's weighted count of a feature.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Posting {
     doc: u32,
     count: f32,
 }
 
 /// One kind of feature in the index: its posting lists and every document's length, for BM25.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Field {
     postings: HashMap<Box<str>, Vec<Posting>>,
     /// By document number.
@@ -363,8 +363,10 @@ impl Field {
 }
 
 /// The inverted index of every submitted initiative's title and description.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimilarIndex {
+    /// The position of the last event applied, like [`crate::CityState::position`].
+    position: u64,
     /// By document number.
     docs: Vec<(InitiativeId, WijkCode)>,
     by_id: HashMap<InitiativeId, u32>,
@@ -382,13 +384,27 @@ pub struct Similar {
 }
 
 impl SimilarIndex {
+    /// The revision of the index: raise it with every change to what it keeps (features,
+    /// stemming, the vocabulary tables) so that a stored snapshot of an older index is not
+    /// trusted.
+    pub const REVISION: u64 = 1;
+
     pub fn new() -> SimilarIndex {
         SimilarIndex::default()
+    }
+
+    /// The position of the last event applied; 0 before the first.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 
     /// Adds the initiative an `InitiativeSubmitted` event submits; every other event changes
     /// nothing here.
     pub fn apply(&mut self, recorded: &Recorded) {
+        if self.position != 0 && recorded.position <= self.position {
+            return;
+        }
+        self.position = recorded.position;
         if let DomainEvent::InitiativeSubmitted(e) = &recorded.event {
             let profile = Profile::of_with(&e.title, &e.description, &mut self.vocabulary);
             self.add(e.id, e.wijk, &profile);

@@ -1,13 +1,21 @@
 //! The whole city's state: one fold over the log that answers every query and checks every
 //! command.
 //!
+//! Its large collections are persistent ([`imbl`]): a clone shares every initiative, index node
+//! and list chunk with the state it was cloned from, and a change afterwards copies only what it
+//! touches. So a clone costs microseconds and little memory, which is what lets the service keep
+//! many past states for time travel (`asOf`) and serialise a snapshot of a moment while the fold
+//! goes on. An initiative is kept behind an [`Arc`] so that changing one copies that one view,
+//! not its neighbours in the list.
+//!
 //! [`CityState::apply`] is the fold's step. It trusts the log (the commands made sure every
 //! event was legal) but never panics on one that is not: an event about an unknown wijk or
 //! initiative is skipped, and amounts saturate instead of overflowing. It is built to be fast
 //! (the log is replayed at every start): lookups are by hash or by small ordered maps, and
 //! nothing larger than the event's own texts is copied.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -27,21 +35,30 @@ use crate::projection::place::{GebiedView, MunicipalityView, WijkView};
 use crate::projection::trends::TrendBuckets;
 use crate::reference::TeamContact;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CityState {
     position: u64,
     as_of: Option<DateTime<Utc>>,
+    /// The latest moment any applied event is about (events may be back-dated, so this is not
+    /// always the last one's).
+    latest: Option<DateTime<Utc>>,
     municipality: Option<MunicipalityView>,
     gebieden: BTreeMap<GebiedCode, GebiedView>,
     wijken: BTreeMap<WijkCode, WijkView>,
     /// In submission order; `index` finds one by id.
-    initiatives: Vec<InitiativeView>,
-    index: HashMap<InitiativeId, usize>,
+    initiatives: imbl::Vector<Arc<InitiativeView>>,
+    /// Ordered by id: ids are UUIDv7, so new ones go at the end and a clone shares the rest.
+    index: imbl::OrdMap<InitiativeId, usize>,
     /// Per-month buckets and lead-time samples ([`super::trends`]).
     pub(super) trends: TrendBuckets,
 }
 
 impl CityState {
+    /// The revision of the fold: what [`CityState::apply`] keeps and how. Raise it with every
+    /// change to the fold or to the shape of the state, so that a stored snapshot of an older
+    /// fold is not trusted (it is folded again from the log instead).
+    pub const FOLD_REVISION: u64 = 1;
+
     /// The state before any event.
     pub fn new() -> CityState {
         CityState::default()
@@ -83,6 +100,12 @@ impl CityState {
         self.as_of
     }
 
+    /// The latest moment any applied event is about: the state is the state at every moment
+    /// from this one until the next event's.
+    pub fn latest(&self) -> Option<DateTime<Utc>> {
+        self.latest
+    }
+
     /// Applies one event. An event at or before [`CityState::position`] was applied already and
     /// is ignored, so replaying an overlap is harmless.
     pub fn apply(&mut self, recorded: &Recorded) {
@@ -91,6 +114,10 @@ impl CityState {
         }
         self.position = recorded.position;
         self.as_of = Some(recorded.recorded_at);
+        self.latest = Some(
+            self.latest
+                .map_or(recorded.recorded_at, |l| l.max(recorded.recorded_at)),
+        );
         let at = At {
             position: recorded.position,
             time: recorded.recorded_at,
@@ -178,9 +205,9 @@ impl CityState {
             .entry(view.year())
             .or_default()
             .enter(view.status);
-        wijk.initiatives.push(e.id);
+        wijk.initiatives.push_back(e.id);
         self.index.insert(e.id, self.initiatives.len());
-        self.initiatives.push(view);
+        self.initiatives.push_back(Arc::new(view));
     }
 
     /// The link shows on both initiatives when it connects two.
@@ -263,7 +290,10 @@ impl CityState {
         let Some(&i) = self.index.get(id) else {
             return false;
         };
-        let view = &mut self.initiatives[i];
+        let Some(view) = self.initiatives.get_mut(i) else {
+            return false;
+        };
+        let view = Arc::make_mut(view);
         let before = view.status;
         f(view);
         let after = view.status;
@@ -287,7 +317,7 @@ impl CityState {
 
     fn initiative_mut(&mut self, id: &InitiativeId) -> Option<&mut InitiativeView> {
         let &i = self.index.get(id)?;
-        self.initiatives.get_mut(i)
+        self.initiatives.get_mut(i).map(Arc::make_mut)
     }
 
     /// The municipality, once the reference data is registered.
@@ -325,14 +355,14 @@ impl CityState {
     }
 
     pub fn initiative(&self, id: &InitiativeId) -> Option<&InitiativeView> {
-        self.index.get(id).map(|&i| &self.initiatives[i])
+        self.index.get(id).map(|&i| &*self.initiatives[i])
     }
 
     /// All initiatives, in the order they were submitted.
     pub fn initiatives(
         &self,
     ) -> impl DoubleEndedIterator<Item = &InitiativeView> + ExactSizeIterator {
-        self.initiatives.iter()
+        self.initiatives.iter().map(|view| &**view)
     }
 
     /// A wijk's initiatives, in the order they were submitted.

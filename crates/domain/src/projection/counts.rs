@@ -10,7 +10,7 @@ pub fn arnhem_year(time: DateTime<Utc>) -> i32 {
     (time + Duration::hours(1)).year()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StatusCounts([u64; 7]);
 
 impl StatusCounts {

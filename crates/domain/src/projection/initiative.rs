@@ -23,7 +23,7 @@ use crate::status::{Action, InitiativeStatus};
 use crate::text::{Description, PartyName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InitiativeView {
     pub id: InitiativeId,
     pub wijk: WijkCode,
@@ -64,7 +64,7 @@ pub struct InitiativeView {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ConnectionDirection {
     /// This initiative was connected to the target.
     Outgoing,
@@ -72,7 +72,7 @@ pub enum ConnectionDirection {
     Incoming,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionView {
     pub target: ConnectionTarget,
     pub direction: ConnectionDirection,
@@ -83,17 +83,37 @@ pub struct ConnectionView {
 }
 
 /// One line of an initiative's history: public, without personal data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryEntry {
     pub position: u64,
     pub at: DateTime<Utc>,
-    pub event_type: &'static str,
+    /// One of [`crate::DomainEvent::TYPES`] (a snapshot stores the name and gets it back from
+    /// there).
+    #[serde(deserialize_with = "event_type_name")]
+    pub event_type: EventTypeName,
     pub status_after: InitiativeStatus,
     pub detail: HistoryDetail,
 }
 
+/// An event type's name, one of [`crate::DomainEvent::TYPES`]. (An alias, not `&'static str`
+/// in the field: serde would take a `&str` field as borrowed from the input.)
+pub type EventTypeName = &'static str;
+
+/// Reads an event type's name back as the `'static` name the fold uses; an unknown one is an
+/// error (a snapshot from other fold code is never trusted anyway).
+fn event_type_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<&'static str, D::Error> {
+    let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    crate::events::DomainEvent::TYPES
+        .iter()
+        .copied()
+        .find(|known| *known == name)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown event type {name:?}")))
+}
+
 /// What a history entry is about, in data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HistoryDetail {
     Submitted {
         channel: Channel,
@@ -129,7 +149,7 @@ pub enum HistoryDetail {
 }
 
 /// The other side of a connection, as the public history shows it: a person stays nameless.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConnectedWith {
     Initiative { id: InitiativeId, title: Title },
     Organisation { name: PartyName },
@@ -137,14 +157,14 @@ pub enum ConnectedWith {
 }
 
 /// To which sociaal wijkteam it was referred. The note is for staff only.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Referral {
     pub sociaal_wijkteam: SociaalWijkteam,
     pub note: Option<StaffNote>,
 }
 
 /// Who withdrew it, and why. The reason is for staff and the initiator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Withdrawal {
     pub by: WithdrawnBy,
     pub reason: Option<Reason>,

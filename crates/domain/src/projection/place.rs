@@ -12,7 +12,7 @@ use crate::text::PlaceName;
 use crate::theme::Theme;
 
 /// The municipality whose reference data was loaded, and where that list came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MunicipalityView {
     pub code: MunicipalityCode,
     pub name: PlaceName,
@@ -20,7 +20,7 @@ pub struct MunicipalityView {
 }
 
 /// A gebied with its team Leefomgeving and its wijken (ordered by code).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GebiedView {
     pub code: GebiedCode,
     pub name: PlaceName,
@@ -29,7 +29,7 @@ pub struct GebiedView {
 }
 
 /// A wijk: its initiatives per status and its budget lines per year.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WijkView {
     pub code: WijkCode,
     pub name: PlaceName,
@@ -38,7 +38,7 @@ pub struct WijkView {
     /// The same per year an initiative belongs to: the year (in Arnhem) it was submitted in.
     pub counts_by_year: BTreeMap<i32, StatusCounts>,
     /// Its initiatives, in the order they were submitted.
-    pub initiatives: Vec<InitiativeId>,
+    pub initiatives: imbl::Vector<InitiativeId>,
     pub(crate) budgets: BTreeMap<i32, ThemeLines>,
 }
 
@@ -50,7 +50,7 @@ impl WijkView {
             gebied,
             counts: StatusCounts::default(),
             counts_by_year: BTreeMap::new(),
-            initiatives: Vec::new(),
+            initiatives: imbl::Vector::new(),
             budgets: BTreeMap::new(),
         }
     }

@@ -45,6 +45,7 @@
 //! so the median of an even number is the mean of the middle two.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, Utc};
 
@@ -174,9 +175,11 @@ pub fn local_month(t: DateTime<Utc>) -> (i32, u32) {
 }
 
 /// What the fold keeps for trends: one [`WijkYear`] per (wijk, year) that has any.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TrendBuckets {
-    years: HashMap<(WijkCode, i32), Box<WijkYear>>,
+    /// Behind an `Arc`: a clone of the state shares every (wijk, year), and the fold copies one
+    /// only when it changes (in practice the current year's).
+    years: HashMap<(WijkCode, i32), Arc<WijkYear>>,
 }
 
 /// The counted events, as indices into a month's counts.
@@ -199,7 +202,7 @@ enum Lead {
 }
 
 /// Flows on a year's lines in one slot: 0 before the year, 1–12 its months, 13 after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 struct Flows {
     allocated: i64,
     committed: i64,
@@ -208,7 +211,7 @@ struct Flows {
 
 /// One wijk's buckets of one year, per theme: counts of the calendar year's months, flows on
 /// the budget year's lines, lead-time samples of the year (seconds).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 struct WijkYear {
     counts: [[[u32; 6]; 12]; 8],
     flows: [[Flows; 14]; 8],
@@ -217,7 +220,7 @@ struct WijkYear {
 
 impl TrendBuckets {
     fn year(&mut self, wijk: WijkCode, year: i32) -> &mut WijkYear {
-        self.years.entry((wijk, year)).or_default()
+        Arc::make_mut(self.years.entry((wijk, year)).or_default())
     }
 
     fn count(&mut self, wijk: WijkCode, theme: Theme, at: (i32, u32), what: Counted) {
