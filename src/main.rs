@@ -162,6 +162,14 @@ struct ServeArgs {
     /// None by default.
     #[arg(long = "cors-origin", env = "WIJKPULS_CORS_ORIGINS", value_delimiter = ',', value_parser = wijkpuls_api::cors_compression::parse_origin)]
     cors_origins: Vec<wijkpuls_api::cors_compression::Origin>,
+    /// Events between two snapshots of the live state stored beside the log (a start loads
+    /// the newest and replays only what follows it; one is also stored at shutdown).
+    #[arg(long, env = "WIJKPULS_SNAPSHOT_EVERY", default_value_t = defaults().snapshots.every,
+        value_parser = clap::value_parser!(u64).range(1000..))]
+    snapshot_every: u64,
+    /// Neither load nor store snapshots: every start folds the whole log.
+    #[arg(long, env = "WIJKPULS_NO_SNAPSHOTS")]
+    no_snapshots: bool,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -294,6 +302,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections,
         trusted_proxies: args.trusted_proxies,
         cors_origins: args.cors_origins,
+        snapshots: wijkpuls_api::snapshot::SnapshotOptions {
+            enabled: !args.no_snapshots,
+            every: args.snapshot_every,
+        },
     };
     let app = Application::build(config).await?;
     let signal = shutdown_signal()?;

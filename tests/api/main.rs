@@ -30,6 +30,8 @@
 //! - [`similar`]: similar initiatives for a resident about to submit, and for staff.
 //! - [`dashboards`]: time travel (`asOf`), the team's work list, range filters and cursors.
 //! - [`generate`]: `wijkpuls generate`: exactly N valid events a server serves;
+//! - [`snapshots`]: a start from a stored snapshot answers what a full replay answers; a
+//!   snapshot of another fold version or a damaged one is not trusted.
 //! - [`rebuild`]: `wijkpuls rebuild --check` agrees on a clean log, names an altered line.
 
 #[macro_use]
@@ -57,6 +59,7 @@ mod rebuild;
 mod request_ids;
 mod schema_file;
 mod similar;
+mod snapshots;
 mod subscriptions;
 mod trends;
 mod verify;

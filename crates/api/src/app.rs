@@ -55,6 +55,8 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::routes::TrustedProxy>,
     /// Origins whose pages may call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<crate::cors_compression::Origin>,
+    /// Whether and how often the live state is stored as a snapshot beside the log.
+    pub snapshots: crate::snapshot::SnapshotOptions,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             max_connections: 16_000,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
+            snapshots: crate::snapshot::SnapshotOptions::default(),
         }
     }
 }
@@ -132,8 +135,9 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `signal` completes, then stops accepting, finishes requests in flight and
-    /// closes WebSockets with 1001.
+    /// Serves until `signal` completes, then stops accepting, finishes requests in flight,
+    /// closes WebSockets with 1001 and stores a snapshot of the live state (so the next start
+    /// replays nothing).
     ///
     /// Our own accept loop rather than `axum::serve`, which bounds neither how long a client
     /// may take to send its headers (slowloris) nor how many connections are open (each costs a
@@ -149,6 +153,14 @@ impl Application {
         // Upgraded connections are not waited for: wait (briefly) until every WebSocket has
         // been closed with 1001 and let go of its receiver.
         let _ = tokio::time::timeout(Duration::from_secs(5), shutdown.closed()).await;
+        if let Err(error) = self
+            .state
+            .live
+            .write_shutdown_snapshot(&self.state.service.store)
+            .await
+        {
+            tracing::warn!(%error, "cannot store a snapshot of the live state at shutdown");
+        }
         served
     }
 }
@@ -240,7 +252,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<AppState>> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database's vault: {e}"))?;
     let tokens = token_key(&vault, config.auth_secret.as_deref()).await?;
-    let live = Live::replay(&store).await?;
+    let live = Live::start(&store, config.snapshots).await?;
     tokio::spawn(live.clone().follow(store.clone()));
     let service = Service::new(
         store,

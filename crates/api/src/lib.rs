@@ -36,6 +36,7 @@ pub mod request;
 pub mod routes;
 pub mod schema;
 pub mod service;
+pub mod snapshot;
 pub mod tracking;
 pub mod transport;
 

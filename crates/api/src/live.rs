@@ -11,9 +11,17 @@
 //! Beside the state it keeps the [`SimilarIndex`] of every initiative's text, updated before the
 //! position is published, so an initiative is found as similar as soon as its submission
 //! returns.
-//! For time travel (`asOf`) it keeps a few snapshots of the fold ([`Past`]): the state at
+//! For time travel (`asOf`) it keeps snapshots of the fold in memory ([`Past`]): the state at
 //! [`Live::state_at`] a moment is the nearest snapshot before it, folded forward with events
-//! read from the log (the truth), up to the first event about a later moment.
+//! read from the log (the truth), up to the first event about a later moment. The fold's
+//! persistent collections make a snapshot cheap: it shares all but what changed since.
+//!
+//! # Start-up
+//!
+//! [`Live::start`] loads the newest valid snapshot stored beside the log ([`crate::snapshot`])
+//! and replays only what follows it; without one (or with `--no-snapshots`) it folds the whole
+//! log. While following, it writes a new snapshot every [`SnapshotOptions::every`] events, and
+//! [`Live::write_snapshot`] writes one when the server stops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -28,6 +36,7 @@ use wijkpuls_event_store::{EventStore, Position, RecordedEvent};
 
 use crate::codec;
 use crate::feed::{self, FeedItem};
+use crate::snapshot::{self, SnapshotOptions};
 
 /// How many feed items a lagging subscriber may fall behind before it is told and resumes
 /// from the log.
@@ -52,15 +61,33 @@ pub struct Live {
     past: Mutex<Past>,
     /// Refolds for `asOf` running at once, at most [`REFOLDS`].
     refolds: tokio::sync::Semaphore,
+    snapshots: SnapshotOptions,
+    /// The position of the stored snapshot this process started from; 0 when it folded the
+    /// whole log.
+    started_from: u64,
+    /// The position of the last snapshot stored (or loaded).
+    stored: std::sync::atomic::AtomicU64,
+    /// The position at which the last snapshot was asked for (or loaded); the next one is due
+    /// `every` events later.
+    asked: std::sync::atomic::AtomicU64,
+    /// Wakes the snapshot writer ([`Live::follow`] starts it).
+    snapshot_due: tokio::sync::Notify,
+    /// Held while a snapshot is written, so two never run at once.
+    writing: tokio::sync::Mutex<()>,
 }
 
 /// The most snapshots kept. When one more is due, every other one is dropped and the distance
 /// between them doubles, so memory stays bounded and the snapshots spread over the whole log.
-const MAX_SNAPSHOTS: usize = 16;
+/// A snapshot shares all the fold's data that did not change after it, so many are cheap: at a
+/// million events they are 8,192 events apart.
+const MAX_SNAPSHOTS: usize = 128;
 /// Events between snapshots at first (it doubles as the log grows, see [`MAX_SNAPSHOTS`]).
 const FIRST_SNAPSHOT_EVERY: u64 = 4096;
 /// Past states kept for moments asked before (a dashboard asks the same moment again).
 const CACHED_MOMENTS: usize = 4;
+/// At shutdown a snapshot is stored only when at least this many events were applied since the
+/// last one.
+const SHUTDOWN_SNAPSHOT_MIN: u64 = 1000;
 /// Refolds for `asOf` at once: each takes a core for a while.
 const REFOLDS: usize = 2;
 /// Events read from the log at a time while folding forward.
@@ -104,23 +131,53 @@ impl Past {
 
     /// Keeps `state` (the state just noted as due) as a snapshot.
     fn keep(&mut self, state: Arc<CityState>) {
-        if self.snapshots.len() == MAX_SNAPSHOTS {
-            // Keep the 2nd, 4th, …: they are `every` × 2 apart, like the ones to come.
-            let mut keep = true;
-            self.snapshots.retain(|_| {
-                keep = !keep;
-                keep
-            });
-            self.every *= 2;
+        if self.snapshots.len() >= MAX_SNAPSHOTS {
+            self.thin();
             let last = self.snapshots.last().map_or(0, |s| s.state.position());
             if state.position() < last.saturating_add(self.every) {
                 return;
             }
         }
         self.snapshots.push(Snapshot {
-            latest: self.latest.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            latest: state.latest().unwrap_or(DateTime::<Utc>::MIN_UTC),
             state,
         });
+    }
+
+    /// Drops every other snapshot and doubles the distance between them.
+    fn thin(&mut self) {
+        // Keep the 2nd, 4th, …: they are `every` × 2 apart, like the ones to come.
+        let mut keep = true;
+        self.snapshots.retain(|_| {
+            keep = !keep;
+            keep
+        });
+        self.every *= 2;
+    }
+
+    /// Adds snapshots a refold made on its way (see [`Live::state_at`]): a start from a stored
+    /// snapshot has none before it, so the first moments asked before it make them.
+    fn insert(&mut self, made: Vec<Arc<CityState>>) {
+        for state in made {
+            let at = self
+                .snapshots
+                .partition_point(|s| s.state.position() < state.position());
+            if self
+                .snapshots
+                .get(at)
+                .is_some_and(|s| s.state.position() == state.position())
+            {
+                continue;
+            }
+            let snapshot = Snapshot {
+                latest: state.latest().unwrap_or(DateTime::<Utc>::MIN_UTC),
+                state,
+            };
+            self.snapshots.insert(at, snapshot);
+        }
+        while self.snapshots.len() > MAX_SNAPSHOTS {
+            self.thin();
+        }
     }
 
     /// The latest snapshot that is a state at `time`, if any.
@@ -159,31 +216,60 @@ pub struct NotYetApplied {
 }
 
 impl Live {
-    /// Replays the whole log into a fresh state.
+    /// Replays the whole log into a fresh state, without snapshots (see [`Live::start`]).
     pub async fn replay(store: &EventStore) -> anyhow::Result<Arc<Live>> {
-        let mut state = CityState::new();
-        let mut similar = SimilarIndex::new();
-        let mut events = std::pin::pin!(store.read_all(Position::START));
+        Live::start(store, SnapshotOptions::disabled()).await
+    }
+
+    /// Builds the live state: from the newest valid snapshot stored beside the log and what
+    /// follows it, or by folding the whole log (no snapshot, or snapshots disabled).
+    pub async fn start(store: &EventStore, options: SnapshotOptions) -> anyhow::Result<Arc<Live>> {
+        let loaded = if options.enabled {
+            load_snapshot(store).await
+        } else {
+            None
+        };
+        let (mut state, mut similar, read_after) = match loaded {
+            Some(loaded) => {
+                let position = loaded.state.position();
+                // Read from the recent feed's first event, to show the same recent events.
+                let recent = loaded.recent_from.saturating_sub(1).min(position);
+                (loaded.state, loaded.similar, recent)
+            }
+            None => (CityState::new(), SimilarIndex::new(), 0),
+        };
+        let stored = state.position();
+        let mut events = std::pin::pin!(store.read_all(Position(read_after)));
         // Only the last few events get feed lines; they are named from the final state.
         let mut tail = std::collections::VecDeque::with_capacity(RECENT);
         let mut past = Past::new();
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
-            state.apply(&recorded);
-            similar.apply(&recorded);
-            if past.applied(state.position(), recorded.recorded_at) {
-                past.keep(Arc::new(state.clone()));
+            if recorded.position > stored || stored == 0 {
+                state.apply(&recorded);
+                similar.apply(&recorded);
+                if past.applied(state.position(), recorded.recorded_at) {
+                    past.keep(Arc::new(state.clone()));
+                }
             }
             if tail.len() == RECENT {
                 tail.pop_front();
             }
             tail.push_back((record, recorded));
         }
+        past.latest = state.latest();
         let recent = tail
             .iter()
             .map(|(record, recorded)| Arc::new(feed::item(&state, record, recorded)))
             .collect();
         let position = state.position();
+        if stored > 0 {
+            tracing::info!(
+                snapshot = stored,
+                replayed = position - stored,
+                "started from a stored snapshot"
+            );
+        }
         Ok(Arc::new(Live {
             state: RwLock::new(state),
             similar: RwLock::new(similar),
@@ -195,7 +281,99 @@ impl Live {
             paused: watch::Sender::new(false),
             past: Mutex::new(past),
             refolds: tokio::sync::Semaphore::new(REFOLDS),
+            snapshots: options,
+            started_from: stored,
+            stored: std::sync::atomic::AtomicU64::new(stored),
+            asked: std::sync::atomic::AtomicU64::new(stored),
+            snapshot_due: tokio::sync::Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// The position of the stored snapshot this process started from; 0 when it folded the
+    /// whole log.
+    pub fn started_from(&self) -> u64 {
+        self.started_from
+    }
+
+    /// At shutdown: stores a snapshot when at least [`SHUTDOWN_SNAPSHOT_MIN`] events were
+    /// applied since the last one stored (replaying fewer at the next start costs less than
+    /// writing one).
+    pub async fn write_shutdown_snapshot(
+        self: &Arc<Live>,
+        store: &EventStore,
+    ) -> anyhow::Result<Option<u64>> {
+        let stored = self.stored.load(std::sync::atomic::Ordering::Relaxed);
+        if self.position() < stored.saturating_add(SHUTDOWN_SNAPSHOT_MIN) {
+            return Ok(None);
+        }
+        self.write_snapshot(store).await
+    }
+
+    /// Writes a snapshot of the state as it is now, unless snapshots are disabled or the last
+    /// one stored is of this position already. Returns the position written.
+    pub async fn write_snapshot(
+        self: &Arc<Live>,
+        store: &EventStore,
+    ) -> anyhow::Result<Option<u64>> {
+        if !self.snapshots.enabled {
+            return Ok(None);
+        }
+        let _writing = self.writing.lock().await;
+        let live = self.clone();
+        // Encoding a large state takes a while: off the async threads, reading the index
+        // under its lock (the tailer waits for it meanwhile; snapshots are rare).
+        let encoded = tokio::task::spawn_blocking(move || live.encode_snapshot()).await??;
+        let Some((position, bytes)) = encoded else {
+            return Ok(None);
+        };
+        let started = std::time::Instant::now();
+        store
+            .save_snapshot(position, snapshot::VERSION, &bytes)
+            .await?;
+        self.stored
+            .fetch_max(position, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(position, bytes = bytes.len(), elapsed = ?started.elapsed(), "snapshot stored");
+        Ok(Some(position))
+    }
+
+    /// The state and the index at one position, encoded; `None` when that position is stored
+    /// already.
+    fn encode_snapshot(&self) -> anyhow::Result<Option<(u64, Vec<u8>)>> {
+        loop {
+            // A clone of the state is cheap (it shares its data); the index is read under its
+            // lock. The tailer updates the index just after the state, so they may be one
+            // event apart: then try again.
+            let state = Arc::new(self.read().clone());
+            let similar = self.similar();
+            if similar.position() != state.position() {
+                drop(similar);
+                std::thread::yield_now();
+                continue;
+            }
+            if state.position() <= self.stored.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(None);
+            }
+            let recent_from = self
+                .recent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .front()
+                .map_or(0, |item| item.position);
+            let bytes = snapshot::encode(&state, &similar, recent_from)?;
+            return Ok(Some((state.position(), bytes)));
+        }
+    }
+
+    /// Writes a snapshot whenever the tailer says one is due. Runs until the process ends.
+    async fn write_snapshots(self: Arc<Live>, store: EventStore) {
+        loop {
+            self.snapshot_due.notified().await;
+            if let Err(error) = self.write_snapshot(&store).await {
+                // The log is the truth: without a new snapshot, the next start replays more.
+                tracing::warn!(%error, "cannot store a snapshot of the live state");
+            }
+        }
     }
 
     /// Follows the store from the replayed position, applying every new event. Runs until the
@@ -203,6 +381,18 @@ impl Live {
     /// still end with an error, readiness says so and the tailer starts again from the last
     /// applied position after a pause that grows to at most [`RESUME_BACKOFF_MAX`].
     pub async fn follow(self: Arc<Live>, store: EventStore) {
+        if self.snapshots.enabled {
+            tokio::spawn(self.clone().write_snapshots(store.clone()));
+            if self.position() > self.stored.load(std::sync::atomic::Ordering::Relaxed)
+                && self.position() >= self.snapshots.every
+            {
+                // A large log folded without a usable snapshot (none yet, or of an older fold):
+                // store one now, so the next start is quick.
+                self.asked
+                    .store(self.position(), std::sync::atomic::Ordering::Relaxed);
+                self.snapshot_due.notify_one();
+            }
+        }
         let mut backoff = RESUME_BACKOFF_MIN;
         loop {
             let from = self.position();
@@ -272,6 +462,13 @@ impl Live {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .keep(snapshot);
+        }
+        let asked = self.asked.load(std::sync::atomic::Ordering::Relaxed);
+        if self.snapshots.enabled && recorded.position >= asked.saturating_add(self.snapshots.every)
+        {
+            self.asked
+                .store(recorded.position, std::sync::atomic::Ordering::Relaxed);
+            self.snapshot_due.notify_one();
         }
         for wijk in &item.wijken {
             if let Some(sender) = self
@@ -386,6 +583,11 @@ impl Live {
         };
         let _permit = self.refolds.acquire().await?;
         let mut state = start.map_or_else(CityState::new, |s| CityState::clone(&s));
+        // Snapshots on the way, where the past has none yet (after a start from a stored
+        // snapshot, the moments before it).
+        let every = self.past.lock().unwrap_or_else(|e| e.into_inner()).every;
+        let mut made = Vec::new();
+        let mut last = state.position();
         'fold: loop {
             let records = store
                 .read_batch(Position(state.position()), REFOLD_PAGE)
@@ -399,14 +601,61 @@ impl Live {
                     break 'fold;
                 }
                 state.apply(&recorded);
+                if state.position() >= last.saturating_add(every) {
+                    last = state.position();
+                    made.push(Arc::new(state.clone()));
+                }
             }
         }
         let state = Arc::new(state);
-        self.past
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remember(time, state.clone());
+        let mut past = self.past.lock().unwrap_or_else(|e| e.into_inner());
+        past.insert(made);
+        past.remember(time, state.clone());
         Ok(Some(state))
+    }
+}
+
+/// The newest stored snapshot this code can trust, if any: one of another fold's version is
+/// not even read, and one that cannot be decoded is ignored with a warning (the whole log is
+/// folded instead, and a new snapshot stored).
+async fn load_snapshot(store: &EventStore) -> Option<snapshot::Loaded> {
+    let stored = match store.latest_snapshot(snapshot::VERSION).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the stored snapshots; folding the whole log");
+            return None;
+        }
+    };
+    let position = stored.position;
+    let about = snapshot::describe(position, stored.created_at, stored.bytes.len());
+    let decoded = tokio::task::spawn_blocking(move || snapshot::decode(&stored.bytes))
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|decoded| decoded)
+        .and_then(|loaded| {
+            anyhow::ensure!(
+                loaded.state.position() == position,
+                "it holds the state at position {}",
+                loaded.state.position()
+            );
+            Ok(loaded)
+        });
+    match decoded {
+        Ok(loaded) => {
+            tracing::info!("loaded the {about}");
+            Some(loaded)
+        }
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "cannot use the {about}; folding the whole log");
+            // Drop the damaged one (and the older ones, a cache too): else it stays the
+            // newest, the next snapshot of its position is not stored, and every start folds
+            // the whole log.
+            if let Err(error) = store.delete_snapshots().await {
+                tracing::warn!(%error, "cannot delete the stored snapshots");
+            }
+            None
+        }
     }
 }
 
@@ -426,13 +675,13 @@ mod tests {
     use wijkpuls_domain::events::BudgetAllocated;
     use wijkpuls_domain::{BudgetLineKey, DomainEvent, Money, Recorded, Theme};
 
-    /// A state at `position` (the event itself is about an unknown wijk and changes nothing
-    /// else).
+    /// A state at `position`, whose last event is about `position` seconds after the epoch
+    /// (the event itself is about an unknown wijk and changes nothing else).
     fn state_at(position: u64) -> CityState {
         let mut state = CityState::new();
         state.apply(&Recorded {
             position,
-            recorded_at: DateTime::UNIX_EPOCH,
+            recorded_at: DateTime::UNIX_EPOCH + TimeDelta::seconds(position as i64),
             event: DomainEvent::BudgetAllocated(BudgetAllocated {
                 line: BudgetLineKey {
                     wijk: WijkCode::parse("WK020207").unwrap(),
@@ -470,5 +719,36 @@ mod tests {
         let between = start + TimeDelta::seconds((every * 3 + 5) as i64);
         assert_eq!(past.snapshot_before(between).unwrap().position(), every * 3);
         assert!(past.snapshot_before(start).is_none());
+    }
+
+    /// Snapshots a refold made on its way go in their place, once each, and the past stays
+    /// bounded.
+    #[test]
+    fn snapshots_of_a_refold_go_in_their_place() {
+        let mut past = Past::new();
+        // As after a start from a stored snapshot at 1,000,000: the tailer keeps some after it.
+        for position in [1_000_001, 1_004_097] {
+            past.keep(Arc::new(state_at(position)));
+        }
+        past.insert(vec![
+            Arc::new(state_at(4096)),
+            Arc::new(state_at(8192)),
+            Arc::new(state_at(1_000_001)),
+        ]);
+        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.state.position()).collect();
+        assert_eq!(positions, [4096, 8192, 1_000_001, 1_004_097]);
+        let moment = DateTime::UNIX_EPOCH + TimeDelta::seconds(9000);
+        assert_eq!(past.snapshot_before(moment).unwrap().position(), 8192);
+        // Many more: thinned to at most MAX_SNAPSHOTS, still in order.
+        past.insert(
+            (1..=(MAX_SNAPSHOTS as u64 * 3))
+                .map(|i| Arc::new(state_at(10_000 + i * 100)))
+                .collect(),
+        );
+        assert!(past.snapshots.len() <= MAX_SNAPSHOTS);
+        assert!(past
+            .snapshots
+            .windows(2)
+            .all(|w| w[0].state.position() < w[1].state.position()));
     }
 }

@@ -1,0 +1,252 @@
+//! Snapshots of the live state stored beside the log: a server started from one, with events
+//! after it, answers exactly what a server that folded the whole log answers; a snapshot of
+//! another fold version, or a damaged one, is never trusted (the log is folded again and a good
+//! snapshot stored in its place); with snapshots disabled none is read or written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wijkpuls_api::snapshot::{SnapshotOptions, VERSION};
+
+use crate::helpers::*;
+use crate::ops::succeeds;
+use wijkpuls_event_store::testing::TestDatabase;
+
+backend_tests!(
+    a_server_started_from_a_snapshot_answers_what_a_full_replay_answers,
+    a_snapshot_of_another_version_or_damaged_is_not_trusted,
+    disabled_snapshots_are_neither_read_nor_written,
+);
+
+/// Events generated before the first start; the snapshot is stored every [`EVERY`] events.
+const EVENTS: usize = 2_500;
+const EVERY: u64 = 1_000;
+
+fn every(config: &mut wijkpuls_api::app::Config) {
+    config.snapshots = SnapshotOptions {
+        enabled: true,
+        every: EVERY,
+    };
+}
+
+/// A fresh database holding a generated log of [`EVENTS`] events, and its URL.
+async fn generated(backend: Backend) -> Option<(Arc<TestDatabase>, String)> {
+    let db = backend.database().await?;
+    let url = db.url().to_owned();
+    succeeds(&[
+        "generate",
+        "--events",
+        &EVENTS.to_string(),
+        "--database-url",
+        &url,
+    ])
+    .await;
+    Some((Arc::new(db), url))
+}
+
+/// Waits until the store holds a snapshot of this code's version at `position` or later.
+async fn snapshot_stored(app: &TestApp, position: u64) -> u64 {
+    for _ in 0..200 {
+        let snapshots = app.state.service.store.snapshots().await.unwrap();
+        if let Some(s) = snapshots
+            .iter()
+            .find(|s| s.fold_version == VERSION && s.position >= position)
+        {
+            return s.position;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no snapshot at or after position {position} was stored");
+}
+
+/// What a dashboard, a resident and staff ask: every part of the state the fold keeps.
+async fn answers(app: &TestApp, moment: &str) -> Vec<Value> {
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let year: i64 = year.parse().unwrap();
+    let queries = [
+        "{ cityOverview { initiativeCounts { submitted connected funded completed rejected \
+           withdrawn referred total } totals { allocated committed spent remaining } \
+           recentEvents(first: 50) { position summary } } }",
+        "{ wijken { code name budgetYears initiativeCounts { total funded } } }",
+        "{ gebieden { code name team { email phone } wijken { code } } }",
+        "{ initiatives(first: 50, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount \
+           edges { cursor node { id title status theme requestedAmount fundedAmount \
+           spentAmount returnedAmount submittedAt updatedAt connections { __typename } \
+           history { kind summary status occurredAt } } } } }",
+        "{ similarInitiatives(title: \"Speeltuin opknappen\", first: 5) { score initiative { id } } }",
+        "{ workList(first: 30) { totalCount edges { node { waitingFor since initiative { id } } } } }",
+    ];
+    let mut out = Vec::new();
+    for query in queries {
+        out.push(app.graphql(query, json!({}), Some(&app.admin_token)).await);
+    }
+    for (asof, query) in [
+        (
+            moment,
+            "query($at: DateTime!) { cityOverview(asOf: $at) { initiativeCounts { total funded } \
+             totals { committed } } wijk(code: \"WK020201\", asOf: $at) { budget { allocated \
+             committed spent } } }",
+        ),
+        (
+            "",
+            "query($year: Int!) { trends(year: $year) { months { month submitted funded \
+             committed remainingAtEnd } leadTimes { toFunded { count medianDays } } } }",
+        ),
+    ] {
+        let variables = if asof.is_empty() {
+            json!({ "year": year })
+        } else {
+            json!({ "at": asof })
+        };
+        out.push(app.graphql(query, variables, Some(&app.admin_token)).await);
+    }
+    for answer in &out {
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    out
+}
+
+async fn a_server_started_from_a_snapshot_answers_what_a_full_replay_answers(backend: Backend) {
+    let Some((db, _)) = generated(backend).await else {
+        return;
+    };
+
+    // The first start folds the whole log and, the log being longer than `every`, stores a
+    // snapshot of it.
+    let first = start(db.clone(), every).await;
+    assert_eq!(first.state.live.started_from(), 0);
+    let stored = snapshot_stored(&first, EVENTS as u64).await;
+    // Events after the snapshot: a submission, an allocation and a funding.
+    let submitted = first.submit("WK020201", "GROEN", "250.00").await;
+    first.allocate("WK020201", "GROEN", "100000.00").await;
+    first.fund(&submitted.id, "250.00").await;
+    let (_, head) = first.head().await;
+    assert!(head > stored);
+    // A moment in the middle of the generated history.
+    let middle = first
+        .data(
+            "query($after: Position) { events(after: $after, first: 1) { occurredAt } }",
+            json!({ "after": (EVENTS / 2).to_string() }),
+            Some(&first.admin_token),
+        )
+        .await;
+    let moment = middle["events"][0]["occurredAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(first);
+
+    let from_snapshot = start(db.clone(), every).await;
+    assert_eq!(
+        from_snapshot.state.live.started_from(),
+        stored,
+        "the second start loads the stored snapshot"
+    );
+    let replayed = start(db.clone(), |config| {
+        config.snapshots = SnapshotOptions::disabled()
+    })
+    .await;
+    assert_eq!(replayed.state.live.started_from(), 0);
+    assert_eq!(from_snapshot.state.live.position(), head);
+    assert_eq!(replayed.state.live.position(), head);
+
+    // The fold and the index, field by field…
+    assert!(
+        *from_snapshot.state.live.read() == *replayed.state.live.read(),
+        "the state from the snapshot differs from the full replay"
+    );
+    assert!(
+        *from_snapshot.state.live.similar() == *replayed.state.live.similar(),
+        "the similar-initiatives index from the snapshot differs from the full replay"
+    );
+    // …the recent events a new screen is shown first…
+    let recent = |app: &TestApp| {
+        app.state
+            .live
+            .recent()
+            .iter()
+            .map(|item| (item.position, item.summary.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(recent(&from_snapshot).len(), 50);
+    assert_eq!(recent(&from_snapshot), recent(&replayed));
+    // …and what clients see, the past included.
+    assert_eq!(
+        answers(&from_snapshot, &moment).await,
+        answers(&replayed, &moment).await
+    );
+}
+
+async fn a_snapshot_of_another_version_or_damaged_is_not_trusted(backend: Backend) {
+    let Some((db, url)) = generated(backend).await else {
+        return;
+    };
+    let head = EVENTS as u64;
+    {
+        let store = wijkpuls_event_store::EventStore::open(&url, Default::default())
+            .await
+            .unwrap();
+        // Another fold's snapshot, newer than any, and a damaged one of this version.
+        store
+            .save_snapshot(head, VERSION + 1, b"another fold")
+            .await
+            .unwrap();
+        store
+            .save_snapshot(head - 10, VERSION, b"not a snapshot at all")
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let app = start(db.clone(), every).await;
+    assert_eq!(
+        app.state.live.started_from(),
+        0,
+        "neither snapshot is trusted: the whole log is folded"
+    );
+    assert_eq!(app.state.live.position(), head);
+    // A good snapshot of the log takes the damaged one's place…
+    let stored = snapshot_stored(&app, head).await;
+    assert_eq!(stored, head);
+    let full = answers(&app, "2000-01-01T00:00:00Z").await;
+    drop(app);
+    // …and the next start uses it and answers the same.
+    let again = start(db.clone(), every).await;
+    assert_eq!(again.state.live.started_from(), head);
+    assert_eq!(answers(&again, "2000-01-01T00:00:00Z").await, full);
+}
+
+async fn disabled_snapshots_are_neither_read_nor_written(backend: Backend) {
+    let Some((db, _)) = generated(backend).await else {
+        return;
+    };
+    let first = start(db.clone(), every).await;
+    snapshot_stored(&first, EVENTS as u64).await;
+    drop(first);
+    let disabled = start(db.clone(), |config| {
+        config.snapshots = SnapshotOptions {
+            enabled: false,
+            every: EVERY,
+        }
+    })
+    .await;
+    assert_eq!(disabled.state.live.started_from(), 0);
+    // Over `every` new events, and a shutdown: still only the first snapshot.
+    let before = disabled.state.service.store.snapshots().await.unwrap();
+    for _ in 0..3 {
+        disabled.submit("WK020201", "GROEN", "10.00").await;
+    }
+    assert_eq!(
+        disabled
+            .state
+            .live
+            .write_shutdown_snapshot(&disabled.state.service.store)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        disabled.state.service.store.snapshots().await.unwrap(),
+        before
+    );
+}
