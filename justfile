@@ -73,6 +73,16 @@ rebuild-check url="sqlite://wijkpuls.db":
 bench-chain:
     cargo run --release -p wijkpuls-bench -- chain --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
+# Start-up on a million events (SQLite): generate a log, start with --no-snapshots (the whole
+# log folded), then twice with snapshots (the first folds and stores one, the second loads it).
+bench-startup events="1000000":
+    cargo build --release -p wijkpuls
+    rm -rf target/bench-startup && mkdir -p target/bench-startup
+    target/release/wijkpuls generate --events {{events}} --database-url sqlite://target/bench-startup/log.db
+    bench/startup.sh sqlite://target/bench-startup/log.db --no-snapshots
+    SETTLE=30 bench/startup.sh sqlite://target/bench-startup/log.db
+    bench/startup.sh sqlite://target/bench-startup/log.db
+
 # Every benchmark in BENCHMARKS.md, one after another (about half an hour; needs the local PostgreSQL).
 bench:
     cargo build --release -p wijkpuls -p wijkpuls-bench
@@ -83,5 +93,7 @@ bench:
     target/release/wijkpuls-bench contention --postgres-url postgres://postgres@127.0.0.1:5432/postgres
     target/release/wijkpuls-bench abuse
     target/release/wijkpuls-bench asof --events 200000 --moments 10
+    bench/wrk/run.sh target/release/wijkpuls
+    just bench-startup
     cargo bench -p wijkpuls-domain --bench trends
     cargo bench -p wijkpuls-domain --bench fold
