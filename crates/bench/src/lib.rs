@@ -10,3 +10,4 @@ pub mod chain;
 pub mod contention;
 pub mod fanout;
 pub mod graphql;
+pub mod memory;

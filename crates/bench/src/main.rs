@@ -7,7 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use wijkpuls_bench::{abuse, append, asof, chain, contention, fanout, graphql};
+use wijkpuls_bench::{abuse, append, asof, chain, contention, fanout, graphql, memory};
+
+/// Counts the heap for `memory` (and costs the other benchmarks two relaxed atomic adds per
+/// allocation, in the baseline and the measurement alike).
+#[global_allocator]
+static ALLOCATOR: memory::Counting = memory::Counting;
 
 #[derive(Parser)]
 #[command(
@@ -93,6 +98,13 @@ enum BenchCommand {
         /// Distinct moments asked.
         #[arg(long, default_value_t = 20)]
         moments: usize,
+    },
+    /// Where the live state's memory goes on an existing store: the fold, the similar index by
+    /// field, and a snapshot's decode.
+    Memory {
+        /// The store (a log from `wijkpuls generate`, say).
+        #[arg(long)]
+        database_url: String,
     },
     /// Attacks (fragment bomb, alias flood, huge text filter): how long a refusal takes and
     /// /healthz latency during each, against /healthz with no attack.
@@ -206,6 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        BenchCommand::Memory { database_url } => memory::run_memory(&database_url).await,
         BenchCommand::Abuse { seconds, attackers } => {
             abuse::run_abuse(abuse::AbuseBenchOptions { seconds, attackers }).await
         }
