@@ -264,3 +264,40 @@ fn the_ranking_beats_counting_shared_words() {
     println!("precision@3, shared words: {baseline:.3}; this ranking: {ranking:.3}");
     assert!(ranking > baseline + 0.2, "{ranking:.3} vs {baseline:.3}");
 }
+
+#[test]
+fn postings_give_back_each_document_and_count_in_order() {
+    let docs = [
+        (0u32, 1.0),
+        (1, 2.0),
+        (127, 3.0),
+        (128, 1.0),
+        (300, 255.0),
+        (70_000, 4.0),
+    ];
+    let mut postings = Postings::default();
+    for (doc, count) in docs {
+        postings.push(doc, count);
+    }
+    assert_eq!(postings.len, docs.len() as u32);
+    assert_eq!(postings.iter().collect::<Vec<_>>(), docs.to_vec());
+    // Distances under 128 take one byte, counts one: 2 bytes a posting for close documents.
+    // Distances 0, 1, 126, 1 take a byte each, 172 two, 69,700 three.
+    assert_eq!(postings.bytes.0.len(), 2 + 2 + 2 + 2 + 3 + 4);
+    let first_far = {
+        let mut postings = Postings::default();
+        postings.push(u32::MAX, 1.0);
+        postings
+    };
+    assert_eq!(first_far.iter().collect::<Vec<_>>(), vec![(u32::MAX, 1.0)]);
+}
+
+#[test]
+fn the_weights_are_whole_so_a_count_fits_a_byte() {
+    // `count_byte` keeps whole counts exactly; a fractional weight would be rounded away.
+    for weight in [TITLE_WEIGHT, 1.0] {
+        assert_eq!(weight.fract(), 0.0, "weight {weight} is not a whole number");
+    }
+    assert_eq!(count_byte(2.0), 2);
+    assert_eq!(count_byte(1000.0), 255);
+}
