@@ -10,8 +10,10 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use wijkpuls_domain::{Email, InitiativeId, PersonName, Phone, SealedInitiator};
-use wijkpuls_event_store::{StoreError, SubjectKey, Vault};
+use wijkpuls_domain::{
+    DomainEvent, Email, InitiativeId, InitiativeView, PersonName, Phone, SealedInitiator,
+};
+use wijkpuls_event_store::{EventStore, Position, StoreError, SubjectKey, Vault};
 
 /// The initiator's personal data, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +125,33 @@ fn open_with<T: serde::de::DeserializeOwned>(key: &[u8], ciphertext: &str) -> Op
 /// The key id an initiative's initiator data is sealed under.
 pub fn key_id(initiative: &InitiativeId) -> String {
     format!("initiator-{initiative}")
+}
+
+/// The initiator's sealed personal data, read from the initiative's `InitiativeSubmitted` event
+/// in the log (the read model does not keep it: see [`InitiativeView::initiator_erased`]);
+/// `None` once erased. One indexed read of one event.
+pub async fn sealed_initiator(
+    store: &EventStore,
+    view: &InitiativeView,
+) -> anyhow::Result<Option<SealedInitiator>> {
+    if view.initiator_erased {
+        return Ok(None);
+    }
+    let position = view.submitted_position();
+    let records = store
+        .read_batch(Position(position.saturating_sub(1)), 1)
+        .await?;
+    let record = records
+        .first()
+        .filter(|record| record.position.0 == position)
+        .ok_or_else(|| anyhow::anyhow!("no event at position {position}"))?;
+    match crate::codec::to_recorded(record)?.event {
+        DomainEvent::InitiativeSubmitted(e) if e.id == view.id => Ok(Some(e.initiator)),
+        _ => anyhow::bail!(
+            "the event at position {position} is not initiative {}'s submission",
+            view.id
+        ),
+    }
 }
 
 /// Encrypts `data` under a new key for this initiative's initiator: the sealed data and the

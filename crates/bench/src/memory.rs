@@ -132,19 +132,14 @@ fn initiative_fields(state: &CityState) -> Vec<(&'static str, usize)> {
     let mut texts = 0;
     let mut history = 0;
     let mut connections = 0;
-    let mut initiator = 0;
     let mut tracking = 0;
     for view in state.initiatives() {
         let view: &InitiativeView = view;
         structs += std::mem::size_of::<InitiativeView>();
         texts += view.title.as_str().len() + view.description.as_str().len() + 32;
-        history += view.history.capacity() * view.history.first().map_or(0, std::mem::size_of_val);
+        history += view.history.len() * view.history.first().map_or(0, std::mem::size_of_val);
         connections +=
-            view.connections.capacity() * view.connections.first().map_or(0, std::mem::size_of_val);
-        initiator += view
-            .initiator
-            .as_ref()
-            .map_or(0, |s| s.key_id.capacity() + s.ciphertext.capacity());
+            view.connections.len() * view.connections.first().map_or(0, std::mem::size_of_val);
         tracking += view.tracking_code_hash.capacity();
     }
     vec![
@@ -152,7 +147,6 @@ fn initiative_fields(state: &CityState) -> Vec<(&'static str, usize)> {
         ("title and description", texts),
         ("history", history),
         ("connections (without their notes)", connections),
-        ("sealed initiator", initiator),
         ("tracking code hash", tracking),
     ]
 }

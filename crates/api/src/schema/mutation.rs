@@ -722,7 +722,7 @@ fn initiator_key(ctx: &Context<'_>, id: &InitiativeId) -> ApiResult<Option<Strin
     let state = app(ctx).live.read();
     let view = find(&state, id)?;
     policy::may_decide(actor(ctx), &view.gebied)?;
-    Ok(view.initiator.as_ref().map(|s| s.key_id.clone()))
+    Ok((!view.initiator_erased).then(|| crate::personal::key_id(id)))
 }
 
 /// A person to connect to initiative `id`, their name sealed under the initiator's key.

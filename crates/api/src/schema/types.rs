@@ -588,7 +588,7 @@ impl Initiative {
         let actor = actor(ctx);
         let sees_people = policy::may_see_personal_data(actor, &self.view.gebied);
         let mut links = Vec::with_capacity(self.view.connections.len());
-        for c in &self.view.connections {
+        for c in self.view.connections.iter() {
             let party = match &c.target {
                 ConnectionTarget::Party { name, kind } => Some(Party {
                     kind: (*kind).into(),
@@ -641,8 +641,8 @@ impl Initiative {
                     position: Position(h.position),
                     at: h.at.into(),
                     occurred_at: h.at.into(),
-                    kind: EventType::of(h.event_type)?,
-                    event_type: h.event_type.to_owned(),
+                    kind: EventType::of(h.event_type())?,
+                    event_type: h.event_type().to_owned(),
                     status: h.status_after.into(),
                     summary: h.summary(),
                 })
@@ -678,10 +678,12 @@ impl Initiative {
         if !allowed {
             return Ok(None);
         }
-        let Some(sealed) = &self.view.initiator else {
+        let Some(sealed) =
+            crate::personal::sealed_initiator(&app.service.store, &self.view).await?
+        else {
             return Ok(None);
         };
-        let data = app.sealer.open(sealed).await?;
+        let data = app.sealer.open(&sealed).await?;
         Ok(data.map(|d| Initiator {
             name: d.name.as_str().to_owned(),
             email: d.email.map(|e| e.as_str().to_owned()),
@@ -691,7 +693,7 @@ impl Initiative {
 
     /// Whether the initiator's personal data was erased.
     async fn initiator_erased(&self) -> bool {
-        self.view.initiator.is_none()
+        self.view.initiator_erased
     }
 
     // Similar initiatives (issue 13): see `similar.rs`.

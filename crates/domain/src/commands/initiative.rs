@@ -184,7 +184,7 @@ pub(super) fn erase_initiator_data(
     id: InitiativeId,
 ) -> Result<Decision, DomainError> {
     let view = find_initiative(state, &id)?;
-    let events = if view.initiator.is_some() {
+    let events = if !view.initiator_erased {
         vec![InitiatorDataErased {
             id,
             wijk: view.wijk,

@@ -6,6 +6,8 @@
 //! for people is written when asked for ([`HistoryEntry::summary`], in
 //! [`lines`](super::lines)), so folding the log does not format text it may never show.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::budget::BudgetLineKey;
@@ -18,7 +20,7 @@ use crate::events::{
 };
 use crate::ids::InitiativeId;
 use crate::money::Money;
-use crate::personal::{SealedInitiator, StaffNote};
+use crate::personal::StaffNote;
 use crate::status::{Action, InitiativeStatus};
 use crate::text::{Description, PartyName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
@@ -45,15 +47,21 @@ pub struct InitiativeView {
     /// on a withdrawal after funding all of it. `None` while nothing could go back.
     pub returned_amount: Option<Money>,
     /// Links to other initiatives (both ways) and to organisations or persons, in order.
-    pub connections: Vec<ConnectionView>,
-    pub history: Vec<HistoryEntry>,
-    /// Personal data, sealed; `None` once erased.
-    pub initiator: Option<SealedInitiator>,
+    /// Shared, not copied, by a copy of the view (see [`InitiativeView::record`]).
+    pub connections: Arc<[ConnectionView]>,
+    /// What happened, oldest first; shared like `connections`.
+    pub history: Arc<[HistoryEntry]>,
+    /// Whether the initiator's personal data was erased. The data itself, sealed, is not kept
+    /// in the read model: it stays in the log's `InitiativeSubmitted` event (at
+    /// [`InitiativeView::submitted_position`]), read from there when someone allowed to see it
+    /// asks, so hundreds of thousands of ciphertexts do not sit in memory and in snapshots.
+    pub initiator_erased: bool,
     pub tracking_code_hash: String,
     pub report: Option<Report>,
     pub rejection_reason: Option<Reason>,
-    pub referral: Option<Referral>,
-    pub withdrawal: Option<Withdrawal>,
+    /// Boxed, like `withdrawal`: few initiatives have one, and every view has the field.
+    pub referral: Option<Box<Referral>>,
+    pub withdrawal: Option<Box<Withdrawal>>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// When it was funded (the time of the `InitiativeFunded` event).
@@ -87,29 +95,26 @@ pub struct ConnectionView {
 pub struct HistoryEntry {
     pub position: u64,
     pub at: DateTime<Utc>,
-    /// One of [`crate::DomainEvent::TYPES`] (a snapshot stores the name and gets it back from
-    /// there).
-    #[serde(deserialize_with = "event_type_name")]
-    pub event_type: EventTypeName,
     pub status_after: InitiativeStatus,
+    /// What happened; it also says which event it was ([`HistoryEntry::event_type`]).
     pub detail: HistoryDetail,
 }
 
-/// An event type's name, one of [`crate::DomainEvent::TYPES`]. (An alias, not `&'static str`
-/// in the field: serde would take a `&str` field as borrowed from the input.)
-pub type EventTypeName = &'static str;
-
-/// Reads an event type's name back as the `'static` name the fold uses; an unknown one is an
-/// error (a snapshot from other fold code is never trusted anyway).
-fn event_type_name<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<&'static str, D::Error> {
-    let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
-    crate::events::DomainEvent::TYPES
-        .iter()
-        .copied()
-        .find(|known| *known == name)
-        .ok_or_else(|| serde::de::Error::custom(format!("unknown event type {name:?}")))
+impl HistoryEntry {
+    /// The event's type, one of [`crate::DomainEvent::TYPES`]: each kind of detail comes from
+    /// one type of event.
+    pub fn event_type(&self) -> &'static str {
+        match self.detail {
+            HistoryDetail::Submitted { .. } => "InitiativeSubmitted",
+            HistoryDetail::Connected { .. } => "InitiativeConnected",
+            HistoryDetail::Funded { .. } => "InitiativeFunded",
+            HistoryDetail::Completed { .. } => "InitiativeCompleted",
+            HistoryDetail::Rejected { .. } => "InitiativeRejected",
+            HistoryDetail::Referred { .. } => "InitiativeReferred",
+            HistoryDetail::Withdrawn { .. } => "InitiativeWithdrawn",
+            HistoryDetail::InitiatorDataErased => "InitiatorDataErased",
+        }
+    }
 }
 
 /// What a history entry is about, in data.
@@ -194,9 +199,9 @@ impl InitiativeView {
             funded_line: None,
             spent_amount: None,
             returned_amount: None,
-            connections: Vec::new(),
-            history: Vec::with_capacity(4),
-            initiator: Some(e.initiator.clone()),
+            connections: Arc::from([]),
+            history: Arc::from([]),
+            initiator_erased: false,
             tracking_code_hash: e.tracking_code_hash.clone(),
             report: None,
             rejection_reason: None,
@@ -210,7 +215,6 @@ impl InitiativeView {
         };
         view.record(
             at,
-            "InitiativeSubmitted",
             HistoryDetail::Submitted {
                 channel: e.channel,
                 entered_by_staff: e.entered_by_staff,
@@ -219,6 +223,12 @@ impl InitiativeView {
             },
         );
         view
+    }
+
+    /// The position of its `InitiativeSubmitted` event in the log (its first history entry),
+    /// which holds the initiator's sealed personal data.
+    pub fn submitted_position(&self) -> u64 {
+        self.history.first().map_or(0, |entry| entry.position)
     }
 
     /// The year the initiative belongs to: the year (in Arnhem) it was submitted in. Counts
@@ -238,15 +248,20 @@ impl InitiativeView {
     }
 
     /// Adds a history entry with the current status and marks the view updated.
-    pub(crate) fn record(&mut self, at: At, event_type: &'static str, detail: HistoryDetail) {
+    ///
+    /// The history is a new slice of exactly its length, not a `Vec` grown in place: most
+    /// initiatives have a few entries, a `Vec` would keep room for more in each of hundreds of
+    /// thousands, and a copy of the view (the fold keeps past states for `asOf`) shares the
+    /// slice instead of copying it. An entry costs copying the earlier ones: a handful.
+    pub(crate) fn record(&mut self, at: At, detail: HistoryDetail) {
         self.updated_at = at.time;
-        self.history.push(HistoryEntry {
+        let entry = HistoryEntry {
             position: at.position,
             at: at.time,
-            event_type,
             status_after: self.status,
             detail,
-        });
+        };
+        self.history = appended(&self.history, entry);
     }
 
     pub(crate) fn connect(
@@ -262,18 +277,15 @@ impl InitiativeView {
                 self.status = next;
             }
         }
-        self.connections.push(ConnectionView {
+        let connection = ConnectionView {
             target,
             direction,
             note,
             position: at.position,
             at: at.time,
-        });
-        self.record(
-            at,
-            "InitiativeConnected",
-            HistoryDetail::Connected { with, direction },
-        );
+        };
+        self.connections = appended(&self.connections, connection);
+        self.record(at, HistoryDetail::Connected { with, direction });
     }
 
     pub(crate) fn funded(&mut self, e: &InitiativeFunded, at: At) {
@@ -284,7 +296,6 @@ impl InitiativeView {
         self.decided_at = Some(at.time);
         self.record(
             at,
-            "InitiativeFunded",
             HistoryDetail::Funded {
                 line: e.line,
                 amount: e.amount,
@@ -300,7 +311,6 @@ impl InitiativeView {
         self.report = Some(e.report.clone());
         self.record(
             at,
-            "InitiativeCompleted",
             HistoryDetail::Completed {
                 spent: e.spent,
                 returned: e.funded.saturating_sub(e.spent),
@@ -314,7 +324,6 @@ impl InitiativeView {
         self.decided_at = Some(at.time);
         self.record(
             at,
-            "InitiativeRejected",
             HistoryDetail::Rejected {
                 reason: e.reason.clone(),
             },
@@ -323,14 +332,13 @@ impl InitiativeView {
 
     pub(crate) fn referred(&mut self, e: &InitiativeReferred, at: At) {
         self.status = InitiativeStatus::Referred;
-        self.referral = Some(Referral {
+        self.referral = Some(Box::new(Referral {
             sociaal_wijkteam: e.sociaal_wijkteam.clone(),
             note: e.note.clone(),
-        });
+        }));
         self.decided_at = Some(at.time);
         self.record(
             at,
-            "InitiativeReferred",
             HistoryDetail::Referred {
                 sociaal_wijkteam: e.sociaal_wijkteam.clone(),
             },
@@ -339,14 +347,13 @@ impl InitiativeView {
 
     pub(crate) fn withdrawn(&mut self, e: &InitiativeWithdrawn, at: At) {
         self.status = InitiativeStatus::Withdrawn;
-        self.withdrawal = Some(Withdrawal {
+        self.withdrawal = Some(Box::new(Withdrawal {
             by: e.by,
             reason: e.reason.clone(),
-        });
+        }));
         self.returned_amount = e.returned.map(|r| r.amount);
         self.record(
             at,
-            "InitiativeWithdrawn",
             HistoryDetail::Withdrawn {
                 by: e.by,
                 returned: e.returned.map(|r| r.amount),
@@ -355,11 +362,12 @@ impl InitiativeView {
     }
 
     pub(crate) fn initiator_erased(&mut self, at: At) {
-        self.initiator = None;
-        self.record(
-            at,
-            "InitiatorDataErased",
-            HistoryDetail::InitiatorDataErased,
-        );
+        self.initiator_erased = true;
+        self.record(at, HistoryDetail::InitiatorDataErased);
     }
+}
+
+/// `items` and `item` after them, as a new slice of exactly that length.
+fn appended<T: Clone>(items: &[T], item: T) -> Arc<[T]> {
+    items.iter().cloned().chain(std::iter::once(item)).collect()
 }

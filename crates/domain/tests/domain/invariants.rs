@@ -383,7 +383,7 @@ fn check(state: &CityState, model: &Model) {
     for init in &model.initiatives {
         let view = state.initiative(&init.id).unwrap();
         assert_eq!(view.status, init.status);
-        assert_eq!(view.initiator.is_none(), init.erased);
+        assert_eq!(view.initiator_erased, init.erased);
     }
     for year in YEARS {
         let city = state.city_budget(year).totals;

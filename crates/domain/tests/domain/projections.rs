@@ -168,7 +168,7 @@ fn a_connection_between_initiatives_shows_on_both() {
     );
     assert_eq!(two.connections[0].direction, ConnectionDirection::Incoming);
     assert_eq!(
-        two.history.last().unwrap().event_type,
+        two.history.last().unwrap().event_type(),
         "InitiativeConnected"
     );
     assert_eq!(
@@ -220,7 +220,7 @@ fn history_and_summaries_hold_no_personal_data() {
         "nummer 12".to_owned(),
     ];
     for view in log.state.initiatives() {
-        for entry in &view.history {
+        for entry in view.history.iter() {
             // Neither the text for people nor the data behind it.
             let shown = format!("{} {:?}", entry.summary(), entry.detail);
             for secret in &secrets {
@@ -235,7 +235,7 @@ fn history_and_summaries_hold_no_personal_data() {
     let kinds: Vec<_> = one
         .history
         .iter()
-        .map(|h| (h.event_type, h.status_after))
+        .map(|h| (h.event_type(), h.status_after))
         .collect();
     assert_eq!(
         kinds,
