@@ -20,10 +20,10 @@ pub fn to_recorded(record: &RecordedEvent) -> Result<Recorded, DomainError> {
     Ok(Recorded {
         position: record.position.0,
         recorded_at: record.occurred_at(),
-        event: DomainEvent::from_payload(
+        event: DomainEvent::from_payload_ref(
             &record.event_type,
             record.schema_version,
-            record.payload.clone(),
+            &record.payload,
         )?,
     })
 }

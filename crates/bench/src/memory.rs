@@ -14,7 +14,7 @@ use std::time::Instant;
 use futures::TryStreamExt as _;
 use wijkpuls_api::{codec, snapshot};
 use wijkpuls_domain::similar::SimilarIndex;
-use wijkpuls_domain::{CityState, InitiativeView};
+use wijkpuls_domain::{CityState, DomainEvent, InitiativeView};
 use wijkpuls_event_store::{EventStore, Position, StoreOptions};
 
 /// The system allocator, counting the bytes held and their peak (this program's
@@ -92,6 +92,7 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
     }
 
     let before = held();
+    let started = Instant::now();
     let mut similar = SimilarIndex::new();
     {
         let mut records = std::pin::pin!(store.read_all(Position(0)));
@@ -101,10 +102,13 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
     }
     let similar_bytes = held() - before;
     println!(
-        "similar index: {:.0} MiB ({:.2} × the log's JSON)",
+        "similar index: {:.0} MiB ({:.2} × the log's JSON), folded in {:.1} s",
         mib(similar_bytes),
-        similar_bytes as f64 / stored_bytes as f64
+        similar_bytes as f64 / stored_bytes as f64,
+        started.elapsed().as_secs_f64()
     );
+
+    decoding(&store).await?;
 
     let bytes = snapshot::encode(&state, &similar, state.position())?;
     drop((state, similar));
@@ -122,6 +126,46 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
         mib(peak)
     );
     drop(loaded);
+    Ok(())
+}
+
+/// What reading an event costs the tailer, read in place from its stored JSON
+/// ([`DomainEvent::from_payload_ref`], what [`codec::to_recorded`] does) against copying the
+/// JSON first (what it did before), on the log's first 20,000 events, alternating rounds.
+async fn decoding(store: &EventStore) -> anyhow::Result<()> {
+    let records = store.read_batch(Position(0), 20_000).await?;
+    let mut in_place = Vec::new();
+    let mut copied = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        for record in &records {
+            std::hint::black_box(DomainEvent::from_payload_ref(
+                &record.event_type,
+                record.schema_version,
+                &record.payload,
+            )?);
+        }
+        in_place.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        for record in &records {
+            std::hint::black_box(DomainEvent::from_payload(
+                &record.event_type,
+                record.schema_version,
+                record.payload.clone(),
+            )?);
+        }
+        copied.push(started.elapsed().as_secs_f64());
+    }
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2] / records.len() as f64 * 1e6
+    };
+    let (in_place, copied) = (median(&mut in_place), median(&mut copied));
+    println!(
+        "reading an event: {in_place:.2} µs in place, {copied:.2} µs copying its JSON first \
+         (the baseline): {:.2}×",
+        in_place / copied
+    );
     Ok(())
 }
 

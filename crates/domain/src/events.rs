@@ -223,11 +223,41 @@ macro_rules! domain_events {
                 };
                 let payload = upcast::to_current(event_type, schema_version, payload)
                     .map_err(unreadable)?;
+                DomainEvent::from_current(event_type, &payload).map_err(unreadable)
+            }
+
+            /// [`DomainEvent::from_payload`] without taking the payload: an event of the
+            /// current schema version (nearly every one) is read from it where it is, so the
+            /// tailer does not copy every event's JSON before reading it; an older one is
+            /// copied and upcast.
+            pub fn from_payload_ref(
+                event_type: &str,
+                schema_version: u32,
+                payload: &serde_json::Value,
+            ) -> Result<DomainEvent, DomainError> {
+                if schema_version != DomainEvent::SCHEMA_VERSION {
+                    return DomainEvent::from_payload(event_type, schema_version, payload.clone());
+                }
+                DomainEvent::from_current(event_type, payload).map_err(|reason| {
+                    DomainError::UnreadableEvent {
+                        event_type: event_type.chars().take(100).collect(),
+                        schema_version,
+                        reason,
+                    }
+                })
+            }
+
+            /// A payload of the current schema version as its event.
+            fn from_current(
+                event_type: &str,
+                payload: &serde_json::Value,
+            ) -> Result<DomainEvent, String> {
+                use serde::Deserialize as _;
                 match event_type {
-                    $(stringify!($variant) => serde_json::from_value(payload)
+                    $(stringify!($variant) => $variant::deserialize(payload)
                         .map(DomainEvent::$variant)
-                        .map_err(|err| unreadable(err.to_string())),)*
-                    _ => Err(unreadable("unknown event type".to_owned())),
+                        .map_err(|err| err.to_string()),)*
+                    _ => Err("unknown event type".to_owned()),
                 }
             }
         }

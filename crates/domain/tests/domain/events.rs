@@ -132,7 +132,36 @@ fn every_event_round_trips_through_its_payload() {
         )
         .unwrap();
         assert_eq!(back, event);
+        // Read where it is, as the tailer reads it.
+        let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let by_ref = DomainEvent::from_payload_ref(
+            event.event_type(),
+            DomainEvent::SCHEMA_VERSION,
+            &payload,
+        )
+        .unwrap();
+        assert_eq!(by_ref, event);
     }
+}
+
+#[test]
+fn reading_a_payload_in_place_upcasts_and_refuses_like_reading_it_taken() {
+    let v1 = serde_json::json!({
+        "line": { "wijk": "WK020207", "year": 2026, "theme": "groen" },
+        "amount": "12345.67",
+    });
+    let taken = DomainEvent::from_payload("BudgetAllocated", 1, v1.clone()).unwrap();
+    assert_eq!(
+        DomainEvent::from_payload_ref("BudgetAllocated", 1, &v1).unwrap(),
+        taken
+    );
+    let unknown = serde_json::json!({});
+    assert_eq!(
+        DomainEvent::from_payload_ref("InitiativeBlessed", DomainEvent::SCHEMA_VERSION, &unknown)
+            .unwrap_err(),
+        DomainEvent::from_payload("InitiativeBlessed", DomainEvent::SCHEMA_VERSION, unknown)
+            .unwrap_err()
+    );
 }
 
 #[test]
