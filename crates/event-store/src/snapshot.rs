@@ -30,11 +30,15 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use sqlx::{Connection as _, Executor as _, PgPool, Row as _, SqliteConnection, SqlitePool};
+use sqlx::{
+    ConnectOptions as _, Connection as _, Executor as _, PgConnection, PgPool, Row as _,
+    SqliteConnection, SqlitePool,
+};
 
 use crate::chain::canonical_time;
 use crate::error::FromDriver as _;
 use crate::error::StoreError;
+use crate::postgres::CONNECT_TIMEOUT;
 use crate::sqlite::WriteTurn;
 use crate::types::Position;
 use crate::EventStore;
@@ -196,7 +200,10 @@ impl EventStore {
         sink: S,
     ) -> Result<SnapshotRead, StoreError> {
         let version = stored_version(fold_version);
-        // One statement, so one database snapshot. Its chunks arrive one row at a time.
+        // One statement, so one database snapshot. Its chunks arrive one row at a time. It
+        // runs on a connection of its own on both backends, without sqlx's statement logging:
+        // the statement lasts as long as the sink takes (a start's decoding: seconds), which
+        // would be logged as a slow statement.
         let sql = |same_hash: &str| {
             format!(
                 "SELECT s.position, s.len, s.created_at, c.seq, c.bytes
@@ -214,9 +221,13 @@ impl EventStore {
         let mut reading = Streaming::new(fold_version, sink);
         match (self.sqlite_readers(), self.pg_pool()) {
             (Some(pool), _) => {
-                // A connection of its own, that reads one row ahead of the sink at most: the
-                // pool's connections read up to 50 rows (50 MiB here) ahead of a slow reader.
-                let options = (*pool.connect_options()).clone().row_buffer_size(1);
+                // A connection of its own (see above), that reads one row ahead of the sink at
+                // most: the pool's connections read up to 50 rows (50 MiB here) ahead of a slow
+                // reader.
+                let options = (*pool.connect_options())
+                    .clone()
+                    .row_buffer_size(1)
+                    .disable_statement_logging();
                 let mut conn = SqliteConnection::connect_with(&options).await.or_store()?;
                 let sql = sql("IS");
                 let read = async {
@@ -244,11 +255,24 @@ impl EventStore {
                 read
             }
             (_, Some(pool)) => {
-                let mut conn = pool.acquire().await.or_store()?;
+                // A connection of its own (see above), closed afterwards: one stopped before
+                // its last row still has the rest of the result on its way, which the pool's
+                // next user of it would have to read first.
+                let options = (*pool.connect_options())
+                    .clone()
+                    .disable_statement_logging();
+                let connect = PgConnection::connect_with(&options);
+                let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable(crate::error::DatabaseError::other(
+                            "connecting to PostgreSQL timed out",
+                        ))
+                    })?
+                    .or_store()?;
                 let sql = sql("IS NOT DISTINCT FROM");
-                let mut ended = false;
                 let read = async {
-                    let mut rows = sqlx::query(&sql).bind(version).fetch(&mut *conn);
+                    let mut rows = sqlx::query(&sql).bind(version).fetch(&mut conn);
                     while let Some(row) = rows.try_next().await.or_store()? {
                         let row = ChunkRow {
                             position: row.try_get("position").or_store()?,
@@ -264,15 +288,10 @@ impl EventStore {
                             return Ok(outcome);
                         }
                     }
-                    ended = true;
                     Ok(reading.end())
                 }
                 .await;
-                if !ended {
-                    // Stopped before the last row: the rest of the result is still on its way,
-                    // and the next user of the connection would have to read it all first.
-                    conn.close_on_drop();
-                }
+                let _ = conn.close().await;
                 read
             }
             _ => unreachable!("a store has one backend"),
