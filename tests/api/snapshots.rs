@@ -16,6 +16,7 @@ use wijkpuls_event_store::testing::TestDatabase;
 backend_tests!(
     a_server_started_from_a_snapshot_answers_what_a_full_replay_answers,
     a_snapshot_of_another_version_or_damaged_is_not_trusted,
+    a_snapshot_missing_a_chunk_is_not_trusted_and_replaced,
     disabled_snapshots_are_neither_read_nor_written,
 );
 
@@ -213,6 +214,51 @@ async fn a_snapshot_of_another_version_or_damaged_is_not_trusted(backend: Backen
     // …and the next start uses it and answers the same.
     let again = start(db.clone(), every).await;
     assert_eq!(again.state.live.started_from(), head);
+    assert_eq!(answers(&again, "2000-01-01T00:00:00Z").await, full);
+}
+
+/// A snapshot whose bytes lost a chunk (deleted by hand) is found damaged as it is read: not
+/// used, deleted, and replaced by a good one that the next start uses.
+async fn a_snapshot_missing_a_chunk_is_not_trusted_and_replaced(backend: Backend) {
+    let Some((db, url)) = generated(backend).await else {
+        return;
+    };
+    let first = start(db.clone(), every).await;
+    let stored = snapshot_stored(&first, EVENTS as u64).await;
+    drop(first);
+    let sql = "DELETE FROM snapshot_chunks WHERE fold_version = $1 AND position = $2 AND seq = 0";
+    let deleted = match backend.kind {
+        Kind::Sqlite => {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let query = sqlx::query(sql).bind(VERSION as i64).bind(stored as i64);
+            query.execute(&mut conn).await.unwrap().rows_affected()
+        }
+        Kind::Postgres => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            let query = sqlx::query(sql).bind(VERSION as i64).bind(stored as i64);
+            query.execute(&mut conn).await.unwrap().rows_affected()
+        }
+    };
+    assert_eq!(deleted, 1);
+
+    let app = start(db.clone(), every).await;
+    assert_eq!(
+        app.state.live.started_from(),
+        0,
+        "the damaged snapshot is not used: the whole log is folded"
+    );
+    assert_eq!(app.state.live.position(), EVENTS as u64);
+    assert_eq!(snapshot_stored(&app, stored).await, stored);
+    let full = answers(&app, "2000-01-01T00:00:00Z").await;
+    drop(app);
+    let again = start(db.clone(), every).await;
+    assert_eq!(
+        again.state.live.started_from(),
+        stored,
+        "the good snapshot stored in its place is used"
+    );
     assert_eq!(answers(&again, "2000-01-01T00:00:00Z").await, full);
 }
 

@@ -32,7 +32,7 @@ use futures::TryStreamExt;
 use tokio::sync::{broadcast, watch};
 use wijkpuls_domain::similar::SimilarIndex;
 use wijkpuls_domain::{CityState, WijkCode};
-use wijkpuls_event_store::{EventStore, Position, RecordedEvent};
+use wijkpuls_event_store::{EventStore, Position, RecordedEvent, SnapshotPiece, SnapshotRead};
 
 use crate::codec;
 use crate::feed::{self, FeedItem};
@@ -615,32 +615,65 @@ impl Live {
     }
 }
 
+/// Chunks of a snapshot (1 MiB each) read from the store ahead of its decoding, at most.
+const CHUNKS_AHEAD: usize = 2;
+
 /// The newest stored snapshot this code can trust, if any: one of another fold's version is
-/// not even read, and one that cannot be decoded is ignored with a warning (the whole log is
-/// folded instead, and a new snapshot stored).
+/// not even read, and one that cannot be decoded, or whose chunks do not add up, is ignored
+/// with a warning and deleted (the whole log is folded instead, and a new snapshot stored).
+///
+/// Its bytes are decoded as they are read, chunk by chunk, on threads of their own
+/// ([`snapshot::decode_stream`]): the reading waits while [`CHUNKS_AHEAD`] chunks wait for the
+/// decoding, so only a few MiB of the compressed bytes are held at any time, never the whole
+/// snapshot. Either side stopping ends the other: a decoding error drops the channel, which
+/// stops the reading; the end of the reading (whole, damaged or failed) closes it, which ends
+/// the decoding.
 async fn load_snapshot(store: &EventStore) -> Option<snapshot::Loaded> {
-    let stored = match store.latest_snapshot(snapshot::VERSION).await {
-        Ok(Some(stored)) => stored,
-        Ok(None) => return None,
+    let (sink, mut pieces) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+    let decoding = tokio::task::spawn_blocking(move || {
+        // The snapshot found comes first; none, and the reading is over.
+        let Some(SnapshotPiece::Found(_)) = pieces.blocking_recv() else {
+            return None;
+        };
+        let chunks = std::iter::from_fn(|| match pieces.blocking_recv()? {
+            SnapshotPiece::Chunk(bytes) => Some(bytes),
+            SnapshotPiece::Found(_) => None,
+        });
+        Some(snapshot::decode_stream(chunks))
+    });
+    let (read, decoded) = tokio::join!(
+        store.read_latest_snapshot(snapshot::VERSION, sink),
+        decoding
+    );
+    // What the store says of the bytes it handed on: whole, damaged (why), or cut off.
+    let (found, damaged, whole) = match read {
+        Ok(SnapshotRead::NotFound) => return None,
+        Ok(SnapshotRead::Whole(found)) => (found, None, true),
+        Ok(SnapshotRead::Damaged { snapshot, reason }) => (snapshot, Some(reason), false),
+        // The channel closed before the end: only ever by a decoding error.
+        Ok(SnapshotRead::Stopped(found)) => (found, None, false),
         Err(error) => {
             tracing::warn!(%error, "cannot read the stored snapshots; folding the whole log");
             return None;
         }
     };
-    let position = stored.position;
-    let about = snapshot::describe(position, stored.created_at, stored.bytes.len());
-    let decoded = tokio::task::spawn_blocking(move || snapshot::decode(&stored.bytes))
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|decoded| decoded)
-        .and_then(|loaded| {
-            anyhow::ensure!(
-                loaded.state.position() == position,
-                "it holds the state at position {}",
-                loaded.state.position()
-            );
-            Ok(loaded)
-        });
+    let about = snapshot::describe(found.position, found.created_at, found.len as usize);
+    let decoded = match (damaged, decoded) {
+        // Whatever was decoded of a snapshot whose chunks do not add up is thrown away.
+        (Some(reason), _) => Err(anyhow::anyhow!(reason)),
+        (None, Err(panicked)) => Err(anyhow::Error::from(panicked)),
+        (None, Ok(Some(Err(error)))) => Err(error),
+        (None, Ok(Some(Ok(loaded)))) if whole => Ok(loaded),
+        (None, Ok(_)) => Err(anyhow::anyhow!("its bytes did not all arrive")),
+    };
+    let decoded = decoded.and_then(|loaded| {
+        anyhow::ensure!(
+            loaded.state.position() == found.position,
+            "it holds the state at position {}",
+            loaded.state.position()
+        );
+        Ok(loaded)
+    });
     match decoded {
         Ok(loaded) => {
             tracing::info!("loaded the {about}");

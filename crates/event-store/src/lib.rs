@@ -22,7 +22,8 @@
 //! - **metadata** on every event, and its schema version: events are stored and read back
 //!   exactly as written; upcasting old versions is the reader's (the domain's) business;
 //! - **snapshots** of the caller's fold beside the log, handed back only for the log they were
-//!   folded from ([`EventStore::save_snapshot`], [`EventStore::latest_snapshot`]).
+//!   folded from ([`EventStore::save_snapshot`], [`EventStore::latest_snapshot`], or piece by
+//!   piece [`EventStore::read_latest_snapshot`]).
 //!
 //! Concurrent appends are committed in shared transactions (group commit, `batch`): that is
 //! where the throughput comes from. On SQLite the writer is a thread of its own with a plain
@@ -48,7 +49,10 @@ mod vault;
 pub use chain::{to_hex, ChainBreak, ChainHead, ChainReport, Hash};
 pub use error::{Conflict, DatabaseError, StoreError};
 pub use postgres::{APPEND_LOCK, NOTIFY_CHANNEL};
-pub use snapshot::{SnapshotInfo, StoredSnapshot, CHUNK as SNAPSHOT_CHUNK, KEEP as SNAPSHOT_KEEP};
+pub use snapshot::{
+    SnapshotInfo, SnapshotPiece, SnapshotRead, SnapshotSink, StoredSnapshot,
+    CHUNK as SNAPSHOT_CHUNK, KEEP as SNAPSHOT_KEEP,
+};
 pub use store::{BackendKind, EventStore, StoreOptions};
 pub use subscription::Subscription;
 pub use types::{

@@ -98,7 +98,7 @@ impl PgWriter {
     }
 }
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `BEGIN` and the append lock. The lock must be a statement of its own, before the reads: a
 /// statement reads from a snapshot taken when it starts, so a read in the statement that waited

@@ -20,18 +20,25 @@
 //! The bytes are kept in chunks of [`CHUNK`] bytes (`snapshot_chunks`), one row per snapshot in
 //! `snapshots`. On SQLite that is what keeps a large snapshot from stalling appends: see
 //! [`EventStore::save_snapshot`]. On both backends it means no single database value of the
-//! snapshot's whole size is built, sent or read at once, and a snapshot is read chunk by chunk
-//! into the one buffer the caller gets.
+//! snapshot's whole size is built, sent or read at once. A snapshot is read chunk by chunk, and
+//! handed on chunk by chunk as it is read ([`EventStore::read_latest_snapshot`]: the caller
+//! decodes it as it arrives and never holds all its bytes) or into one buffer
+//! ([`EventStore::latest_snapshot`]).
 
 use std::fmt;
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use sqlx::{Connection as _, Executor as _, PgPool, Row as _, SqliteConnection, SqlitePool};
+use sqlx::{
+    ConnectOptions as _, Connection as _, Executor as _, PgConnection, PgPool, Row as _,
+    SqliteConnection, SqlitePool,
+};
 
 use crate::chain::canonical_time;
 use crate::error::FromDriver as _;
 use crate::error::StoreError;
+use crate::postgres::CONNECT_TIMEOUT;
 use crate::sqlite::WriteTurn;
 use crate::types::Position;
 use crate::EventStore;
@@ -143,13 +150,60 @@ impl EventStore {
     /// The newest snapshot (highest position) made by fold code of `fold_version` that belongs
     /// to this log: its position is at or below the head, and the event there is the one it
     /// was folded up to (see the module docs). `None` when there is none: fold from the start.
+    /// One whose chunks do not add up is logged and treated as none.
+    ///
+    /// All its bytes in one buffer: a caller that can take them piece by piece uses
+    /// [`EventStore::read_latest_snapshot`], which this is built on.
     pub async fn latest_snapshot(
         &self,
         fold_version: u64,
     ) -> Result<Option<StoredSnapshot>, StoreError> {
+        let mut bytes = Collect::default();
+        match self.read_latest_snapshot(fold_version, &mut bytes).await? {
+            SnapshotRead::Whole(found) => Ok(Some(StoredSnapshot {
+                position: found.position,
+                fold_version,
+                created_at: found.created_at,
+                bytes: bytes.0,
+            })),
+            SnapshotRead::Damaged { snapshot, reason } => {
+                tracing::warn!(
+                    position = snapshot.position,
+                    fold_version,
+                    %reason,
+                    "ignoring a damaged snapshot; the read model is rebuilt from the log"
+                );
+                Ok(None)
+            }
+            // `Collect` takes every piece.
+            SnapshotRead::NotFound | SnapshotRead::Stopped(_) => Ok(None),
+        }
+    }
+
+    /// Reads the snapshot [`EventStore::latest_snapshot`] would return, handing it to `sink`
+    /// piece by piece as its rows arrive: first [`SnapshotPiece::Found`], then each chunk's
+    /// bytes in order ([`SnapshotPiece::Chunk`], at most [`CHUNK`] bytes each, none held here
+    /// once handed on). The sink sets the pace: the next chunk is read from the database when
+    /// it has taken the last one, so at most a few chunks are in memory at once.
+    ///
+    /// The same guarantees as [`EventStore::latest_snapshot`]: one SQL statement, so one
+    /// database snapshot (a save that deletes this snapshot meanwhile cannot take its chunks
+    /// away half-way), only a snapshot of this log. What the sink got is only trustworthy if
+    /// the outcome is [`SnapshotRead::Whole`]: a missing chunk, or chunks that do not add up to
+    /// the recorded length, may be found after part of the bytes were handed on, and then the
+    /// outcome is [`SnapshotRead::Damaged`] (the sink must discard what it made of them). A
+    /// sink that refuses a piece stops the reading ([`SnapshotRead::Stopped`]); on an error the
+    /// sink is dropped without its last pieces.
+    pub async fn read_latest_snapshot<S: SnapshotSink>(
+        &self,
+        fold_version: u64,
+        sink: S,
+    ) -> Result<SnapshotRead, StoreError> {
         let version = stored_version(fold_version);
-        // One statement, so one database snapshot: a save that deletes this one meanwhile
-        // cannot take its chunks away half-way. Its chunks arrive one row at a time.
+        // One statement, so one database snapshot. Its chunks arrive one row at a time. It
+        // runs on a connection of its own on both backends, without sqlx's statement logging:
+        // the statement lasts as long as the sink takes (a start's decoding: seconds), which
+        // would be logged as a slow statement.
         let sql = |same_hash: &str| {
             format!(
                 "SELECT s.position, s.len, s.created_at, c.seq, c.bytes
@@ -164,43 +218,84 @@ impl EventStore {
                  ORDER BY c.seq"
             )
         };
-        let mut reading = Reading::default();
+        let mut reading = Streaming::new(fold_version, sink);
         match (self.sqlite_readers(), self.pg_pool()) {
             (Some(pool), _) => {
+                // A connection of its own (see above), that reads one row ahead of the sink at
+                // most: the pool's connections read up to 50 rows (50 MiB here) ahead of a slow
+                // reader.
+                let options = (*pool.connect_options())
+                    .clone()
+                    .row_buffer_size(1)
+                    .disable_statement_logging();
+                let mut conn = SqliteConnection::connect_with(&options).await.or_store()?;
                 let sql = sql("IS");
-                let mut rows = sqlx::query(&sql).bind(version).fetch(pool);
-                while let Some(row) = rows.try_next().await.or_store()? {
-                    let created_at: String = row.try_get("created_at").or_store()?;
-                    let created_at = DateTime::parse_from_rfc3339(&created_at)
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(|e| corrupt(format!("unreadable created_at: {e}")))?;
-                    reading.row(
-                        row.try_get("position").or_store()?,
-                        row.try_get("len").or_store()?,
-                        created_at,
-                        row.try_get("seq").or_store()?,
-                        row.try_get("bytes").or_store()?,
-                    );
+                let read = async {
+                    let mut rows = sqlx::query(&sql).bind(version).fetch(&mut conn);
+                    while let Some(row) = rows.try_next().await.or_store()? {
+                        let created_at: String = row.try_get("created_at").or_store()?;
+                        let created_at = DateTime::parse_from_rfc3339(&created_at)
+                            .map(|t| t.with_timezone(&Utc))
+                            .map_err(|e| corrupt(format!("unreadable created_at: {e}")))?;
+                        let row = ChunkRow {
+                            position: row.try_get("position").or_store()?,
+                            len: row.try_get("len").or_store()?,
+                            created_at,
+                            seq: row.try_get("seq").or_store()?,
+                            bytes: row.try_get("bytes").or_store()?,
+                        };
+                        if let Some(outcome) = reading.row(row).await {
+                            return Ok(outcome);
+                        }
+                    }
+                    Ok(reading.end())
                 }
+                .await;
+                let _ = conn.close().await;
+                read
             }
             (_, Some(pool)) => {
+                // A connection of its own (see above), closed afterwards: one stopped before
+                // its last row still has the rest of the result on its way, which the pool's
+                // next user of it would have to read first.
+                let options = (*pool.connect_options())
+                    .clone()
+                    .disable_statement_logging();
+                let connect = PgConnection::connect_with(&options);
+                let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable(crate::error::DatabaseError::other(
+                            "connecting to PostgreSQL timed out",
+                        ))
+                    })?
+                    .or_store()?;
                 let sql = sql("IS NOT DISTINCT FROM");
-                let mut rows = sqlx::query(&sql).bind(version).fetch(pool);
-                while let Some(row) = rows.try_next().await.or_store()? {
-                    reading.row(
-                        row.try_get("position").or_store()?,
-                        row.try_get("len").or_store()?,
-                        row.try_get("created_at").or_store()?,
-                        row.try_get::<Option<i32>, _>("seq")
-                            .or_store()?
-                            .map(i64::from),
-                        row.try_get("bytes").or_store()?,
-                    );
+                let read = async {
+                    let mut rows = sqlx::query(&sql).bind(version).fetch(&mut conn);
+                    while let Some(row) = rows.try_next().await.or_store()? {
+                        let row = ChunkRow {
+                            position: row.try_get("position").or_store()?,
+                            len: row.try_get("len").or_store()?,
+                            created_at: row.try_get("created_at").or_store()?,
+                            seq: row
+                                .try_get::<Option<i32>, _>("seq")
+                                .or_store()?
+                                .map(i64::from),
+                            bytes: row.try_get("bytes").or_store()?,
+                        };
+                        if let Some(outcome) = reading.row(row).await {
+                            return Ok(outcome);
+                        }
+                    }
+                    Ok(reading.end())
                 }
+                .await;
+                let _ = conn.close().await;
+                read
             }
             _ => unreachable!("a store has one backend"),
         }
-        Ok(reading.finish(fold_version))
     }
 
     /// Every stored snapshot, newest first, without the bytes. (One being saved on SQLite at
@@ -284,68 +379,165 @@ fn corrupt(reason: String) -> StoreError {
     )))
 }
 
-/// A snapshot being assembled from its rows (one per chunk, in order).
-#[derive(Default)]
-struct Reading {
-    found: Option<(i64, i64, DateTime<Utc>)>,
-    bytes: Vec<u8>,
-    next_seq: i64,
-    broken: Option<String>,
+/// What [`EventStore::read_latest_snapshot`] hands its sink, in this order.
+#[derive(Debug)]
+pub enum SnapshotPiece {
+    /// The snapshot found, before any of its bytes (its `len` as recorded).
+    Found(SnapshotInfo),
+    /// Its next bytes, in order.
+    Chunk(Vec<u8>),
 }
 
-impl Reading {
-    fn row(
-        &mut self,
-        position: i64,
-        len: i64,
-        created_at: DateTime<Utc>,
-        seq: Option<i64>,
-        bytes: Option<&[u8]>,
-    ) {
-        if self.found.is_none() {
-            self.found = Some((position, len, created_at));
-            self.bytes = Vec::with_capacity((len.max(0) as u64).min(MAX_RESERVE) as usize);
-        }
-        match (seq, bytes) {
-            (Some(seq), Some(bytes)) if self.broken.is_none() => {
-                if seq != self.next_seq {
-                    self.broken = Some(format!("chunk {} is missing", self.next_seq));
-                } else {
-                    self.bytes.extend_from_slice(bytes);
-                    self.next_seq += 1;
-                }
+/// Where [`EventStore::read_latest_snapshot`] puts the pieces of a snapshot as they are read.
+pub trait SnapshotSink: Send {
+    /// Takes the next piece; `false` when the sink wants no more (the reading stops). The
+    /// reading waits for the returned future before it reads on.
+    fn take(&mut self, piece: SnapshotPiece) -> impl Future<Output = bool> + Send;
+}
+
+impl<S: SnapshotSink> SnapshotSink for &mut S {
+    fn take(&mut self, piece: SnapshotPiece) -> impl Future<Output = bool> + Send {
+        (**self).take(piece)
+    }
+}
+
+/// Pieces sent on a channel, one at a time: the channel's capacity bounds how far the reading
+/// runs ahead of the receiver. A dropped receiver stops the reading. The channel closes when
+/// the reading is done (the sender is dropped then), whatever its outcome.
+impl SnapshotSink for tokio::sync::mpsc::Sender<SnapshotPiece> {
+    async fn take(&mut self, piece: SnapshotPiece) -> bool {
+        self.send(piece).await.is_ok()
+    }
+}
+
+/// How a reading of [`EventStore::read_latest_snapshot`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotRead {
+    /// No snapshot of that fold version for this log: the sink got nothing.
+    NotFound,
+    /// The sink got the whole snapshot.
+    Whole(SnapshotInfo),
+    /// The snapshot's chunks do not add up (rows deleted or altered by hand): not to be
+    /// trusted. The sink may have got part of its bytes before this was found.
+    Damaged {
+        snapshot: SnapshotInfo,
+        reason: String,
+    },
+    /// The sink refused a piece, and the reading stopped there.
+    Stopped(SnapshotInfo),
+}
+
+/// All the bytes of a snapshot in one buffer (for [`EventStore::latest_snapshot`]).
+#[derive(Default)]
+struct Collect(Vec<u8>);
+
+impl SnapshotSink for Collect {
+    fn take(&mut self, piece: SnapshotPiece) -> impl Future<Output = bool> + Send {
+        match piece {
+            SnapshotPiece::Found(found) => {
+                self.0 = Vec::with_capacity(found.len.min(MAX_RESERVE) as usize);
             }
-            _ => {}
+            SnapshotPiece::Chunk(bytes) => self.0.extend_from_slice(&bytes),
+        }
+        std::future::ready(true)
+    }
+}
+
+/// One row of the reading's statement: the snapshot's and one of its chunks (none when it has
+/// no chunk at all).
+struct ChunkRow {
+    position: i64,
+    len: i64,
+    created_at: DateTime<Utc>,
+    seq: Option<i64>,
+    bytes: Option<Vec<u8>>,
+}
+
+/// A snapshot being handed on from its rows (one per chunk, in order), and checked: no chunk
+/// missing, no more bytes than recorded, and, at the end, exactly as many.
+struct Streaming<S> {
+    fold_version: u64,
+    sink: S,
+    found: Option<SnapshotInfo>,
+    /// The recorded length (as stored: a damaged row may hold a negative one).
+    len: i64,
+    next_seq: i64,
+    received: u64,
+}
+
+impl<S: SnapshotSink> Streaming<S> {
+    fn new(fold_version: u64, sink: S) -> Streaming<S> {
+        Streaming {
+            fold_version,
+            sink,
+            found: None,
+            len: 0,
+            next_seq: 0,
+            received: 0,
         }
     }
 
-    /// The snapshot, if one was found whole. One whose chunks do not add up (rows deleted or
-    /// altered by hand) is not trusted: logged, and treated as none.
-    fn finish(self, fold_version: u64) -> Option<StoredSnapshot> {
-        let (position, len, created_at) = self.found?;
-        let broken = self.broken.or_else(|| {
-            (self.bytes.len() as u64 != len as u64).then(|| {
-                format!(
-                    "its chunks hold {} bytes, not the {len} recorded",
-                    self.bytes.len()
-                )
-            })
-        });
-        if let Some(reason) = broken {
-            tracing::warn!(
-                position,
-                fold_version,
-                %reason,
-                "ignoring a damaged snapshot; the read model is rebuilt from the log"
-            );
+    /// Hands on the row's chunk (and, at the first row, the snapshot); `Some` when the reading
+    /// must stop there, with its outcome.
+    async fn row(&mut self, row: ChunkRow) -> Option<SnapshotRead> {
+        let found = match &self.found {
+            Some(found) => found.clone(),
+            None => {
+                let found = SnapshotInfo {
+                    position: row.position as u64,
+                    fold_version: self.fold_version,
+                    created_at: row.created_at,
+                    len: row.len.max(0) as u64,
+                };
+                self.found = Some(found.clone());
+                self.len = row.len;
+                if !self.sink.take(SnapshotPiece::Found(found.clone())).await {
+                    return Some(SnapshotRead::Stopped(found));
+                }
+                found
+            }
+        };
+        let (Some(seq), Some(bytes)) = (row.seq, row.bytes) else {
             return None;
+        };
+        let damaged = |reason| {
+            Some(SnapshotRead::Damaged {
+                snapshot: found.clone(),
+                reason,
+            })
+        };
+        if seq != self.next_seq {
+            return damaged(format!("chunk {} is missing", self.next_seq));
         }
-        Some(StoredSnapshot {
-            position: position as u64,
-            fold_version,
-            created_at,
-            bytes: self.bytes,
-        })
+        self.received += bytes.len() as u64;
+        if self.len < 0 || self.received > self.len as u64 {
+            return damaged(format!(
+                "its chunks hold more than the {} bytes recorded",
+                self.len
+            ));
+        }
+        self.next_seq += 1;
+        if !self.sink.take(SnapshotPiece::Chunk(bytes)).await {
+            return Some(SnapshotRead::Stopped(found));
+        }
+        None
+    }
+
+    /// The outcome once every row was handed on.
+    fn end(self) -> SnapshotRead {
+        let Some(found) = self.found else {
+            return SnapshotRead::NotFound;
+        };
+        if self.len < 0 || self.received != self.len as u64 {
+            return SnapshotRead::Damaged {
+                reason: format!(
+                    "its chunks hold {} bytes, not the {} recorded",
+                    self.received, self.len
+                ),
+                snapshot: found,
+            };
+        }
+        SnapshotRead::Whole(found)
     }
 }
 

@@ -4,7 +4,9 @@
 
 use serde_json::json;
 use wijkpuls_event_store::testing::TestDatabase;
-use wijkpuls_event_store::{EventStore, Position, StoreError, SNAPSHOT_CHUNK, SNAPSHOT_KEEP};
+use wijkpuls_event_store::{
+    EventStore, Position, SnapshotPiece, SnapshotRead, StoreError, SNAPSHOT_CHUNK, SNAPSHOT_KEEP,
+};
 
 use crate::common::{append_of, event, note, open, Backend};
 
@@ -18,6 +20,9 @@ backend_tests!(
     an_empty_snapshot_of_the_empty_log,
     deleting_removes_every_snapshot_and_its_bytes,
     appends_go_on_while_a_large_snapshot_is_saved,
+    streaming_hands_on_the_same_bytes_chunk_by_chunk,
+    streaming_finds_a_missing_chunk_or_a_wrong_length,
+    a_sink_that_stops_stops_the_reading,
 );
 
 /// `n` bytes that are not all alike, and differ with `seed`.
@@ -340,6 +345,234 @@ async fn appends_go_on_while_a_large_snapshot_is_saved(db: TestDatabase) {
     saving.await.unwrap().unwrap();
     assert_eq!(store.head_position().await.unwrap(), Position(4));
     assert!(store.latest_snapshot(1).await.unwrap().unwrap().bytes == saved);
+}
+
+/// Reads the newest snapshot of `fold_version` through a channel of `capacity` pieces: the
+/// outcome, and the pieces in the order they came.
+async fn stream(
+    store: &EventStore,
+    fold_version: u64,
+    capacity: usize,
+) -> (SnapshotRead, Vec<SnapshotPiece>) {
+    let (sink, mut pieces) = tokio::sync::mpsc::channel(capacity);
+    let collect = async {
+        let mut got = Vec::new();
+        while let Some(piece) = pieces.recv().await {
+            got.push(piece);
+        }
+        got
+    };
+    let (read, got) = tokio::join!(store.read_latest_snapshot(fold_version, sink), collect);
+    (read.unwrap(), got)
+}
+
+/// The bytes of the chunks among `pieces`, after one `Found` first.
+fn chunks(pieces: &[SnapshotPiece]) -> Vec<&[u8]> {
+    assert!(
+        matches!(pieces.first(), Some(SnapshotPiece::Found(_))),
+        "{pieces:?}"
+    );
+    pieces[1..]
+        .iter()
+        .map(|piece| match piece {
+            SnapshotPiece::Chunk(bytes) => bytes.as_slice(),
+            SnapshotPiece::Found(_) => panic!("found twice: {pieces:?}"),
+        })
+        .collect()
+}
+
+/// The streaming read hands on what `latest_snapshot` returns: the snapshot's description
+/// first, then its bytes chunk by chunk, in order, no chunk larger than stored; and it reads on
+/// only as fast as its sink takes them.
+async fn streaming_hands_on_the_same_bytes_chunk_by_chunk(db: TestDatabase) {
+    let store = open(&db).await;
+    append_notes(&store, 3).await;
+    let saved = bytes(4 * SNAPSHOT_CHUNK + 777, 5);
+    store.save_snapshot(2, 7, b"older").await.unwrap();
+    store.save_snapshot(3, 7, &saved).await.unwrap();
+    let latest = store.latest_snapshot(7).await.unwrap().unwrap();
+
+    let (read, pieces) = stream(&store, 7, 1).await;
+    let SnapshotRead::Whole(found) = read else {
+        panic!("expected the whole snapshot, got {read:?}");
+    };
+    assert_eq!(
+        (found.position, found.fold_version, found.len),
+        (3, 7, saved.len() as u64)
+    );
+    assert_eq!(found.created_at, latest.created_at);
+    assert!(matches!(&pieces[0], SnapshotPiece::Found(first) if *first == found));
+    let handed = chunks(&pieces);
+    assert_eq!(handed.len(), 5);
+    assert!(handed.iter().all(|chunk| chunk.len() <= SNAPSHOT_CHUNK));
+    assert!(handed.concat() == latest.bytes, "the same bytes, in order");
+    assert!(latest.bytes == saved);
+
+    // Nothing of another version; an empty snapshot is whole with no chunk.
+    let (read, pieces) = stream(&store, 8, 1).await;
+    assert_eq!(read, SnapshotRead::NotFound);
+    assert!(pieces.is_empty());
+    store.save_snapshot(3, 9, b"").await.unwrap();
+    let (read, pieces) = stream(&store, 9, 1).await;
+    assert!(
+        matches!(read, SnapshotRead::Whole(ref f) if f.len == 0),
+        "{read:?}"
+    );
+    assert!(chunks(&pieces).is_empty());
+
+    // A sink that takes nothing after the first chunk holds the reading there.
+    let (sink, mut pieces) = tokio::sync::mpsc::channel(1);
+    let reading = tokio::spawn({
+        let store = store.clone();
+        async move { store.read_latest_snapshot(7, sink).await }
+    });
+    assert!(matches!(pieces.recv().await, Some(SnapshotPiece::Found(_))));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reading.is_finished(), "the reading waits for its sink");
+    let mut got = Vec::new();
+    while let Some(piece) = pieces.recv().await {
+        match piece {
+            SnapshotPiece::Chunk(bytes) => got.extend_from_slice(&bytes),
+            SnapshotPiece::Found(_) => panic!("found twice"),
+        }
+    }
+    assert!(matches!(
+        reading.await.unwrap().unwrap(),
+        SnapshotRead::Whole(_)
+    ));
+    assert!(got == saved);
+}
+
+/// Deletes chunk `seq` of the snapshot (fold version 1, `position`) by hand, or, with
+/// `replace`, replaces its bytes with that many.
+async fn alter_chunk(db: &TestDatabase, position: i64, seq: i64, replace: Option<usize>) {
+    use sqlx::Connection;
+    let (sql, bytes) = match replace {
+        None => (
+            "DELETE FROM snapshot_chunks WHERE fold_version = 1 AND position = $1 AND seq = $2",
+            None,
+        ),
+        Some(n) => (
+            "UPDATE snapshot_chunks SET bytes = $3 \
+             WHERE fold_version = 1 AND position = $1 AND seq = $2",
+            Some(vec![1u8; n]),
+        ),
+    };
+    match Backend::of(db) {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            let mut query = sqlx::query(sql).bind(position).bind(seq);
+            if let Some(bytes) = bytes {
+                query = query.bind(bytes);
+            }
+            assert_eq!(query.execute(&mut conn).await.unwrap().rows_affected(), 1);
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            let mut query = sqlx::query(sql).bind(position).bind(seq as i32);
+            if let Some(bytes) = bytes {
+                query = query.bind(bytes);
+            }
+            assert_eq!(query.execute(&mut conn).await.unwrap().rows_affected(), 1);
+        }
+    }
+}
+
+/// A snapshot whose chunks were deleted or altered by hand is reported damaged by the
+/// streaming read, even when part of it was handed on already (and `latest_snapshot` returns
+/// none). The reading stops at a missing chunk: nothing after it is handed on.
+async fn streaming_finds_a_missing_chunk_or_a_wrong_length(db: TestDatabase) {
+    let store = open(&db).await;
+    append_notes(&store, 3).await;
+    for position in 1..=3 {
+        store
+            .save_snapshot(position, 1, &bytes(3 * SNAPSHOT_CHUNK + 10, position))
+            .await
+            .unwrap();
+    }
+    // Position 3: its second chunk deleted.
+    alter_chunk(&db, 3, 1, None).await;
+    let (read, pieces) = stream(&store, 1, 4).await;
+    match read {
+        SnapshotRead::Damaged { snapshot, reason } => {
+            assert_eq!(snapshot.position, 3);
+            assert!(reason.contains("chunk 1 is missing"), "{reason}");
+        }
+        other => panic!("expected a damaged snapshot, got {other:?}"),
+    }
+    assert_eq!(
+        chunks(&pieces).len(),
+        1,
+        "nothing after the gap is handed on"
+    );
+    assert!(store.latest_snapshot(1).await.unwrap().is_none());
+
+    // Position 3 gone: position 2, its last chunk deleted (every chunk found is in order, but
+    // they fall short of the length recorded).
+    store.delete_snapshots().await.unwrap();
+    for position in 1..=2 {
+        store
+            .save_snapshot(position, 1, &bytes(3 * SNAPSHOT_CHUNK + 10, position))
+            .await
+            .unwrap();
+    }
+    alter_chunk(&db, 2, 3, None).await;
+    let (read, pieces) = stream(&store, 1, 4).await;
+    match read {
+        SnapshotRead::Damaged { snapshot, reason } => {
+            assert_eq!(snapshot.position, 2);
+            assert!(reason.contains("not the"), "{reason}");
+        }
+        other => panic!("expected a damaged snapshot, got {other:?}"),
+    }
+    assert_eq!(chunks(&pieces).len(), 3);
+    assert!(store.latest_snapshot(1).await.unwrap().is_none());
+
+    // Position 1: its last chunk longer than it was, so more bytes than recorded.
+    store.delete_snapshots().await.unwrap();
+    store
+        .save_snapshot(1, 1, &bytes(2 * SNAPSHOT_CHUNK, 1))
+        .await
+        .unwrap();
+    alter_chunk(&db, 1, 1, Some(SNAPSHOT_CHUNK + 1)).await;
+    let (read, pieces) = stream(&store, 1, 4).await;
+    match read {
+        SnapshotRead::Damaged { reason, .. } => {
+            assert!(reason.contains("more than"), "{reason}");
+        }
+        other => panic!("expected a damaged snapshot, got {other:?}"),
+    }
+    assert_eq!(
+        chunks(&pieces).len(),
+        1,
+        "the chunk that holds too many bytes is not handed on"
+    );
+}
+
+/// A sink that wants no more stops the reading (it does not read the rest of the snapshot),
+/// and the store reads snapshots as before afterwards.
+async fn a_sink_that_stops_stops_the_reading(db: TestDatabase) {
+    let store = open(&db).await;
+    append_notes(&store, 1).await;
+    let saved = bytes(8 * SNAPSHOT_CHUNK, 3);
+    store.save_snapshot(1, 1, &saved).await.unwrap();
+    let (sink, mut pieces) = tokio::sync::mpsc::channel(1);
+    let reading = tokio::spawn({
+        let store = store.clone();
+        async move { store.read_latest_snapshot(1, sink).await }
+    });
+    assert!(matches!(pieces.recv().await, Some(SnapshotPiece::Found(_))));
+    assert!(matches!(pieces.recv().await, Some(SnapshotPiece::Chunk(_))));
+    drop(pieces);
+    match reading.await.unwrap().unwrap() {
+        SnapshotRead::Stopped(found) => assert_eq!(found.position, 1),
+        other => panic!("expected a stopped reading, got {other:?}"),
+    }
+    // Again, on every connection of the pool.
+    for _ in 0..4 {
+        assert!(store.latest_snapshot(1).await.unwrap().unwrap().bytes == saved);
+    }
+    store.append(note("after", 1)).await.unwrap();
 }
 
 /// Not a test: a measurement, printed, of how long appends take on SQLite while a 100 MiB
