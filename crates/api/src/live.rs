@@ -105,8 +105,6 @@ struct Snapshot {
 struct Past {
     snapshots: Vec<Snapshot>,
     every: u64,
-    /// The latest moment any applied event is about (events may be back-dated out of order).
-    latest: Option<DateTime<Utc>>,
     /// Moments asked for and their states, oldest asked first.
     answers: std::collections::VecDeque<(DateTime<Utc>, Arc<CityState>)>,
 }
@@ -116,14 +114,12 @@ impl Past {
         Past {
             snapshots: Vec::new(),
             every: FIRST_SNAPSHOT_EVERY,
-            latest: None,
             answers: std::collections::VecDeque::new(),
         }
     }
 
-    /// Notes an applied event (at `position`, about `at`); true when a snapshot is due.
-    fn applied(&mut self, position: u64, at: DateTime<Utc>) -> bool {
-        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+    /// Notes an applied event (at `position`); true when a snapshot is due.
+    fn applied(&self, position: u64) -> bool {
         // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
         let last = self.snapshots.last().map_or(0, |s| s.state.position());
         position >= last.saturating_add(self.every)
@@ -245,10 +241,10 @@ impl Live {
         let mut past = Past::new();
         while let Some(record) = events.try_next().await? {
             let recorded = codec::to_recorded(&record)?;
-            if recorded.position > stored || stored == 0 {
+            if recorded.position > stored {
                 state.apply(&recorded);
                 similar.apply(&recorded);
-                if past.applied(state.position(), recorded.recorded_at) {
+                if past.applied(state.position()) {
                     past.keep(Arc::new(state.clone()));
                 }
             }
@@ -257,7 +253,6 @@ impl Live {
             }
             tail.push_back((record, recorded));
         }
-        past.latest = state.latest();
         let recent = tail
             .iter()
             .map(|(record, recorded)| Arc::new(feed::item(&state, record, recorded)))
@@ -447,7 +442,7 @@ impl Live {
                 .past
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .applied(state.position(), recorded.recorded_at);
+                .applied(state.position());
             (Arc::new(feed::item(&state, record, &recorded)), due)
         };
         self.similar
@@ -571,11 +566,12 @@ impl Live {
         store: &EventStore,
         time: DateTime<Utc>,
     ) -> anyhow::Result<Option<Arc<CityState>>> {
+        // The state's lock before the past's, in the tailer's order.
+        if self.read().latest().is_none_or(|latest| latest <= time) {
+            return Ok(None);
+        }
         let start = {
             let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
-            if past.latest.is_none_or(|latest| latest <= time) {
-                return Ok(None);
-            }
             if let Some(answer) = past.answer(time) {
                 return Ok(Some(answer));
             }
@@ -735,8 +731,7 @@ mod tests {
         let mut past = Past::new();
         let events = FIRST_SNAPSHOT_EVERY * MAX_SNAPSHOTS as u64 * 4;
         for position in 1..=events {
-            let at = start + TimeDelta::seconds(position as i64);
-            if past.applied(position, at) {
+            if past.applied(position) {
                 past.keep(Arc::new(state_at(position)));
             }
         }
