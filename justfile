@@ -74,7 +74,8 @@ bench-chain:
     cargo run --release -p wijkpuls-bench -- chain --postgres-url postgres://postgres@127.0.0.1:5432/postgres
 
 # Start-up on a million events (SQLite): generate a log, start with --no-snapshots (the whole
-# log folded), then twice with snapshots (the first folds and stores one, the second loads it).
+# log folded), then twice with snapshots (the first folds and stores one, the second loads it),
+# then where the heap goes (wijkpuls-bench memory).
 bench-startup events="1000000":
     cargo build --release -p wijkpuls
     rm -rf target/bench-startup && mkdir -p target/bench-startup
@@ -82,6 +83,8 @@ bench-startup events="1000000":
     bench/startup.sh sqlite://target/bench-startup/log.db --no-snapshots
     SETTLE=30 bench/startup.sh sqlite://target/bench-startup/log.db
     bench/startup.sh sqlite://target/bench-startup/log.db
+    cargo build --release -p wijkpuls-bench
+    target/release/wijkpuls-bench memory --database-url sqlite://target/bench-startup/log.db
 
 # Every benchmark in BENCHMARKS.md, one after another (about half an hour; needs the local PostgreSQL).
 bench:
