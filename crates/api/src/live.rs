@@ -80,7 +80,7 @@ pub struct Live {
 /// between them doubles, so memory stays bounded and the snapshots spread over the whole log.
 /// A snapshot shares all the fold's data that did not change after it, so many are cheap: at a
 /// million events they are 4,096 events apart, and a moment between two folds at most that many
-/// events (16–49 ms; 8,192 apart with 128 took 28–124 ms, for 0.85 × the memory).
+/// events (16–52 ms; 8,192 apart with 128 took 21–100 ms, for 0.85 × the memory).
 const MAX_SNAPSHOTS: usize = 256;
 /// Events between snapshots at first (it doubles as the log grows, see [`MAX_SNAPSHOTS`]).
 const FIRST_SNAPSHOT_EVERY: u64 = 4096;
