@@ -10,7 +10,10 @@ use wijkpuls_event_store::Vault;
 use crate::helpers::*;
 
 e2e_tests!(
-    app: [erasure_keeps_the_facts_and_destroys_the_key],
+    app: [
+        erasure_keeps_the_facts_and_destroys_the_key,
+        a_view_of_before_an_erasure_does_not_show_the_data_even_if_its_key_survived,
+    ],
     backend: [logs_and_error_messages_never_show_personal_data],
 );
 
@@ -359,4 +362,69 @@ async fn logs_and_error_messages_never_show_personal_data(backend: Backend) {
             "the service's log shows {secret:?}:\n{log}"
         );
     }
+}
+
+/// `asOf` a moment before the erasure: the initiative as it was then, but its initiator's data
+/// is gone for that view too, also when the key survived the erasure (it is destroyed after the
+/// event is recorded; a failure in between leaves it in the vault).
+async fn a_view_of_before_an_erasure_does_not_show_the_data_even_if_its_key_survived(app: TestApp) {
+    let mine = app
+        .submit_with(
+            json!({ "wijkCode": KLARENDAL, "title": TITLE, "theme": "GROEN",
+                    "requestedAmount": "300", "initiator": initiator() }),
+            None,
+        )
+        .await;
+    let key_id = format!("initiator-{}", mine.id);
+    let vault = Vault::open(app.db.url()).await.expect("open the vault");
+    let key = vault.keys(&[key_id.as_str()]).await.unwrap()[&key_id].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before = chrono::Utc::now().to_rfc3339();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let query = "query($id: ID!, $asOf: DateTime) {
+        initiative(id: $id, asOf: $asOf) { initiatorErased initiator { name } } }";
+    let then = app
+        .data(
+            query,
+            json!({ "id": mine.id, "asOf": before }),
+            Some(&app.admin_token),
+        )
+        .await;
+    assert_eq!(
+        then["initiative"]["initiator"]["name"], NAME,
+        "readable asOf a moment before, while not erased"
+    );
+
+    app.data(
+        ERASE,
+        json!({ "input": { "initiativeId": mine.id } }),
+        Some(&app.admin_token),
+    )
+    .await;
+    vault.put_key(&key_id, &key).await.unwrap();
+
+    let now = app
+        .data(
+            query,
+            json!({ "id": mine.id, "asOf": null }),
+            Some(&app.admin_token),
+        )
+        .await;
+    assert_eq!(now["initiative"]["initiator"], json!(null), "{now}");
+    let then = app
+        .data(
+            query,
+            json!({ "id": mine.id, "asOf": before }),
+            Some(&app.admin_token),
+        )
+        .await;
+    assert_eq!(
+        then["initiative"]["initiatorErased"], false,
+        "the view of before says what was so then: {then}"
+    );
+    assert_eq!(
+        then["initiative"]["initiator"],
+        json!(null),
+        "but the data is gone for it too: {then}"
+    );
 }
