@@ -34,8 +34,9 @@ use serde::{Deserialize, Serialize};
 use wijkpuls_domain::similar::SimilarIndex;
 use wijkpuls_domain::CityState;
 
-/// The revision of this encoding (the two frames below, interleaved in blocks, MessagePack, LZ4).
-const ENCODING_REVISION: u64 = 4;
+/// The revision of this encoding (the two frames below, interleaved in blocks, MessagePack, LZ4
+/// with a checksum of each frame's content).
+const ENCODING_REVISION: u64 = 5;
 
 /// The most bytes of a frame in one block. Small enough that the two decoding threads' queues
 /// of [`QUEUED_BLOCKS`] hold little; large enough that a block's header costs nothing.
@@ -149,7 +150,13 @@ fn interleave(state: &[u8], similar: &[u8]) -> Vec<u8> {
 
 /// One value as one LZ4 frame of MessagePack.
 fn frame(value: &impl Serialize) -> anyhow::Result<Vec<u8>> {
-    let mut encoder = std::io::BufWriter::new(lz4_flex::frame::FrameEncoder::new(Vec::new()));
+    // The content checksum (xxHash32) makes a flipped bit an error at the frame's end rather
+    // than a value that decodes into a subtly wrong state.
+    let info = lz4_flex::frame::FrameInfo::new().content_checksum(true);
+    let mut encoder = std::io::BufWriter::new(lz4_flex::frame::FrameEncoder::with_frame_info(
+        info,
+        Vec::new(),
+    ));
     rmp_serde::encode::write(&mut encoder, value)?;
     encoder.flush()?;
     Ok(encoder.into_inner().map_err(|e| e.into_error())?.finish()?)

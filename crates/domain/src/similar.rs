@@ -54,6 +54,8 @@ use crate::text::{Description, Title};
 
 /// How much more a feature of the title counts than one of the description.
 pub const TITLE_WEIGHT: f64 = 2.0;
+/// How much a feature of the description counts, and each of the title's 4-grams.
+pub const DESCRIPTION_WEIGHT: f64 = 1.0;
 /// How much the 4-gram score counts beside the word score.
 pub const GRAM_WEIGHT: f64 = 0.5;
 /// BM25's term-frequency saturation.
@@ -249,11 +251,11 @@ impl Profile {
             profile.add_word(&word, TITLE_WEIGHT, vocabulary);
             let padded: Vec<char> = format!(" {} ", undiminish(&word)).chars().collect();
             for gram in padded.windows(4) {
-                profile.grams.add(gram.iter().collect(), 1.0);
+                profile.grams.add(gram.iter().collect(), DESCRIPTION_WEIGHT);
             }
         }
         for word in words(description.as_str(), MAX_DESCRIPTION_WORDS) {
-            profile.add_word(&word, 1.0, vocabulary);
+            profile.add_word(&word, DESCRIPTION_WEIGHT, vocabulary);
         }
         profile
     }
@@ -299,7 +301,13 @@ struct Postings {
 
 impl Postings {
     fn push(&mut self, doc: u32, count: f64) {
-        let mut distance = if self.len == 0 { doc } else { doc - self.last };
+        // Documents come in increasing order; a `last` beyond `doc` (only from a damaged
+        // snapshot) gives a distance of 0 rather than a panic.
+        let mut distance = if self.len == 0 {
+            doc
+        } else {
+            doc.saturating_sub(self.last)
+        };
         loop {
             let byte = (distance & 0x7f) as u8;
             distance >>= 7;
@@ -314,35 +322,43 @@ impl Postings {
         self.last = doc;
     }
 
-    /// Each document's number and weighted count, in order.
+    /// Each document's number and weighted count, in order. Bytes that are not such a list
+    /// (a damaged snapshot's) end it early instead of panicking: a distance of more than five
+    /// bytes, or one past `u32::MAX`.
     fn iter(&self) -> impl Iterator<Item = (u32, f64)> + '_ {
         let mut bytes = self.bytes.0.iter().copied();
         let mut doc = 0u32;
         let mut first = true;
         std::iter::from_fn(move || {
             let mut distance = 0u32;
-            let mut shift = 0;
-            loop {
+            for shift in (0..35).step_by(7) {
                 let byte = bytes.next()?;
-                distance |= u32::from(byte & 0x7f) << shift;
-                shift += 7;
+                distance |= u32::from(byte & 0x7f).checked_shl(shift)?;
                 if byte & 0x80 == 0 {
-                    break;
+                    doc = if first {
+                        distance
+                    } else {
+                        doc.checked_add(distance)?
+                    };
+                    first = false;
+                    let count = bytes.next()?;
+                    return Some((doc, f64::from(count)));
                 }
             }
-            doc = if first { distance } else { doc + distance };
-            first = false;
-            let count = bytes.next()?;
-            Some((doc, f64::from(count)))
+            None
         })
     }
 }
 
-/// A weighted count as one byte. The weights ([`TITLE_WEIGHT`], 1 for the description and the
-/// 4-grams) are whole numbers, so counts are too; above 255 they would saturate BM25 anyway.
+/// A weighted count as one byte. The weights ([`TITLE_WEIGHT`], [`DESCRIPTION_WEIGHT`]) are
+/// whole numbers, so counts are too; above [`MAX_COUNT`] they saturate BM25 anyway (a query's
+/// counts are capped alike, so a text still scores 1 against itself).
 fn count_byte(count: f64) -> u8 {
-    count.round().clamp(1.0, 255.0) as u8
+    count.round().clamp(1.0, MAX_COUNT) as u8
 }
+
+/// The highest weighted count kept (what a byte holds).
+const MAX_COUNT: f64 = 255.0;
 
 /// Bytes that MessagePack stores as bytes (a `Vec<u8>` would be an array of numbers).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -432,6 +448,7 @@ impl Field {
         let mut itself = 0.0;
         let mut known = Vec::new();
         for (feature, &count) in &query.counts {
+            let count = count.min(MAX_COUNT);
             match self.postings.get(feature) {
                 Some(postings) => known.push((feature, count, postings)),
                 None => itself += query_weight(count, 0.0) * term(count, query.len),
@@ -443,7 +460,10 @@ impl Field {
             let query_weight = query_weight(count, f64::from(postings.len));
             itself += query_weight * term(count, query.len);
             for (doc, count) in postings.iter() {
-                let len = self.lengths[doc as usize];
+                // Every document has a length; a posting beyond them is a damaged snapshot's.
+                let Some(&len) = self.lengths.get(doc as usize) else {
+                    break;
+                };
                 *scores.entry(doc).or_default() += query_weight * term(count, f64::from(len));
             }
         }
@@ -553,9 +573,9 @@ impl SimilarIndex {
         ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked
             .into_iter()
-            .map(|(doc, score)| {
-                let (id, wijk) = self.docs[doc as usize];
-                Similar { id, wijk, score }
+            .filter_map(|(doc, score)| {
+                let &(id, wijk) = self.docs.get(doc as usize)?;
+                Some(Similar { id, wijk, score })
             })
             .filter(|hit| keep(hit))
             .take(first)

@@ -295,9 +295,51 @@ fn postings_give_back_each_document_and_count_in_order() {
 #[test]
 fn the_weights_are_whole_so_a_count_fits_a_byte() {
     // `count_byte` keeps whole counts exactly; a fractional weight would be rounded away.
-    for weight in [TITLE_WEIGHT, 1.0] {
+    for weight in [TITLE_WEIGHT, DESCRIPTION_WEIGHT] {
         assert_eq!(weight.fract(), 0.0, "weight {weight} is not a whole number");
     }
     assert_eq!(count_byte(2.0), 2);
     assert_eq!(count_byte(1000.0), 255);
+}
+
+#[test]
+fn damaged_postings_end_early_instead_of_panicking() {
+    // Six continuation bytes: no distance is that long.
+    let long = Postings {
+        len: 1,
+        last: 0,
+        bytes: Bytes(vec![0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1]),
+    };
+    assert_eq!(long.iter().count(), 0);
+    // A distance past u32::MAX from the document before.
+    let mut past_max = Postings::default();
+    past_max.push(u32::MAX - 1, 1.0);
+    past_max.bytes.0.extend([0x05, 1]);
+    assert_eq!(
+        past_max.iter().collect::<Vec<_>>(),
+        vec![(u32::MAX - 1, 1.0)]
+    );
+    // A `last` beyond the next document (a damaged snapshot's) does not panic on push.
+    let mut behind = Postings {
+        len: 1,
+        last: 10,
+        bytes: Bytes(vec![10, 1]),
+    };
+    behind.push(3, 1.0);
+    assert_eq!(behind.len, 2);
+    // An index whose postings name documents it does not have answers without them.
+    let mut index = SimilarIndex::new();
+    let title = Title::parse("Speeltuin opknappen").unwrap();
+    let description = Description::parse("De speeltuin is kapot.").unwrap();
+    let profile = Profile::of(&title, &description);
+    index.add(
+        InitiativeId::new(),
+        WijkCode::parse("WK020207").unwrap(),
+        &profile,
+    );
+    for postings in index.words.postings.values_mut() {
+        postings.push(7, 1.0);
+    }
+    let hits = index.similar(&profile, 5, |_| true);
+    assert_eq!(hits.len(), 1, "{hits:?}");
 }
