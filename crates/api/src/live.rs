@@ -94,17 +94,11 @@ const REFOLDS: usize = 2;
 /// Events read from the log at a time while folding forward.
 const REFOLD_PAGE: usize = 2000;
 
-/// A state of the fold kept for `asOf`.
-struct Snapshot {
-    /// The latest moment any event up to it is about: the snapshot is the state at any moment
-    /// from this one until the next event's.
-    latest: DateTime<Utc>,
-    state: Arc<CityState>,
-}
-
 /// Snapshots of the fold, oldest first, and the past states recently asked for.
 struct Past {
-    snapshots: Vec<Snapshot>,
+    /// States of the fold, by position; each is the state at any moment from its
+    /// [`CityState::latest`] until the next event's.
+    snapshots: Vec<Arc<CityState>>,
     every: u64,
     /// Moments asked for and their states, oldest asked first.
     answers: std::collections::VecDeque<(DateTime<Utc>, Arc<CityState>)>,
@@ -122,7 +116,7 @@ impl Past {
     /// Notes an applied event (at `position`); true when a snapshot is due.
     fn applied(&self, position: u64) -> bool {
         // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
-        let last = self.snapshots.last().map_or(0, |s| s.state.position());
+        let last = self.snapshots.last().map_or(0, |s| s.position());
         position >= last.saturating_add(self.every)
     }
 
@@ -130,15 +124,12 @@ impl Past {
     fn keep(&mut self, state: Arc<CityState>) {
         if self.snapshots.len() >= MAX_SNAPSHOTS {
             self.thin();
-            let last = self.snapshots.last().map_or(0, |s| s.state.position());
+            let last = self.snapshots.last().map_or(0, |s| s.position());
             if state.position() < last.saturating_add(self.every) {
                 return;
             }
         }
-        self.snapshots.push(Snapshot {
-            latest: state.latest().unwrap_or(DateTime::<Utc>::MIN_UTC),
-            state,
-        });
+        self.snapshots.push(state);
     }
 
     /// Drops every other snapshot and doubles the distance between them.
@@ -158,19 +149,15 @@ impl Past {
         for state in made {
             let at = self
                 .snapshots
-                .partition_point(|s| s.state.position() < state.position());
+                .partition_point(|s| s.position() < state.position());
             if self
                 .snapshots
                 .get(at)
-                .is_some_and(|s| s.state.position() == state.position())
+                .is_some_and(|s| s.position() == state.position())
             {
                 continue;
             }
-            let snapshot = Snapshot {
-                latest: state.latest().unwrap_or(DateTime::<Utc>::MIN_UTC),
-                state,
-            };
-            self.snapshots.insert(at, snapshot);
+            self.snapshots.insert(at, state);
         }
         while self.snapshots.len() > MAX_SNAPSHOTS {
             self.thin();
@@ -179,10 +166,10 @@ impl Past {
 
     /// The latest snapshot that is a state at `time`, if any.
     fn snapshot_before(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
-        let after = self.snapshots.partition_point(|s| s.latest <= time);
-        after
-            .checked_sub(1)
-            .map(|i| self.snapshots[i].state.clone())
+        let after = self
+            .snapshots
+            .partition_point(|s| s.latest().is_none_or(|latest| latest <= time));
+        after.checked_sub(1).map(|i| self.snapshots[i].clone())
     }
 
     fn answer(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
@@ -736,7 +723,7 @@ mod tests {
                 past.keep(Arc::new(state_at(position)));
             }
         }
-        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.state.position()).collect();
+        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.position()).collect();
         assert!(positions.len() <= MAX_SNAPSHOTS, "{positions:?}");
         assert!(positions.len() >= MAX_SNAPSHOTS / 2, "{positions:?}");
         let every = past.every;
@@ -764,7 +751,7 @@ mod tests {
             Arc::new(state_at(8192)),
             Arc::new(state_at(1_000_001)),
         ]);
-        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.state.position()).collect();
+        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.position()).collect();
         assert_eq!(positions, [4096, 8192, 1_000_001, 1_004_097]);
         let moment = DateTime::UNIX_EPOCH + TimeDelta::seconds(9000);
         assert_eq!(past.snapshot_before(moment).unwrap().position(), 8192);
@@ -778,6 +765,6 @@ mod tests {
         assert!(past
             .snapshots
             .windows(2)
-            .all(|w| w[0].state.position() < w[1].state.position()));
+            .all(|w| w[0].position() < w[1].position()));
     }
 }
