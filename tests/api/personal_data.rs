@@ -383,13 +383,13 @@ async fn a_view_of_before_an_erasure_does_not_show_the_data_even_if_its_key_surv
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let query = "query($id: ID!, $asOf: DateTime) {
         initiative(id: $id, asOf: $asOf) { initiatorErased initiator { name } } }";
-    let then = app
-        .data(
-            query,
-            json!({ "id": mine.id, "asOf": before }),
-            Some(&app.admin_token),
-        )
-        .await;
+    let app = &app;
+    let id = mine.id.clone();
+    let ask = |as_of: Value| {
+        let variables = json!({ "id": id, "asOf": as_of });
+        async move { app.data(query, variables, Some(&app.admin_token)).await }
+    };
+    let then = ask(json!(before)).await;
     assert_eq!(
         then["initiative"]["initiator"]["name"], NAME,
         "readable asOf a moment before, while not erased"
@@ -403,21 +403,9 @@ async fn a_view_of_before_an_erasure_does_not_show_the_data_even_if_its_key_surv
     .await;
     vault.put_key(&key_id, &key).await.unwrap();
 
-    let now = app
-        .data(
-            query,
-            json!({ "id": mine.id, "asOf": null }),
-            Some(&app.admin_token),
-        )
-        .await;
+    let now = ask(json!(null)).await;
     assert_eq!(now["initiative"]["initiator"], json!(null), "{now}");
-    let then = app
-        .data(
-            query,
-            json!({ "id": mine.id, "asOf": before }),
-            Some(&app.admin_token),
-        )
-        .await;
+    let then = ask(json!(before)).await;
     assert_eq!(
         then["initiative"]["initiatorErased"], false,
         "the view of before says what was so then: {then}"

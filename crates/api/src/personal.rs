@@ -15,6 +15,8 @@ use wijkpuls_domain::{
 };
 use wijkpuls_event_store::{EventStore, Position, StoreError, SubjectKey, Vault};
 
+use crate::live::Live;
+
 /// The initiator's personal data, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitiatorData {
@@ -129,12 +131,21 @@ pub fn key_id(initiative: &InitiativeId) -> String {
 
 /// The initiator's sealed personal data, read from the initiative's `InitiativeSubmitted` event
 /// in the log (the read model does not keep it: see [`InitiativeView::initiator_erased`]);
-/// `None` once erased. One indexed read of one event.
+/// `None` once erased, in `view` or now: a view of the past (`asOf`) from before an erasure
+/// still says not erased, and the key is destroyed only after the erasure is recorded, so a key
+/// that survived a failure in between must not show the data there. One indexed read of one
+/// event.
 pub async fn sealed_initiator(
     store: &EventStore,
+    live: &Live,
     view: &InitiativeView,
 ) -> anyhow::Result<Option<SealedInitiator>> {
-    if view.initiator_erased {
+    let erased_now = || {
+        live.read()
+            .initiative(&view.id)
+            .is_some_and(|now| now.initiator_erased)
+    };
+    if view.initiator_erased || erased_now() {
         return Ok(None);
     }
     let position = view.submitted_position();

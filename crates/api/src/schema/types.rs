@@ -678,19 +678,8 @@ impl Initiative {
         if !allowed {
             return Ok(None);
         }
-        // A view of the past (`asOf`) from before an erasure still says not erased; the data is
-        // gone for it too. (Its key is destroyed after the event is recorded, so a key that
-        // survived a failed erasure must not show it here either.)
-        let erased_now = app
-            .live
-            .read()
-            .initiative(&self.view.id)
-            .is_some_and(|now| now.initiator_erased);
-        if erased_now {
-            return Ok(None);
-        }
         let Some(sealed) =
-            crate::personal::sealed_initiator(&app.service.store, &self.view).await?
+            crate::personal::sealed_initiator(&app.service.store, &app.live, &self.view).await?
         else {
             return Ok(None);
         };
