@@ -612,6 +612,11 @@ async fn sqlite_save(
     written.and(removed)
 }
 
+/// The log's head and the hash of the event at `$1`, which a snapshot at `$1` is checked
+/// against and records (both backends).
+const HEAD_AND_HASH: &str = "SELECT (SELECT COALESCE(MAX(position), 0) FROM events),
+                                   (SELECT hash FROM events WHERE position = $1)";
+
 /// Checks the position against the head and records the snapshot as not complete yet, so
 /// nobody reads it, but nobody saves the same one alongside either. False if it is there.
 async fn claim(
@@ -620,14 +625,11 @@ async fn claim(
     version: i64,
     len: i64,
 ) -> Result<bool, StoreError> {
-    let (head, hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
-        "SELECT (SELECT COALESCE(MAX(position), 0) FROM events),
-                (SELECT hash FROM events WHERE position = $1)",
-    )
-    .bind(position)
-    .fetch_one(&mut *conn)
-    .await
-    .or_store()?;
+    let (head, hash): (i64, Option<Vec<u8>>) = sqlx::query_as(HEAD_AND_HASH)
+        .bind(position)
+        .fetch_one(&mut *conn)
+        .await
+        .or_store()?;
     if position > head {
         return Err(beyond_head(position, head));
     }
@@ -748,14 +750,11 @@ async fn postgres_save(
 ) -> Result<(), StoreError> {
     let len = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     let mut tx = pool.begin().await.or_store()?;
-    let (head, hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
-        "SELECT (SELECT COALESCE(MAX(position), 0) FROM events),
-                (SELECT hash FROM events WHERE position = $1)",
-    )
-    .bind(position)
-    .fetch_one(&mut *tx)
-    .await
-    .or_store()?;
+    let (head, hash): (i64, Option<Vec<u8>>) = sqlx::query_as(HEAD_AND_HASH)
+        .bind(position)
+        .fetch_one(&mut *tx)
+        .await
+        .or_store()?;
     if position > head {
         return Err(beyond_head(position, head));
     }
