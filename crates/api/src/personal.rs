@@ -11,7 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use wijkpuls_domain::{
-    DomainEvent, Email, InitiativeId, InitiativeView, PersonName, Phone, SealedInitiator,
+    events::InitiativeSubmitted, DomainEvent, Email, InitiativeId, InitiativeView, PersonName,
+    Phone, SealedInitiator,
 };
 use wijkpuls_event_store::{EventStore, Position, StoreError, SubjectKey, Vault};
 
@@ -148,6 +149,17 @@ pub async fn sealed_initiator(
     if view.initiator_erased || erased_now() {
         return Ok(None);
     }
+    Ok(Some(submission(store, view).await?.initiator))
+}
+
+/// The initiative's `InitiativeSubmitted` event, read from the log at
+/// [`InitiativeView::submitted_position`] and checked to be this initiative's. It holds what
+/// the read model leaves in the log because only one initiative's page or one check uses it:
+/// the sealed initiator data and the tracking code's hash. One indexed read of one event.
+pub async fn submission(
+    store: &EventStore,
+    view: &InitiativeView,
+) -> anyhow::Result<InitiativeSubmitted> {
     let position = view.submitted_position();
     let records = store
         .read_batch(Position(position.saturating_sub(1)), 1)
@@ -157,7 +169,7 @@ pub async fn sealed_initiator(
         .filter(|record| record.position.0 == position)
         .ok_or_else(|| anyhow::anyhow!("no event at position {position}"))?;
     match crate::codec::to_recorded(record)?.event {
-        DomainEvent::InitiativeSubmitted(e) if e.id == view.id => Ok(Some(e.initiator)),
+        DomainEvent::InitiativeSubmitted(e) if e.id == view.id => Ok(e),
         _ => anyhow::bail!(
             "the event at position {position} is not initiative {}'s submission",
             view.id

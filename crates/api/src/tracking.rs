@@ -17,6 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use wijkpuls_domain::{InitiativeId, InitiativeView};
+use wijkpuls_event_store::EventStore;
 
 use crate::auth::{Actor, TokenKey};
 use crate::error::ApiResult;
@@ -34,35 +35,49 @@ impl CodeGuesses {
 
 const TOO_MANY: &str = "too many wrong tracking codes from your address";
 
-/// [`check`] for a GraphQL field: the limit and the caller come from the request's data.
-pub fn check_in(
+/// [`check`] for a GraphQL field: the limit, the caller and the store come from the request's
+/// data.
+pub async fn check_in(
     ctx: &async_graphql::Context<'_>,
     code: &str,
     view: Option<&InitiativeView>,
 ) -> ApiResult<bool> {
     let guesses = ctx.data_opt::<std::sync::Arc<CodeGuesses>>().map(|g| &**g);
-    check(guesses, crate::schema::actor(ctx), code, view)
+    let store = &crate::schema::app(ctx).service.store;
+    check(guesses, crate::schema::actor(ctx), store, code, view).await
 }
 
 /// Whether `code` is this initiative's tracking code (`view` `None`: the code names no
 /// initiative, so it is wrong). A wrong code counts against the caller's address; once too
-/// many were wrong every check is refused with `RATE_LIMITED`.
-pub fn check(
+/// many were wrong every check is refused with `RATE_LIMITED`, before the log is read.
+pub async fn check(
     guesses: Option<&CodeGuesses>,
     actor: &Actor,
+    store: &EventStore,
     code: &str,
     view: Option<&InitiativeView>,
 ) -> ApiResult<bool> {
     if let Some(guesses) = guesses {
         guesses.0.ensure_left(actor.client, TOO_MANY)?;
     }
-    let right = view.is_some_and(|view| matches(code, view));
+    let right = match view {
+        Some(view) => matches(code, &expected_hash(store, view).await?),
+        None => false,
+    };
     if !right {
         if let Some(guesses) = guesses {
             guesses.0.take_one(actor.client, TOO_MANY)?;
         }
     }
     Ok(right)
+}
+
+/// The hash of the initiative's tracking code, as recorded in its `InitiativeSubmitted` event
+/// (the read model does not keep it: a check is rare, and 300,000 hashes are 18 MiB).
+pub async fn expected_hash(store: &EventStore, view: &InitiativeView) -> ApiResult<String> {
+    Ok(crate::personal::submission(store, view)
+        .await?
+        .tracking_code_hash)
 }
 
 pub fn new_code(id: &InitiativeId, key: &TokenKey, idempotency_key: Option<&str>) -> String {
@@ -92,10 +107,9 @@ pub fn initiative_of(code: &str) -> Option<InitiativeId> {
     InitiativeId::parse(id).ok()
 }
 
-/// Whether `code` is the tracking code of this initiative (compared in constant time).
-pub fn matches(code: &str, view: &InitiativeView) -> bool {
+/// Whether `code` is the tracking code whose hash is `expected` (compared in constant time).
+pub fn matches(code: &str, expected: &str) -> bool {
     let given = hash(code.trim());
-    let expected = &view.tracking_code_hash;
     given.len() == expected.len()
         && given
             .bytes()

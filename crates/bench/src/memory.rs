@@ -13,6 +13,9 @@ use std::time::Instant;
 
 use futures::TryStreamExt as _;
 use wijkpuls_api::{codec, snapshot};
+use wijkpuls_domain::connection::ConnectionTarget;
+use wijkpuls_domain::personal::StaffNote;
+use wijkpuls_domain::projection::{ConnectionView, HistoryEntry};
 use wijkpuls_domain::similar::SimilarIndex;
 use wijkpuls_domain::{CityState, DomainEvent, InitiativeView};
 use wijkpuls_event_store::{EventStore, Position, StoreOptions};
@@ -90,6 +93,12 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
     for (field, bytes) in initiative_fields(&state) {
         println!("  initiatives' {field}: {:.0} MiB", mib(bytes));
     }
+    println!(
+        "  sizes: an initiative {} B, a history entry {} B, a connection {} B",
+        std::mem::size_of::<InitiativeView>(),
+        std::mem::size_of::<HistoryEntry>(),
+        std::mem::size_of::<ConnectionView>()
+    );
 
     let before = held();
     let started = Instant::now();
@@ -176,7 +185,7 @@ fn initiative_fields(state: &CityState) -> Vec<(&'static str, usize)> {
     let mut texts = 0;
     let mut history = 0;
     let mut connections = 0;
-    let mut tracking = 0;
+    let mut personal = 0;
     for view in state.initiatives() {
         let view: &InitiativeView = view;
         structs += std::mem::size_of::<InitiativeView>();
@@ -184,13 +193,26 @@ fn initiative_fields(state: &CityState) -> Vec<(&'static str, usize)> {
         history += view.history.len() * view.history.first().map_or(0, std::mem::size_of_val);
         connections +=
             view.connections.len() * view.connections.first().map_or(0, std::mem::size_of_val);
-        tracking += view.tracking_code_hash.capacity();
+        for connection in view.connections.iter() {
+            personal += sealed_bytes(&connection.note);
+            if let ConnectionTarget::SealedPerson { name, fingerprint } = &connection.target {
+                personal += name.key_id.capacity() + name.ciphertext.capacity();
+                personal += fingerprint.capacity();
+            }
+        }
     }
     vec![
         ("structs", structs),
         ("title and description", texts),
         ("history", history),
         ("connections (without their notes)", connections),
-        ("tracking code hash", tracking),
+        ("connections' sealed notes and names", personal),
     ]
+}
+
+fn sealed_bytes(note: &StaffNote) -> usize {
+    match note {
+        StaffNote::Plain(note) => note.as_str().len() + 16,
+        StaffNote::Sealed(sealed) => sealed.key_id.capacity() + sealed.ciphertext.capacity(),
+    }
 }

@@ -434,12 +434,16 @@ impl Mutation {
             .map(domain::Reason::parse)
             .transpose()?;
         let code = input.tracking_code.clone();
+        // Whether the code is right, decided once: the hash it is checked against never
+        // changes, and is read from the log (not kept in the read model).
+        let mut right = None;
         if let Some(code) = &code {
             // Counted against the caller's address before anything is decided.
-            let state = app.live.read();
-            if let Some(view) = state.initiative(&id) {
-                let right = crate::tracking::check_in(ctx, code, Some(view))?;
-                policy::may_withdraw(actor, &view.gebied, Some(right))?;
+            let view = app.live.read().initiative(&id).cloned();
+            if let Some(view) = view {
+                let is_right = crate::tracking::check_in(ctx, code, Some(&view)).await?;
+                policy::may_withdraw(actor, &view.gebied, Some(is_right))?;
+                right = Some(is_right);
             }
         }
         app.service
@@ -449,9 +453,9 @@ impl Mutation {
                 input.idempotency_key.as_deref(),
                 |state| {
                     let view = find(state, &id)?;
-                    let right = code
-                        .as_deref()
-                        .map(|code| crate::tracking::matches(code, view));
+                    // A code for an initiative that was not there when it was checked is no
+                    // proof of anything.
+                    let right = code.as_ref().map(|_| right.unwrap_or(false));
                     let by = policy::may_withdraw(actor, &view.gebied, right)?;
                     Ok(Command::Withdraw {
                         id,

@@ -185,13 +185,10 @@ impl Query {
         )]
         tracking_code: String,
     ) -> ApiResult<Option<Initiative>> {
-        let state = app(ctx).live.read();
-        let view =
-            crate::tracking::initiative_of(&tracking_code).and_then(|id| state.initiative(&id));
-        let right = crate::tracking::check_in(ctx, &tracking_code, view)?;
-        Ok(view
-            .filter(|_| right)
-            .map(|view| Initiative::for_initiator(view.clone())))
+        let view = crate::tracking::initiative_of(&tracking_code)
+            .and_then(|id| app(ctx).live.read().initiative(&id).cloned());
+        let right = crate::tracking::check_in(ctx, &tracking_code, view.as_ref()).await?;
+        Ok(view.filter(|_| right).map(Initiative::for_initiator))
     }
 
     /// Initiatives, newest first unless `orderBy` says otherwise, filtered; pages of at most

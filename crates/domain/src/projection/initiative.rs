@@ -56,7 +56,6 @@ pub struct InitiativeView {
     /// [`InitiativeView::submitted_position`]), read from there when someone allowed to see it
     /// asks, so hundreds of thousands of ciphertexts do not sit in memory and in snapshots.
     pub initiator_erased: bool,
-    pub tracking_code_hash: String,
     pub report: Option<Report>,
     pub rejection_reason: Option<Reason>,
     /// Boxed, like `withdrawal`: few initiatives have one, and every view has the field.
@@ -202,7 +201,6 @@ impl InitiativeView {
             connections: Arc::from([]),
             history: Arc::from([]),
             initiator_erased: false,
-            tracking_code_hash: e.tracking_code_hash.clone(),
             report: None,
             rejection_reason: None,
             referral: None,
