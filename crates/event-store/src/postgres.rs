@@ -389,6 +389,24 @@ pub(crate) async fn read_after(
     rows.iter().map(decode).collect()
 }
 
+/// The events at `positions`, in position order.
+pub(crate) async fn read_positions(
+    pool: &PgPool,
+    positions: &[i64],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    if positions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE position = ANY($1) ORDER BY position"
+    ))
+    .bind(positions)
+    .fetch_all(pool)
+    .await
+    .or_store()?;
+    rows.iter().map(decode).collect()
+}
+
 pub(crate) async fn read_stream(
     pool: &PgPool,
     stream: &StreamId,
@@ -466,9 +484,12 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, StoreError> {
 /// after a lost connection (sqlx's listener does) and then reports the current head, since
 /// announcements made while it was away are gone.
 pub(crate) async fn listen(pool: PgPool, on_head: impl Fn(Position) + Send + 'static) {
-    loop {
+    // A closed pool is the store closing: the listener ends quietly (a warning then would be
+    // noise on every clean shutdown, and `wijkpuls` commands print their errors alone).
+    while !pool.is_closed() {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
+            Err(_) if pool.is_closed() => return,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for new events; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -476,6 +497,9 @@ pub(crate) async fn listen(pool: PgPool, on_head: impl Fn(Position) + Send + 'st
             }
         };
         if let Err(error) = listener.listen(NOTIFY_CHANNEL).await {
+            if pool.is_closed() {
+                return;
+            }
             tracing::warn!(%error, "cannot listen for new events; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
@@ -493,6 +517,7 @@ pub(crate) async fn listen(pool: PgPool, on_head: impl Fn(Position) + Send + 'st
                         on_head(position);
                     }
                 }
+                Err(_) if pool.is_closed() => return,
                 Err(error) => {
                     tracing::warn!(%error, "lost the event listener; reconnecting");
                     tokio::time::sleep(Duration::from_millis(500)).await;
