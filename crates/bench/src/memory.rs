@@ -13,9 +13,7 @@ use std::time::Instant;
 
 use futures::TryStreamExt as _;
 use wijkpuls_api::{codec, snapshot};
-use wijkpuls_domain::connection::ConnectionTarget;
-use wijkpuls_domain::personal::StaffNote;
-use wijkpuls_domain::projection::{ConnectionView, HistoryEntry};
+use wijkpuls_domain::projection::{ConnectionView, HistoryStep};
 use wijkpuls_domain::similar::SimilarIndex;
 use wijkpuls_domain::{CityState, DomainEvent, InitiativeView};
 use wijkpuls_event_store::{EventStore, Position, StoreOptions};
@@ -94,9 +92,9 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
         println!("  initiatives' {field}: {:.0} MiB", mib(bytes));
     }
     println!(
-        "  sizes: an initiative {} B, a history entry {} B, a connection {} B",
+        "  sizes: an initiative {} B, a history step {} B, a connection {} B",
         std::mem::size_of::<InitiativeView>(),
-        std::mem::size_of::<HistoryEntry>(),
+        std::mem::size_of::<HistoryStep>(),
         std::mem::size_of::<ConnectionView>()
     );
 
@@ -185,34 +183,18 @@ fn initiative_fields(state: &CityState) -> Vec<(&'static str, usize)> {
     let mut texts = 0;
     let mut history = 0;
     let mut connections = 0;
-    let mut personal = 0;
     for view in state.initiatives() {
         let view: &InitiativeView = view;
         structs += std::mem::size_of::<InitiativeView>();
         texts += view.title.as_str().len() + view.description.as_str().len() + 32;
-        history += view.history.len() * view.history.first().map_or(0, std::mem::size_of_val);
+        history += std::mem::size_of_val::<[_]>(&view.steps);
         connections +=
             view.connections.len() * view.connections.first().map_or(0, std::mem::size_of_val);
-        for connection in view.connections.iter() {
-            personal += sealed_bytes(&connection.note);
-            if let ConnectionTarget::SealedPerson { name, fingerprint } = &connection.target {
-                personal += name.key_id.capacity() + name.ciphertext.capacity();
-                personal += fingerprint.capacity();
-            }
-        }
     }
     vec![
         ("structs", structs),
         ("title and description", texts),
-        ("history", history),
-        ("connections (without their notes)", connections),
-        ("connections' sealed notes and names", personal),
+        ("history (where its events are)", history),
+        ("connections", connections),
     ]
-}
-
-fn sealed_bytes(note: &StaffNote) -> usize {
-    match note {
-        StaffNote::Plain(note) => note.as_str().len() + 16,
-        StaffNote::Sealed(sealed) => sealed.key_id.capacity() + sealed.ciphertext.capacity(),
-    }
 }

@@ -53,7 +53,7 @@ pub use snapshot::{
     SnapshotInfo, SnapshotPiece, SnapshotRead, SnapshotSink, StoredSnapshot,
     CHUNK as SNAPSHOT_CHUNK, KEEP as SNAPSHOT_KEEP,
 };
-pub use store::{BackendKind, EventStore, StoreOptions};
+pub use store::{BackendKind, EventStore, StoreOptions, MAX_POSITIONS_READ};
 pub use subscription::Subscription;
 pub use types::{
     AppendCondition, AppendOutcome, AppendRequest, ExpectedVersion, Metadata, NewEvent, Position,

@@ -326,6 +326,24 @@ pub(crate) async fn read_after(
     rows.iter().map(decode).collect()
 }
 
+/// The events at `positions` (at most [`crate::MAX_POSITIONS_READ`]), in position order.
+pub(crate) async fn read_positions(
+    pool: &SqlitePool,
+    positions: &[i64],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    if positions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; positions.len()].join(",");
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE position IN ({marks}) ORDER BY position");
+    let mut query = sqlx::query(&sql);
+    for position in positions {
+        query = query.bind(position);
+    }
+    let rows = query.fetch_all(pool).await.or_store()?;
+    rows.iter().map(decode).collect()
+}
+
 pub(crate) async fn read_stream(
     pool: &SqlitePool,
     stream: &StreamId,

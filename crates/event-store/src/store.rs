@@ -14,6 +14,10 @@ use crate::subscription::Subscription;
 use crate::types::{AppendOutcome, AppendRequest, Position, RecordedEvent, StreamId};
 use crate::{postgres, sqlite};
 
+/// The most positions [`EventStore::read_positions`] asks for in one query (SQLite's bound
+/// parameters, and a query's size, stay small).
+pub const MAX_POSITIONS_READ: usize = 500;
+
 /// Tunables, with defaults fit for production.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -285,6 +289,31 @@ impl EventStore {
             Readers::Sqlite(pool) => sqlite::read_after(pool, after, limit).await?,
             Readers::Postgres(pool) => postgres::read_after(pool, after, limit).await?,
         };
+        Ok(events)
+    }
+
+    /// The events at these positions, in position order; a position with no event (beyond the
+    /// head, or 0) is left out, and one given twice is read once. For a read model that keeps
+    /// where its facts are in the log instead of the facts (an initiative's history). Read in
+    /// queries of at most [`MAX_POSITIONS_READ`] positions each.
+    pub async fn read_positions(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut wanted: Vec<i64> = positions
+            .iter()
+            .filter(|p| p.0 > 0)
+            .map(|p| p.as_i64())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut events = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(MAX_POSITIONS_READ) {
+            events.extend(match &self.inner.readers {
+                Readers::Sqlite(pool) => sqlite::read_positions(pool, chunk).await?,
+                Readers::Postgres(pool) => postgres::read_positions(pool, chunk).await?,
+            });
+        }
         Ok(events)
     }
 

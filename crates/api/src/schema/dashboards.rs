@@ -112,11 +112,7 @@ fn waiting(view: &InitiativeView) -> Option<(WorkStep, DateTime<Utc>)> {
     match view.status {
         InitiativeStatus::Submitted => Some((WorkStep::Answer, view.submitted_at)),
         InitiativeStatus::Connected => {
-            let since = view
-                .history
-                .iter()
-                .find(|h| h.status_after == InitiativeStatus::Connected)
-                .map_or(view.updated_at, |h| h.at);
+            let since = view.connected_at().unwrap_or(view.updated_at);
             Some((WorkStep::Decision, since))
         }
         InitiativeStatus::Funded => Some((
@@ -235,9 +231,7 @@ pub(crate) fn work_list_updates(
             // What a client sees of each item: its place, its step and its latest event.
             let seen: Vec<_> = shown
                 .iter()
-                .map(|(key, step, view)| {
-                    (*key, *step, view.history.last().map_or(0, |h| h.position))
-                })
+                .map(|(key, step, view)| (*key, *step, view.last_position()))
                 .collect();
             if last.as_ref() == Some(&seen) {
                 return None;

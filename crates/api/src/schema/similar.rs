@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use async_graphql::{Context, SimpleObject, ID};
 use wijkpuls_domain::similar::{Profile, Similar};
 use wijkpuls_domain::{
-    CityState, ConnectionTarget, Description, InitiativeId, InitiativeStatus, InitiativeView,
-    Title, WijkCode,
+    CityState, Description, InitiativeId, InitiativeStatus, InitiativeView, Title, WijkCode,
 };
 
 use super::types::Initiative;
@@ -108,10 +107,7 @@ pub fn similar_to(
     let connected: HashSet<InitiativeId> = view
         .connections
         .iter()
-        .filter_map(|c| match c.target {
-            ConnectionTarget::Initiative(id) => Some(id),
-            _ => None,
-        })
+        .filter_map(|c| c.target.initiative())
         .collect();
     let profile = Profile::of(&view.title, &view.description);
     Ok(ranked(ctx, &profile, first, |hit| {

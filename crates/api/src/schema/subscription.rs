@@ -94,12 +94,7 @@ impl Subscription {
         let first = snapshot(&app, &id).ok_or_else(|| {
             async_graphql::Error::from(ApiError::NotFound(format!("initiative {id} was not found")))
         })?;
-        let after = first
-            .initiative
-            .view
-            .history
-            .last()
-            .map_or(0, |h| h.position);
+        let after = first.initiative.view.last_position();
         let updates = stream::unfold(
             (feed, after, app, id),
             |(mut feed, mut after, app, id)| async move {

@@ -423,6 +423,80 @@ pub struct Initiative {
     pub past: Past,
 }
 
+/// An initiative's history, made from its events read from the log (the read model keeps only
+/// where they are: [`InitiativeView::steps`]). One query for all of them.
+pub(crate) async fn history_of(
+    app: &crate::schema::AppState,
+    view: &InitiativeView,
+) -> ApiResult<Vec<wijkpuls_domain::HistoryEntry>> {
+    let positions: Vec<wijkpuls_event_store::Position> = view
+        .history_positions()
+        .map(wijkpuls_event_store::Position)
+        .collect();
+    let records = app
+        .service
+        .store
+        .read_positions(&positions)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let events = records
+        .iter()
+        .map(crate::codec::to_recorded)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
+    let history = view.history(&app.live.read(), &events);
+    if history.len() != positions.len() {
+        return Err(anyhow::anyhow!(
+            "initiative {}'s history names {} events in the log, {} were found and about it",
+            view.id,
+            positions.len(),
+            history.len()
+        )
+        .into());
+    }
+    Ok(history)
+}
+
+/// The `InitiativeConnected` events of an initiative's connections, by position, read from the
+/// log in one query (the read model keeps neither notes nor sealed names).
+async fn connection_events(
+    app: &crate::schema::AppState,
+    view: &InitiativeView,
+) -> ApiResult<Vec<(u64, wijkpuls_domain::events::InitiativeConnected)>> {
+    if view.connections.is_empty() {
+        return Ok(Vec::new());
+    }
+    let positions: Vec<wijkpuls_event_store::Position> = view
+        .connections
+        .iter()
+        .map(|c| wijkpuls_event_store::Position(c.position))
+        .collect();
+    let records = app
+        .service
+        .store
+        .read_positions(&positions)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut events = Vec::with_capacity(records.len());
+    for record in &records {
+        let recorded = crate::codec::to_recorded(record).map_err(anyhow::Error::from)?;
+        match recorded.event {
+            wijkpuls_domain::DomainEvent::InitiativeConnected(e) => {
+                events.push((recorded.position, e))
+            }
+            _ => {
+                return Err(anyhow::anyhow!(
+                    "the event at position {} is not one of initiative {}'s connections",
+                    recorded.position,
+                    view.id
+                )
+                .into())
+            }
+        }
+    }
+    Ok(events)
+}
+
 impl Initiative {
     pub fn new(view: InitiativeView) -> Initiative {
         Initiative {
@@ -587,40 +661,49 @@ impl Initiative {
     async fn connections(&self, ctx: &Context<'_>) -> ApiResult<Vec<InitiativeLink>> {
         let actor = actor(ctx);
         let sees_people = policy::may_see_personal_data(actor, &self.view.gebied);
+        // Notes and sealed names are in the log, read (in one query) only for those who see
+        // them.
+        let events = if sees_people {
+            connection_events(app(ctx), &self.view).await?
+        } else {
+            Vec::new()
+        };
         let mut links = Vec::with_capacity(self.view.connections.len());
         for c in self.view.connections.iter() {
+            let event = events
+                .binary_search_by_key(&c.position, |(position, _)| *position)
+                .ok()
+                .map(|found| &events[found].1);
             let party = match &c.target {
-                ConnectionTarget::Party { name, kind } => Some(Party {
+                domain::projection::ConnectedTo::Party { name, kind } => Some(Party {
                     kind: (*kind).into(),
                     // A person's name is personal data: only staff of the gebied see it.
                     name: policy::may_see_party_name(actor, &self.view.gebied, *kind)
                         .then(|| name.as_str().to_owned()),
                 }),
-                ConnectionTarget::SealedPerson { name, .. } => Some(Party {
+                domain::projection::ConnectedTo::SealedPerson { .. } => Some(Party {
                     kind: domain::PartyKind::Person.into(),
                     // Opened only for those who see personal data; gone once erased.
-                    name: if sees_people {
-                        app(ctx).sealer.open_text(name).await?
-                    } else {
-                        None
+                    name: match event.map(|e| &e.target) {
+                        Some(ConnectionTarget::SealedPerson { name, .. }) => {
+                            app(ctx).sealer.open_text(name).await?
+                        }
+                        _ => None,
                     },
                 }),
-                ConnectionTarget::Initiative(_) => None,
+                domain::projection::ConnectedTo::Initiative(_) => None,
             };
-            let target = match &c.target {
-                ConnectionTarget::Initiative(id) => Some(*id),
-                _ => None,
-            };
+            let target = c.target.initiative();
             links.push(InitiativeLink {
                 initiative_id: target.map(|id| ID(id.to_string())),
                 target,
                 party,
                 incoming: c.direction == domain::ConnectionDirection::Incoming,
                 // Staff's note: for staff of the gebied, and gone once the data is erased.
-                note: match (&c.note, sees_people) {
-                    (_, false) => None,
-                    (domain::StaffNote::Plain(note), true) => Some(note.as_str().to_owned()),
-                    (domain::StaffNote::Sealed(sealed), true) => {
+                note: match event.map(|e| &e.note) {
+                    None => None,
+                    Some(domain::StaffNote::Plain(note)) => Some(note.as_str().to_owned()),
+                    Some(domain::StaffNote::Sealed(sealed)) => {
                         app(ctx).sealer.open_text(sealed).await?
                     }
                 },
@@ -632,9 +715,9 @@ impl Initiative {
     }
 
     /// What happened, oldest first, without personal data.
-    async fn history(&self) -> ApiResult<Vec<HistoryEntry>> {
-        self.view
-            .history
+    async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<HistoryEntry>> {
+        history_of(app(ctx), &self.view)
+            .await?
             .iter()
             .map(|h| {
                 Ok(HistoryEntry {

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::budget::{BudgetLine, BudgetLineKey};
 use crate::codes::{GebiedCode, WijkCode};
-use crate::connection::{ConnectionTarget, PartyKind};
+use crate::connection::ConnectionTarget;
 use crate::events::{
     BudgetAllocated, DomainEvent, GebiedRegistered, InitiativeCompleted, InitiativeConnected,
     InitiativeFunded, InitiativeSubmitted, InitiativeWithdrawn, MunicipalityRegistered, Recorded,
@@ -30,7 +30,7 @@ use crate::events::{
 use crate::ids::InitiativeId;
 use crate::projection::budget::{add_lines, BudgetSummary, ThemeLines};
 use crate::projection::counts::StatusCounts;
-use crate::projection::initiative::{At, ConnectedWith, ConnectionDirection, InitiativeView};
+use crate::projection::initiative::{At, ConnectedTo, ConnectionDirection, InitiativeView};
 use crate::projection::place::{GebiedView, MunicipalityView, WijkView};
 use crate::projection::trends::TrendBuckets;
 use crate::reference::TeamContact;
@@ -57,7 +57,7 @@ impl CityState {
     /// The revision of the fold: what [`CityState::apply`] keeps and how. Raise it with every
     /// change to the fold or to the shape of the state, so that a stored snapshot of an older
     /// fold is not trusted (it is folded again from the log instead).
-    pub const FOLD_REVISION: u64 = 3;
+    pub const FOLD_REVISION: u64 = 4;
 
     /// The state before any event.
     pub fn new() -> CityState {
@@ -212,46 +212,24 @@ impl CityState {
 
     /// The link shows on both initiatives when it connects two.
     fn initiative_connected(&mut self, e: &InitiativeConnected, at: At) {
-        let Some(source_title) = self.initiative(&e.id).map(|v| v.title.clone()) else {
+        if self.initiative(&e.id).is_none() {
             return;
-        };
-        let with = match &e.target {
-            ConnectionTarget::Initiative(target) => {
-                let Some(target_view) = self.initiative_mut(target) else {
-                    return;
-                };
-                // The other side records it as incoming (its status does not change).
-                target_view.connect(
-                    ConnectionTarget::Initiative(e.id),
-                    ConnectionDirection::Incoming,
-                    e.note.clone(),
-                    ConnectedWith::Initiative {
-                        id: e.id,
-                        title: source_title,
-                    },
-                    at,
-                );
-                ConnectedWith::Initiative {
-                    id: *target,
-                    title: target_view.title.clone(),
-                }
-            }
-            ConnectionTarget::Party {
-                name,
-                kind: PartyKind::Organisation,
-            } => ConnectedWith::Organisation { name: name.clone() },
-            ConnectionTarget::Party {
-                kind: PartyKind::Person,
-                ..
-            }
-            | ConnectionTarget::SealedPerson { .. } => ConnectedWith::Person,
-        };
+        }
+        if let ConnectionTarget::Initiative(target) = &e.target {
+            let Some(target_view) = self.initiative_mut(target) else {
+                return;
+            };
+            // The other side records it as incoming (its status does not change).
+            target_view.connect(
+                ConnectedTo::Initiative(e.id),
+                ConnectionDirection::Incoming,
+                at,
+            );
+        }
         self.change(&e.id, |view| {
             view.connect(
-                e.target.clone(),
+                ConnectedTo::of(&e.target),
                 ConnectionDirection::Outgoing,
-                e.note.clone(),
-                with,
                 at,
             )
         });

@@ -35,12 +35,7 @@ impl CityState {
         let mut facts = EventFacts {
             theme: view.map(|v| v.theme),
             year: view.map(|v| v.year()),
-            status_after: view.and_then(|v| {
-                v.history
-                    .iter()
-                    .find(|h| h.position == position)
-                    .map(|h| h.status_after)
-            }),
+            status_after: view.and_then(|v| v.status_after(position)),
             ..EventFacts::default()
         };
         match event {

@@ -2,9 +2,12 @@
 //!
 //! The history holds no personal data: not the initiator's, not a connected person's name, not a
 //! referral's note (which may describe an individual care question) and not a withdrawal's
-//! reason. Each entry keeps what happened as typed data ([`HistoryDetail`]); its Dutch summary
-//! for people is written when asked for ([`HistoryEntry::summary`], in
-//! [`lines`](super::lines)), so folding the log does not format text it may never show.
+//! reason. The read model keeps of it only where each entry's event is in the log and the status
+//! after it ([`HistoryStep`], 8 bytes); the entries, what happened as typed data
+//! ([`HistoryDetail`]), are made from those events when someone asks
+//! ([`InitiativeView::history`]), and their Dutch summary for people after that
+//! ([`HistoryEntry::summary`], in [`lines`](super::lines)). So folding the log neither keeps
+//! nor formats what it may never show.
 
 use std::sync::Arc;
 
@@ -13,14 +16,15 @@ use chrono::{DateTime, Utc};
 use crate::budget::BudgetLineKey;
 use crate::channel::Channel;
 use crate::codes::{GebiedCode, WijkCode};
-use crate::connection::ConnectionTarget;
+use crate::connection::{ConnectionTarget, PartyKind};
 use crate::events::{
-    InitiativeCompleted, InitiativeFunded, InitiativeReferred, InitiativeRejected,
-    InitiativeSubmitted, InitiativeWithdrawn, WithdrawnBy,
+    DomainEvent, InitiativeCompleted, InitiativeFunded, InitiativeReferred, InitiativeRejected,
+    InitiativeSubmitted, InitiativeWithdrawn, Recorded, WithdrawnBy,
 };
 use crate::ids::InitiativeId;
 use crate::money::Money;
 use crate::personal::StaffNote;
+use crate::projection::CityState;
 use crate::status::{Action, InitiativeStatus};
 use crate::text::{Description, PartyName, Reason, Report, SociaalWijkteam, Title};
 use crate::theme::Theme;
@@ -49,8 +53,9 @@ pub struct InitiativeView {
     /// Links to other initiatives (both ways) and to organisations or persons, in order.
     /// Shared, not copied, by a copy of the view (see [`InitiativeView::record`]).
     pub connections: Arc<[ConnectionView]>,
-    /// What happened, oldest first; shared like `connections`.
-    pub history: Arc<[HistoryEntry]>,
+    /// What happened, oldest first, as where in the log and the status after; shared like
+    /// `connections`. The entries themselves: [`InitiativeView::history`].
+    pub steps: Arc<[HistoryStep]>,
     /// Whether the initiator's personal data was erased. The data itself, sealed, is not kept
     /// in the read model: it stays in the log's `InitiativeSubmitted` event (at
     /// [`InitiativeView::submitted_position`]), read from there when someone allowed to see it
@@ -79,14 +84,97 @@ pub enum ConnectionDirection {
     Incoming,
 }
 
+/// A connection as the read model keeps it. The staff's note and a connected person's sealed
+/// name stay in the log's `InitiativeConnected` event at `position` (the same event on both
+/// sides of a link between two initiatives), read when someone allowed to see them asks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionView {
-    pub target: ConnectionTarget,
+    pub target: ConnectedTo,
     pub direction: ConnectionDirection,
-    /// Staff's note, sealed (see [`StaffNote`]).
-    pub note: StaffNote,
     pub position: u64,
     pub at: DateTime<Utc>,
+}
+
+/// The other side of a connection, without what is read from the log only when asked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ConnectedTo {
+    Initiative(InitiativeId),
+    /// An organisation, or a person as earlier versions recorded them (by name, plain).
+    Party {
+        name: PartyName,
+        kind: PartyKind,
+    },
+    /// A person whose name is sealed in the event; the fingerprint as recorded there (a keyed
+    /// hash of the name, to refuse connecting the same person twice).
+    SealedPerson {
+        fingerprint: Box<str>,
+    },
+}
+
+impl ConnectedTo {
+    pub fn of(target: &ConnectionTarget) -> ConnectedTo {
+        match target {
+            ConnectionTarget::Initiative(id) => ConnectedTo::Initiative(*id),
+            ConnectionTarget::Party { name, kind } => ConnectedTo::Party {
+                name: name.clone(),
+                kind: *kind,
+            },
+            ConnectionTarget::SealedPerson { fingerprint, .. } => ConnectedTo::SealedPerson {
+                fingerprint: fingerprint.as_str().into(),
+            },
+        }
+    }
+
+    /// [`ConnectionTarget::same_as`], against what the read model keeps.
+    pub fn same_as(&self, other: &ConnectionTarget) -> bool {
+        match (self, other) {
+            (ConnectedTo::Initiative(a), ConnectionTarget::Initiative(b)) => a == b,
+            (
+                ConnectedTo::Party { name: a, kind: ka },
+                ConnectionTarget::Party { name: b, kind: kb },
+            ) => ka == kb && a.as_str().to_lowercase() == b.as_str().to_lowercase(),
+            (
+                ConnectedTo::SealedPerson { fingerprint: a },
+                ConnectionTarget::SealedPerson { fingerprint: b, .. },
+            ) => **a == **b,
+            _ => false,
+        }
+    }
+
+    /// The initiative on the other side, if it is one.
+    pub fn initiative(&self) -> Option<InitiativeId> {
+        match self {
+            ConnectedTo::Initiative(id) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// Where one entry of an initiative's history is in the log, and the initiative's status after
+/// it: what the read model keeps of the history. The position and the status share one `u64`
+/// (the status in the low byte), so 300,000 initiatives' histories take a few MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct HistoryStep(u64);
+
+impl HistoryStep {
+    pub fn new(position: u64, status_after: InitiativeStatus) -> HistoryStep {
+        debug_assert!(position < 1 << 56, "a log of 2^56 events");
+        HistoryStep(position << 8 | status_after.index() as u64)
+    }
+
+    /// The position of its event in the log.
+    pub fn position(self) -> u64 {
+        self.0 >> 8
+    }
+
+    /// The initiative's status after its event.
+    pub fn status_after(self) -> InitiativeStatus {
+        let index = (self.0 & 0xff) as usize;
+        InitiativeStatus::ALL
+            .get(index)
+            .copied()
+            .unwrap_or(InitiativeStatus::Submitted)
+    }
 }
 
 /// One line of an initiative's history: public, without personal data.
@@ -152,6 +240,79 @@ pub enum HistoryDetail {
     InitiatorDataErased,
 }
 
+impl HistoryDetail {
+    /// What `event` was for initiative `id`, as its history shows it; `None` when the event is
+    /// not about it. `state` names a connected initiative (its title never changes).
+    pub fn of(event: &DomainEvent, id: &InitiativeId, state: &CityState) -> Option<HistoryDetail> {
+        let mine = event.initiative_id().as_ref() == Some(id);
+        let detail = match event {
+            DomainEvent::InitiativeSubmitted(e) if mine => HistoryDetail::Submitted {
+                channel: e.channel,
+                entered_by_staff: e.entered_by_staff,
+                theme: e.theme,
+                requested_amount: e.requested_amount,
+            },
+            DomainEvent::InitiativeConnected(e) => {
+                let (with, direction) = match &e.target {
+                    ConnectionTarget::Initiative(target) if mine => (
+                        connected_initiative(state, target)?,
+                        ConnectionDirection::Outgoing,
+                    ),
+                    ConnectionTarget::Initiative(target) if target == id => (
+                        connected_initiative(state, &e.id)?,
+                        ConnectionDirection::Incoming,
+                    ),
+                    _ if !mine => return None,
+                    ConnectionTarget::Initiative(_) => return None,
+                    ConnectionTarget::Party {
+                        name,
+                        kind: PartyKind::Organisation,
+                    } => (
+                        ConnectedWith::Organisation { name: name.clone() },
+                        ConnectionDirection::Outgoing,
+                    ),
+                    ConnectionTarget::Party {
+                        kind: PartyKind::Person,
+                        ..
+                    }
+                    | ConnectionTarget::SealedPerson { .. } => {
+                        (ConnectedWith::Person, ConnectionDirection::Outgoing)
+                    }
+                };
+                HistoryDetail::Connected { with, direction }
+            }
+            DomainEvent::InitiativeFunded(e) if mine => HistoryDetail::Funded {
+                line: e.line,
+                amount: e.amount,
+            },
+            DomainEvent::InitiativeCompleted(e) if mine => HistoryDetail::Completed {
+                spent: e.spent,
+                returned: e.funded.saturating_sub(e.spent),
+            },
+            DomainEvent::InitiativeRejected(e) if mine => HistoryDetail::Rejected {
+                reason: e.reason.clone(),
+            },
+            DomainEvent::InitiativeReferred(e) if mine => HistoryDetail::Referred {
+                sociaal_wijkteam: e.sociaal_wijkteam.clone(),
+            },
+            DomainEvent::InitiativeWithdrawn(e) if mine => HistoryDetail::Withdrawn {
+                by: e.by,
+                returned: e.returned.map(|r| r.amount),
+            },
+            DomainEvent::InitiatorDataErased(_) if mine => HistoryDetail::InitiatorDataErased,
+            _ => return None,
+        };
+        Some(detail)
+    }
+}
+
+fn connected_initiative(state: &CityState, id: &InitiativeId) -> Option<ConnectedWith> {
+    Some(ConnectedWith::Initiative {
+        id: *id,
+        title: state.initiative(id)?.title.clone(),
+    })
+}
+
 /// The other side of a connection, as the public history shows it: a person stays nameless.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConnectedWith {
@@ -199,7 +360,7 @@ impl InitiativeView {
             spent_amount: None,
             returned_amount: None,
             connections: Arc::from([]),
-            history: Arc::from([]),
+            steps: Arc::from([]),
             initiator_erased: false,
             report: None,
             rejection_reason: None,
@@ -211,22 +372,68 @@ impl InitiativeView {
             decided_at: None,
             completed_at: None,
         };
-        view.record(
-            at,
-            HistoryDetail::Submitted {
-                channel: e.channel,
-                entered_by_staff: e.entered_by_staff,
-                theme: e.theme,
-                requested_amount: e.requested_amount,
-            },
-        );
+        view.record(at);
         view
     }
 
     /// The position of its `InitiativeSubmitted` event in the log (its first history entry),
     /// which holds the initiator's sealed personal data.
     pub fn submitted_position(&self) -> u64 {
-        self.history.first().map_or(0, |entry| entry.position)
+        self.steps.first().map_or(0, |step| step.position())
+    }
+
+    /// The position of the latest event about it (its last history entry).
+    pub fn last_position(&self) -> u64 {
+        self.steps.last().map_or(0, |step| step.position())
+    }
+
+    /// Its status just after the event at `position`, if that event is in its history.
+    pub fn status_after(&self, position: u64) -> Option<InitiativeStatus> {
+        self.steps
+            .iter()
+            .find(|step| step.position() == position)
+            .map(|step| step.status_after())
+    }
+
+    /// When it became connected: the time of the connection that made it so (`None` if it
+    /// never was).
+    pub fn connected_at(&self) -> Option<DateTime<Utc>> {
+        let step = self
+            .steps
+            .iter()
+            .find(|step| step.status_after() == InitiativeStatus::Connected)?;
+        self.connections
+            .iter()
+            .find(|c| c.position == step.position())
+            .map(|c| c.at)
+    }
+
+    /// Its history, oldest first: an entry for each of its [`steps`](InitiativeView::steps),
+    /// made from the step's event among `events` (the log's events at the steps' positions, in
+    /// position order: [`InitiativeView::history_positions`]; others are ignored). `state` is a
+    /// state this view is part of, or a later one; it names the initiatives it was connected
+    /// with. A step whose event is missing, or not about this initiative, is left out.
+    pub fn history(&self, state: &CityState, events: &[Recorded]) -> Vec<HistoryEntry> {
+        self.steps
+            .iter()
+            .filter_map(|step| {
+                let found = events
+                    .binary_search_by_key(&step.position(), |r| r.position)
+                    .ok()?;
+                let recorded = &events[found];
+                Some(HistoryEntry {
+                    position: step.position(),
+                    at: recorded.recorded_at,
+                    status_after: step.status_after(),
+                    detail: HistoryDetail::of(&recorded.event, &self.id, state)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The positions of its history's events, oldest first.
+    pub fn history_positions(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.steps.iter().map(|step| step.position())
     }
 
     /// The year the initiative belongs to: the year (in Arnhem) it was submitted in. Counts
@@ -245,31 +452,18 @@ impl InitiativeView {
         }
     }
 
-    /// Adds a history entry with the current status and marks the view updated.
+    /// Adds a history step with the current status and marks the view updated.
     ///
-    /// The history is a new slice of exactly its length, not a `Vec` grown in place: most
-    /// initiatives have a few entries, a `Vec` would keep room for more in each of hundreds of
+    /// The steps are a new slice of exactly their length, not a `Vec` grown in place: most
+    /// initiatives have a few, a `Vec` would keep room for more in each of hundreds of
     /// thousands, and a copy of the view (the fold keeps past states for `asOf`) shares the
-    /// slice instead of copying it. An entry costs copying the earlier ones: a handful.
-    pub(crate) fn record(&mut self, at: At, detail: HistoryDetail) {
+    /// slice instead of copying it. A step costs copying the earlier ones: a handful.
+    pub(crate) fn record(&mut self, at: At) {
         self.updated_at = at.time;
-        let entry = HistoryEntry {
-            position: at.position,
-            at: at.time,
-            status_after: self.status,
-            detail,
-        };
-        self.history = appended(&self.history, entry);
+        self.steps = appended(&self.steps, HistoryStep::new(at.position, self.status));
     }
 
-    pub(crate) fn connect(
-        &mut self,
-        target: ConnectionTarget,
-        direction: ConnectionDirection,
-        note: StaffNote,
-        with: ConnectedWith,
-        at: At,
-    ) {
+    pub(crate) fn connect(&mut self, target: ConnectedTo, direction: ConnectionDirection, at: At) {
         if direction == ConnectionDirection::Outgoing {
             if let Some(next) = self.status.after(Action::Connect) {
                 self.status = next;
@@ -278,12 +472,11 @@ impl InitiativeView {
         let connection = ConnectionView {
             target,
             direction,
-            note,
             position: at.position,
             at: at.time,
         };
         self.connections = appended(&self.connections, connection);
-        self.record(at, HistoryDetail::Connected { with, direction });
+        self.record(at);
     }
 
     pub(crate) fn funded(&mut self, e: &InitiativeFunded, at: At) {
@@ -292,13 +485,7 @@ impl InitiativeView {
         self.funded_line = Some(e.line);
         self.funded_at = Some(at.time);
         self.decided_at = Some(at.time);
-        self.record(
-            at,
-            HistoryDetail::Funded {
-                line: e.line,
-                amount: e.amount,
-            },
-        );
+        self.record(at);
     }
 
     pub(crate) fn completed(&mut self, e: &InitiativeCompleted, at: At) {
@@ -307,25 +494,14 @@ impl InitiativeView {
         self.returned_amount = Some(e.funded.saturating_sub(e.spent));
         self.completed_at = Some(at.time);
         self.report = Some(e.report.clone());
-        self.record(
-            at,
-            HistoryDetail::Completed {
-                spent: e.spent,
-                returned: e.funded.saturating_sub(e.spent),
-            },
-        );
+        self.record(at);
     }
 
     pub(crate) fn rejected(&mut self, e: &InitiativeRejected, at: At) {
         self.status = InitiativeStatus::Rejected;
         self.rejection_reason = Some(e.reason.clone());
         self.decided_at = Some(at.time);
-        self.record(
-            at,
-            HistoryDetail::Rejected {
-                reason: e.reason.clone(),
-            },
-        );
+        self.record(at);
     }
 
     pub(crate) fn referred(&mut self, e: &InitiativeReferred, at: At) {
@@ -335,12 +511,7 @@ impl InitiativeView {
             note: e.note.clone(),
         }));
         self.decided_at = Some(at.time);
-        self.record(
-            at,
-            HistoryDetail::Referred {
-                sociaal_wijkteam: e.sociaal_wijkteam.clone(),
-            },
-        );
+        self.record(at);
     }
 
     pub(crate) fn withdrawn(&mut self, e: &InitiativeWithdrawn, at: At) {
@@ -350,18 +521,12 @@ impl InitiativeView {
             reason: e.reason.clone(),
         }));
         self.returned_amount = e.returned.map(|r| r.amount);
-        self.record(
-            at,
-            HistoryDetail::Withdrawn {
-                by: e.by,
-                returned: e.returned.map(|r| r.amount),
-            },
-        );
+        self.record(at);
     }
 
     pub(crate) fn initiator_erased(&mut self, at: At) {
         self.initiator_erased = true;
-        self.record(at, HistoryDetail::InitiatorDataErased);
+        self.record(at);
     }
 }
 

@@ -24,8 +24,8 @@ pub use city::CityState;
 pub use counts::{arnhem_year, StatusCounts};
 pub use facts::EventFacts;
 pub use initiative::{
-    ConnectedWith, ConnectionDirection, ConnectionView, HistoryDetail, HistoryEntry,
-    InitiativeView, Referral, Withdrawal,
+    ConnectedTo, ConnectedWith, ConnectionDirection, ConnectionView, HistoryDetail, HistoryEntry,
+    HistoryStep, InitiativeView, Referral, Withdrawal,
 };
 pub use place::{GebiedView, MunicipalityView, WijkView};
 pub use touched::Touched;

@@ -207,7 +207,7 @@ fn the_projections_show_the_time_the_steps_happened() {
         months.insert(view.submitted_at.month());
         assert!(view.updated_at >= life.last().unwrap().1);
         assert!(
-            view.history.windows(2).all(|w| w[0].at <= w[1].at),
+            log.history(view).windows(2).all(|w| w[0].at <= w[1].at),
             "{}: history in time order",
             view.id
         );

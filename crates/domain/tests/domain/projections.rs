@@ -2,6 +2,7 @@
 //! time travel.
 
 use wijkpuls_domain::events::InitiativeFunded;
+use wijkpuls_domain::projection::ConnectedTo;
 use wijkpuls_domain::{
     Command, ConnectionDirection, ConnectionTarget, GebiedCode, InitiativeStatus, Note, PartyKind,
     PartyName, Reason, Recorded, Report, SociaalWijkteam, Theme, WithdrawnBy,
@@ -157,26 +158,20 @@ fn a_connection_between_initiatives_shows_on_both() {
         InitiativeStatus::Submitted,
         "only the one acted on changes status"
     );
-    assert_eq!(
-        one.connections[0].target,
-        ConnectionTarget::Initiative(id(2))
-    );
+    assert_eq!(one.connections[0].target, ConnectedTo::Initiative(id(2)));
     assert_eq!(one.connections[0].direction, ConnectionDirection::Outgoing);
-    assert_eq!(
-        two.connections[0].target,
-        ConnectionTarget::Initiative(id(1))
-    );
+    assert_eq!(two.connections[0].target, ConnectedTo::Initiative(id(1)));
     assert_eq!(two.connections[0].direction, ConnectionDirection::Incoming);
     assert_eq!(
-        two.history.last().unwrap().event_type(),
+        log.history(two).last().unwrap().event_type(),
         "InitiativeConnected"
     );
     assert_eq!(
-        two.history.last().unwrap().summary(),
+        log.history(two).last().unwrap().summary(),
         "Verbonden vanuit initiatief “Moestuin Sonsbeekweg 1”"
     );
     assert_eq!(
-        one.history.last().unwrap().summary(),
+        log.history(one).last().unwrap().summary(),
         "Verbonden met initiatief “Moestuin Sonsbeekweg 2”"
     );
     assert_eq!(two.updated_at, time_of(log.state.position()));
@@ -220,7 +215,7 @@ fn history_and_summaries_hold_no_personal_data() {
         "nummer 12".to_owned(),
     ];
     for view in log.state.initiatives() {
-        for entry in view.history.iter() {
+        for entry in log.history(view).iter() {
             // Neither the text for people nor the data behind it.
             let shown = format!("{} {:?}", entry.summary(), entry.detail);
             for secret in &secrets {
@@ -232,8 +227,8 @@ fn history_and_summaries_hold_no_personal_data() {
         }
     }
     let one = log.state.initiative(&id(1)).unwrap();
-    let kinds: Vec<_> = one
-        .history
+    let kinds: Vec<_> = log
+        .history(one)
         .iter()
         .map(|h| (h.event_type(), h.status_after))
         .collect();
@@ -246,7 +241,7 @@ fn history_and_summaries_hold_no_personal_data() {
             ("InitiativeWithdrawn", InitiativeStatus::Withdrawn),
         ]
     );
-    let summaries: Vec<String> = one.history.iter().map(|h| h.summary()).collect();
+    let summaries: Vec<String> = log.history(one).iter().map(|h| h.summary()).collect();
     assert_eq!(
         summaries,
         vec![
@@ -257,10 +252,7 @@ fn history_and_summaries_hold_no_personal_data() {
         ]
     );
     let two: Vec<String> = log
-        .state
-        .initiative(&id(2))
-        .unwrap()
-        .history
+        .history(log.state.initiative(&id(2)).unwrap())
         .iter()
         .map(|h| h.summary())
         .collect();
@@ -382,10 +374,7 @@ fn every_kind_of_history_entry_reads_in_dutch() {
         reason: Reason::parse("Valt onder regulier onderhoud.").unwrap(),
     });
     let summaries = |n| -> Vec<String> {
-        log.state
-            .initiative(&id(n))
-            .unwrap()
-            .history
+        log.history(log.state.initiative(&id(n)).unwrap())
             .iter()
             .map(|h| h.summary())
             .collect()

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 use wijkpuls_domain::events::InitiativeSubmitted;
+use wijkpuls_domain::projection::HistoryEntry;
 use wijkpuls_domain::{
     decide, BudgetLineKey, Channel, CityState, Command, Decision, Description, DomainError,
     DomainEvent, InitiativeId, Money, Recorded, ReferenceData, SealedInitiator, Theme, Title,
@@ -23,6 +24,18 @@ pub fn time_of(position: u64) -> DateTime<Utc> {
 }
 
 impl Log {
+    /// An initiative's history, made from this log's events as the api makes it from the
+    /// store's (the state keeps only where they are).
+    pub fn history(&self, view: &wijkpuls_domain::InitiativeView) -> Vec<HistoryEntry> {
+        let history = view.history(&self.state, &self.records);
+        assert_eq!(
+            history.len(),
+            view.steps.len(),
+            "every step's event is in the log"
+        );
+        history
+    }
+
     pub fn empty() -> Log {
         Log {
             records: Vec::new(),

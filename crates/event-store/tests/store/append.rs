@@ -23,6 +23,7 @@ backend_tests!(
     occurred_at_is_kept_defaults_to_recorded_at_and_is_never_in_the_future,
     tags_round_trip,
     read_stream_returns_one_stream_in_order,
+    read_positions_returns_those_events_in_order,
     read_all_pages_through_the_whole_log,
     old_versions_are_read_back_as_written,
 );
@@ -585,6 +586,35 @@ async fn read_stream_returns_one_stream_in_order(db: TestDatabase) {
         [0, 1, 2, 3, 4]
     );
     assert!(store.read_stream(&stream("c")).await.unwrap().is_empty());
+}
+
+async fn read_positions_returns_those_events_in_order(db: TestDatabase) {
+    let store = open(&db).await;
+    for n in 0..700 {
+        store.append(note("a", n)).await.unwrap();
+    }
+    let read = |wanted: Vec<u64>| {
+        let store = &store;
+        async move {
+            let wanted: Vec<Position> = wanted.into_iter().map(Position).collect();
+            store.read_positions(&wanted).await.unwrap()
+        }
+    };
+    // Any order, twice, 0 and beyond the head: each event once, in order.
+    let events = read(vec![9, 2, 0, 9, 5000, 700, 1]).await;
+    assert_eq!(positions(&events), [1, 2, 9, 700]);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.payload["n"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [0, 1, 8, 699]
+    );
+    assert!(read(vec![]).await.is_empty());
+    // More than one query's worth.
+    let all = read((1..=700).rev().collect()).await;
+    assert_eq!(positions(&all), (1..=700).collect::<Vec<_>>());
+    assert_eq!(all, all_events(&store).await);
 }
 
 async fn read_all_pages_through_the_whole_log(db: TestDatabase) {
