@@ -57,7 +57,7 @@ impl CityState {
     /// The revision of the fold: what [`CityState::apply`] keeps and how. Raise it with every
     /// change to the fold or to the shape of the state, so that a stored snapshot of an older
     /// fold is not trusted (it is folded again from the log instead).
-    pub const FOLD_REVISION: u64 = 4;
+    pub const FOLD_REVISION: u64 = 5;
 
     /// The state before any event.
     pub fn new() -> CityState {

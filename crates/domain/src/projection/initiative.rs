@@ -52,10 +52,10 @@ pub struct InitiativeView {
     pub returned_amount: Option<Money>,
     /// Links to other initiatives (both ways) and to organisations or persons, in order.
     /// Shared, not copied, by a copy of the view (see [`InitiativeView::record`]).
-    pub connections: Arc<[ConnectionView]>,
+    pub connections: Shared<ConnectionView>,
     /// What happened, oldest first, as where in the log and the status after; shared like
     /// `connections`. The entries themselves: [`InitiativeView::history`].
-    pub steps: Arc<[HistoryStep]>,
+    pub steps: Shared<HistoryStep>,
     /// Whether the initiator's personal data was erased. The data itself, sealed, is not kept
     /// in the read model: it stays in the log's `InitiativeSubmitted` event (at
     /// [`InitiativeView::submitted_position`]), read from there when someone allowed to see it
@@ -359,8 +359,8 @@ impl InitiativeView {
             funded_line: None,
             spent_amount: None,
             returned_amount: None,
-            connections: Arc::from([]),
-            steps: Arc::from([]),
+            connections: Shared::default(),
+            steps: Shared::default(),
             initiator_erased: false,
             report: None,
             rejection_reason: None,
@@ -530,7 +530,29 @@ impl InitiativeView {
     }
 }
 
+/// A slice shared by the copies of a view (the fold keeps past states for `asOf`), of exactly
+/// its length; an empty one allocates nothing (most initiatives have no connections).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Shared<T>(Option<Arc<[T]>>);
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared(None)
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
 /// `items` and `item` after them, as a new slice of exactly that length.
-fn appended<T: Clone>(items: &[T], item: T) -> Arc<[T]> {
-    items.iter().cloned().chain(std::iter::once(item)).collect()
+fn appended<T: Clone>(items: &[T], item: T) -> Shared<T> {
+    Shared(Some(
+        items.iter().cloned().chain(std::iter::once(item)).collect(),
+    ))
 }

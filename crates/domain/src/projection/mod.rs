@@ -25,7 +25,7 @@ pub use counts::{arnhem_year, StatusCounts};
 pub use facts::EventFacts;
 pub use initiative::{
     ConnectedTo, ConnectedWith, ConnectionDirection, ConnectionView, HistoryDetail, HistoryEntry,
-    HistoryStep, InitiativeView, Referral, Withdrawal,
+    HistoryStep, InitiativeView, Referral, Shared, Withdrawal,
 };
 pub use place::{GebiedView, MunicipalityView, WijkView};
 pub use touched::Touched;

@@ -211,6 +211,26 @@ fn an_initiative_is_indexed_once() {
 }
 
 #[test]
+fn an_initiative_is_indexed_once_also_after_a_snapshot_and_among_many() {
+    let mut index = SimilarIndex::new();
+    for n in 0..1000 {
+        index.add(id(n), wijk(), &profile("Speeltuin opknappen", ""));
+    }
+    // A snapshot leaves the table of document numbers out; it is made again when needed.
+    let json = serde_json::to_string(&index).unwrap();
+    let mut loaded: SimilarIndex = serde_json::from_str(&json).unwrap();
+    assert_eq!(loaded, index);
+    for n in [0, 1, 500, 999] {
+        loaded.add(id(n), wijk(), &profile("Speeltuin opknappen", ""));
+        index.add(id(n), wijk(), &profile("Speeltuin opknappen", ""));
+    }
+    assert_eq!((loaded.len(), index.len()), (1000, 1000));
+    loaded.add(id(1000), wijk(), &profile("Speeltuin opknappen", ""));
+    loaded.add(id(1000), wijk(), &profile("Speeltuin opknappen", ""));
+    assert_eq!(loaded.len(), 1001);
+}
+
+#[test]
 fn compounds_name_their_concept_by_either_part() {
     let concept = |word: &str| concept_of(word, &stem(word));
     assert_eq!(concept("buurtspeeltuin"), Some("spelen"));
