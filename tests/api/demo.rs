@@ -17,6 +17,7 @@ e2e_tests!(
     backend: [
         demo_years_are_dated_over_the_year_up_to_now,
         two_instances_starting_together_record_the_demo_once,
+        a_pages_histories_and_connections_are_each_initiatives_own,
     ],
 );
 
@@ -57,6 +58,62 @@ async fn initiatives(app: &TestApp) -> Vec<Value> {
             return all;
         }
         after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// Histories and connections are read from the log, a page's together (one batch): each
+/// initiative still gets its own, as it gets it asked alone.
+async fn a_pages_histories_and_connections_are_each_initiatives_own(backend: Backend) {
+    let Some(db) = backend.database().await else {
+        return;
+    };
+    let app = start(Arc::new(db), |c| {
+        c.demo = true;
+        c.demo_years = 1;
+    })
+    .await;
+    let fields = "id history { position at type status summary } \
+        connections { initiativeId incoming note party { kind name } }";
+    let page = app
+        .data(
+            &format!("{{ initiatives(first: 100) {{ nodes {{ {fields} }} }} }}"),
+            json!({}),
+            Some(&app.admin_token),
+        )
+        .await;
+    let nodes = page["initiatives"]["nodes"].as_array().unwrap().clone();
+    assert!(
+        nodes.len() > 20,
+        "a page of demo initiatives: {}",
+        nodes.len()
+    );
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["history"].as_array().unwrap().len() > 2),
+        "some with a longer history"
+    );
+    assert!(
+        nodes
+            .iter()
+            .any(|n| !n["connections"].as_array().unwrap().is_empty()),
+        "some with connections"
+    );
+    for node in &nodes {
+        let alone = app
+            .data(
+                &format!("query($id: ID!) {{ initiative(id: $id) {{ {fields} }} }}"),
+                json!({ "id": node["id"] }),
+                Some(&app.admin_token),
+            )
+            .await;
+        assert_eq!(alone["initiative"], *node);
+        let history = node["history"].as_array().unwrap();
+        assert_eq!(history[0]["type"], "InitiativeSubmitted", "{node}");
+        assert!(history.windows(2).all(|w| w[0]["position"]
+            .as_str()
+            .map(|p| p.parse::<u64>().unwrap())
+            < w[1]["position"].as_str().map(|p| p.parse::<u64>().unwrap())));
     }
 }
 

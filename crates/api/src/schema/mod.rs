@@ -61,8 +61,10 @@ pub fn build_fast_path(
 fn builder(
     state: Arc<AppState>,
 ) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    let log_events = types::LogEvents::loader(state.service.store.clone());
     Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(state)
+        .data(log_events)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
@@ -423,33 +426,76 @@ pub struct Initiative {
     pub past: Past,
 }
 
+/// Events read from the log by position, for the fields whose data the read model leaves there
+/// (an initiative's history, its connections' notes and names). The fields of one request that
+/// run at once (a page of initiatives with their histories), and of requests running together,
+/// are read in one query ([`EventStore::read_positions`]), not one each. No cache: the next
+/// request reads again.
+pub struct LogEvents(pub wijkpuls_event_store::EventStore);
+
+impl LogEvents {
+    /// The loader the schema carries: it starts a batch as soon as the fields that ask at once
+    /// have asked (no waiting), in batches of at most a query's worth of positions.
+    pub fn loader(store: wijkpuls_event_store::EventStore) -> DataLoader<LogEvents> {
+        DataLoader::new(LogEvents(store), tokio::spawn)
+            .delay(std::time::Duration::ZERO)
+            .max_batch_size(wijkpuls_event_store::MAX_POSITIONS_READ)
+    }
+}
+
+impl Loader<u64> for LogEvents {
+    type Value = Arc<wijkpuls_domain::Recorded>;
+    type Error = Arc<anyhow::Error>;
+
+    async fn load(&self, keys: &[u64]) -> Result<HashMap<u64, Self::Value>, Self::Error> {
+        let positions: Vec<_> = keys
+            .iter()
+            .map(|&p| wijkpuls_event_store::Position(p))
+            .collect();
+        let records = self
+            .0
+            .read_positions(&positions)
+            .await
+            .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+        records
+            .iter()
+            .map(|record| {
+                let recorded = crate::codec::to_recorded(record)
+                    .map_err(|e| Arc::new(anyhow::Error::from(e)))?;
+                Ok((recorded.position, Arc::new(recorded)))
+            })
+            .collect()
+    }
+}
+
+/// The events at `positions` (through the request's [`LogEvents`] loader), in position order.
+async fn log_events(
+    ctx: &Context<'_>,
+    positions: impl IntoIterator<Item = u64>,
+) -> ApiResult<Vec<Arc<wijkpuls_domain::Recorded>>> {
+    let loader = ctx.data_unchecked::<DataLoader<LogEvents>>();
+    let found = loader
+        .load_many(positions)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading events from the log: {e:#}"))?;
+    let mut events: Vec<_> = found.into_values().collect();
+    events.sort_unstable_by_key(|e| e.position);
+    Ok(events)
+}
+
 /// An initiative's history, made from its events read from the log (the read model keeps only
-/// where they are: [`InitiativeView::steps`]). One query for all of them.
+/// where they are: [`InitiativeView::steps`]).
 pub(crate) async fn history_of(
-    app: &crate::schema::AppState,
+    ctx: &Context<'_>,
     view: &InitiativeView,
 ) -> ApiResult<Vec<wijkpuls_domain::HistoryEntry>> {
-    let positions: Vec<wijkpuls_event_store::Position> = view
-        .history_positions()
-        .map(wijkpuls_event_store::Position)
-        .collect();
-    let records = app
-        .service
-        .store
-        .read_positions(&positions)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let events = records
-        .iter()
-        .map(crate::codec::to_recorded)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::from)?;
-    let history = view.history(&app.live.read(), &events);
-    if history.len() != positions.len() {
+    let events = log_events(ctx, view.history_positions()).await?;
+    let history = view.history(&app(ctx).live.read(), &events);
+    if history.len() != view.steps.len() {
         return Err(anyhow::anyhow!(
             "initiative {}'s history names {} events in the log, {} were found and about it",
             view.id,
-            positions.len(),
+            view.steps.len(),
             history.len()
         )
         .into());
@@ -458,31 +504,16 @@ pub(crate) async fn history_of(
 }
 
 /// The `InitiativeConnected` events of an initiative's connections, by position, read from the
-/// log in one query (the read model keeps neither notes nor sealed names).
+/// log (the read model keeps neither notes nor sealed names).
 async fn connection_events(
-    app: &crate::schema::AppState,
+    ctx: &Context<'_>,
     view: &InitiativeView,
 ) -> ApiResult<Vec<(u64, wijkpuls_domain::events::InitiativeConnected)>> {
-    if view.connections.is_empty() {
-        return Ok(Vec::new());
-    }
-    let positions: Vec<wijkpuls_event_store::Position> = view
-        .connections
-        .iter()
-        .map(|c| wijkpuls_event_store::Position(c.position))
-        .collect();
-    let records = app
-        .service
-        .store
-        .read_positions(&positions)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let mut events = Vec::with_capacity(records.len());
-    for record in &records {
-        let recorded = crate::codec::to_recorded(record).map_err(anyhow::Error::from)?;
-        match recorded.event {
+    let mut events = Vec::with_capacity(view.connections.len());
+    for recorded in log_events(ctx, view.connections.iter().map(|c| c.position)).await? {
+        match &recorded.event {
             wijkpuls_domain::DomainEvent::InitiativeConnected(e) => {
-                events.push((recorded.position, e))
+                events.push((recorded.position, e.clone()))
             }
             _ => {
                 return Err(anyhow::anyhow!(
@@ -664,7 +695,7 @@ impl Initiative {
         // Notes and sealed names are in the log, read (in one query) only for those who see
         // them.
         let events = if sees_people {
-            connection_events(app(ctx), &self.view).await?
+            connection_events(ctx, &self.view).await?
         } else {
             Vec::new()
         };
@@ -716,7 +747,7 @@ impl Initiative {
 
     /// What happened, oldest first, without personal data.
     async fn history(&self, ctx: &Context<'_>) -> ApiResult<Vec<HistoryEntry>> {
-        history_of(app(ctx), &self.view)
+        history_of(ctx, &self.view)
             .await?
             .iter()
             .map(|h| {

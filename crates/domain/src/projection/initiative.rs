@@ -413,14 +413,18 @@ impl InitiativeView {
     /// position order: [`InitiativeView::history_positions`]; others are ignored). `state` is a
     /// state this view is part of, or a later one; it names the initiatives it was connected
     /// with. A step whose event is missing, or not about this initiative, is left out.
-    pub fn history(&self, state: &CityState, events: &[Recorded]) -> Vec<HistoryEntry> {
+    pub fn history<R: std::borrow::Borrow<Recorded>>(
+        &self,
+        state: &CityState,
+        events: &[R],
+    ) -> Vec<HistoryEntry> {
         self.steps
             .iter()
             .filter_map(|step| {
                 let found = events
-                    .binary_search_by_key(&step.position(), |r| r.position)
+                    .binary_search_by_key(&step.position(), |r| r.borrow().position)
                     .ok()?;
-                let recorded = &events[found];
+                let recorded: &Recorded = events[found].borrow();
                 Some(HistoryEntry {
                     position: step.position(),
                     at: recorded.recorded_at,
