@@ -32,25 +32,6 @@ pub enum PartyKind {
     Person,
 }
 
-impl ConnectionTarget {
-    /// True when both name the same initiative, or the same kind of party by the same name
-    /// (ignoring case): connecting twice to the same target is refused.
-    pub fn same_as(&self, other: &ConnectionTarget) -> bool {
-        match (self, other) {
-            (ConnectionTarget::Initiative(a), ConnectionTarget::Initiative(b)) => a == b,
-            (
-                ConnectionTarget::Party { name: a, kind: ka },
-                ConnectionTarget::Party { name: b, kind: kb },
-            ) => ka == kb && a.as_str().to_lowercase() == b.as_str().to_lowercase(),
-            (
-                ConnectionTarget::SealedPerson { fingerprint: a, .. },
-                ConnectionTarget::SealedPerson { fingerprint: b, .. },
-            ) => a == b,
-            _ => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,7 +59,9 @@ mod tests {
             serde_json::from_str::<ConnectionTarget>(&json).unwrap(),
             sealed
         );
-        assert!(sealed.same_as(&sealed.clone()));
-        assert!(!sealed.same_as(&old));
+        let kept = crate::projection::ConnectedTo::of(&sealed);
+        assert!(kept.same_as(&sealed.clone()));
+        assert!(!kept.same_as(&old));
+        assert!(!crate::projection::ConnectedTo::of(&old).same_as(&sealed));
     }
 }

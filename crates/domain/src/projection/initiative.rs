@@ -125,7 +125,9 @@ impl ConnectedTo {
         }
     }
 
-    /// [`ConnectionTarget::same_as`], against what the read model keeps.
+    /// True when `other` names the same initiative, the same kind of party by the same name
+    /// (ignoring case), or the same sealed person (by fingerprint): connecting twice to the same
+    /// target is refused.
     pub fn same_as(&self, other: &ConnectionTarget) -> bool {
         match (self, other) {
             (ConnectedTo::Initiative(a), ConnectionTarget::Initiative(b)) => a == b,
