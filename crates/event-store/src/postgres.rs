@@ -389,14 +389,11 @@ pub(crate) async fn read_after(
     rows.iter().map(decode).collect()
 }
 
-/// The events at `positions`, in position order.
+/// The events at `positions` (at least one: the store never asks for none), in position order.
 pub(crate) async fn read_positions(
     pool: &PgPool,
     positions: &[i64],
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    if positions.is_empty() {
-        return Ok(Vec::new());
-    }
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM events WHERE position = ANY($1) ORDER BY position"
     ))

@@ -326,14 +326,12 @@ pub(crate) async fn read_after(
     rows.iter().map(decode).collect()
 }
 
-/// The events at `positions` (at most [`crate::MAX_POSITIONS_READ`]), in position order.
+/// The events at `positions` (one to [`crate::MAX_POSITIONS_READ`] of them: the store splits
+/// a longer list and never asks for none), in position order.
 pub(crate) async fn read_positions(
     pool: &SqlitePool,
     positions: &[i64],
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    if positions.is_empty() {
-        return Ok(Vec::new());
-    }
     let marks = vec!["?"; positions.len()].join(",");
     let sql = format!("SELECT {COLUMNS} FROM events WHERE position IN ({marks}) ORDER BY position");
     let mut query = sqlx::query(&sql);
