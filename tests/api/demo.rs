@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use serde_json::{json, Value};
 use wijkpuls_event_store::{Position, RecordedEvent};
 
-use crate::helpers::{start, Backend, TestApp, KLARENDAL, SUBMIT};
+use crate::helpers::{start, start_demo, Backend, TestApp, KLARENDAL, SUBMIT};
 
 e2e_tests!(
     app: [a_client_cannot_date_an_event],
@@ -64,14 +64,9 @@ async fn initiatives(app: &TestApp) -> Vec<Value> {
 /// Histories and connections are read from the log, a page's together (one batch): each
 /// initiative still gets its own, as it gets it asked alone.
 async fn a_pages_histories_and_connections_are_each_initiatives_own(backend: Backend) {
-    let Some(db) = backend.database().await else {
+    let Some(app) = start_demo(backend, 1).await else {
         return;
     };
-    let app = start(Arc::new(db), |c| {
-        c.demo = true;
-        c.demo_years = 1;
-    })
-    .await;
     let fields = "id history { position at type status summary } \
         connections { initiativeId incoming note party { kind name } }";
     let page = app
@@ -118,14 +113,9 @@ async fn a_pages_histories_and_connections_are_each_initiatives_own(backend: Bac
 }
 
 async fn demo_years_are_dated_over_the_year_up_to_now(backend: Backend) {
-    let Some(db) = backend.database().await else {
+    let Some(app) = start_demo(backend, 2).await else {
         return;
     };
-    let app = start(Arc::new(db), |c| {
-        c.demo = true;
-        c.demo_years = 2;
-    })
-    .await;
     let now = Utc::now();
     let initiatives = initiatives(&app).await;
 

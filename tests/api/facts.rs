@@ -3,7 +3,6 @@
 //! withdrawal, counts of the year asked for, ordering, and the naming scheme.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::{json, Value};
@@ -539,14 +538,9 @@ async fn amounts_after_a_withdrawal_and_a_completion_mean_what_they_say(app: Tes
 /// The year counts of the city, its gebieden and its wijken: initiatives submitted in `year`
 /// (in Arnhem), per status; all years where no year is asked or implied.
 async fn counts_follow_the_year_asked(backend: Backend) {
-    let Some(db) = backend.database().await else {
+    let Some(app) = start_demo(backend, 2).await else {
         return;
     };
-    let app = start(Arc::new(db), |c| {
-        c.demo = true;
-        c.demo_years = 2;
-    })
-    .await;
     // Every initiative with its year, status, wijk and gebied, from the list.
     let query = "query($after: String) { initiatives(first: 100, after: $after) {
         edges { node { submittedAt status wijk { code gebied { code } } } }

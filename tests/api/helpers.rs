@@ -168,6 +168,19 @@ pub async fn spawn_instance_with(app: &TestApp, configure: impl FnOnce(&mut Conf
     start(app.db.clone(), configure).await
 }
 
+/// A service on a fresh database of `backend` started with `--demo-years years` (`None` when the
+/// backend is not available here, like [`Backend::database`]).
+pub async fn start_demo(backend: Backend, years: u32) -> Option<TestApp> {
+    let db = backend.database().await?;
+    Some(
+        start(Arc::new(db), |c| {
+            c.demo = true;
+            c.demo_years = years;
+        })
+        .await,
+    )
+}
+
 /// A service on `db` configured by `configure` (for instances that must start together).
 pub async fn start(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(db.url());
