@@ -53,8 +53,8 @@ pub use money::{Money, MoneyError};
 pub use personal::{SealedInitiator, StaffNote};
 pub use projection::{
     BudgetSummary, CityState, ConnectedWith, ConnectionDirection, ConnectionView, GebiedView,
-    HistoryDetail, HistoryEntry, InitiativeView, MunicipalityView, Referral, StatusCounts, Touched,
-    WijkView, Withdrawal,
+    HistoryDetail, HistoryEntry, InitiativeView, MunicipalityView, Places, Referral, StatusCounts,
+    Touched, WijkView, Withdrawal,
 };
 pub use reference::{ReferenceData, TeamContact};
 pub use status::{Action, InitiativeStatus};

@@ -14,26 +14,17 @@
 //! (the log is replayed at every start): lookups are by hash or by small ordered maps, and
 //! nothing larger than the event's own texts is copied.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::budget::{BudgetLine, BudgetLineKey};
-use crate::codes::{GebiedCode, WijkCode};
+use crate::codes::WijkCode;
 use crate::connection::ConnectionTarget;
-use crate::events::{
-    BudgetAllocated, DomainEvent, GebiedRegistered, InitiativeCompleted, InitiativeConnected,
-    InitiativeFunded, InitiativeSubmitted, InitiativeWithdrawn, MunicipalityRegistered, Recorded,
-    TeamContactChanged, WijkRegistered,
-};
+use crate::events::{DomainEvent, InitiativeConnected, InitiativeSubmitted, Recorded};
 use crate::ids::InitiativeId;
-use crate::projection::budget::{add_lines, BudgetSummary, ThemeLines};
-use crate::projection::counts::StatusCounts;
 use crate::projection::initiative::{At, ConnectedTo, ConnectionDirection, InitiativeView};
-use crate::projection::place::{GebiedView, MunicipalityView, WijkView};
+use crate::projection::places::{Moved, Places};
 use crate::projection::trends::TrendBuckets;
-use crate::reference::TeamContact;
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CityState {
@@ -42,9 +33,8 @@ pub struct CityState {
     /// The latest moment any applied event is about (events may be back-dated, so this is not
     /// always the last one's).
     latest: Option<DateTime<Utc>>,
-    municipality: Option<MunicipalityView>,
-    gebieden: BTreeMap<GebiedCode, GebiedView>,
-    wijken: BTreeMap<WijkCode, WijkView>,
+    /// The municipality, gebieden and wijken, with the wijken's counts and budget lines.
+    places: Places,
     /// In submission order; `index` finds one by id.
     initiatives: imbl::Vector<Arc<InitiativeView>>,
     /// Ordered by id: ids are UUIDv7, so new ones go at the end and a clone shares the rest.
@@ -57,7 +47,7 @@ impl CityState {
     /// The revision of the fold: what [`CityState::apply`] keeps and how. Raise it with every
     /// change to the fold or to the shape of the state, so that a stored snapshot of an older
     /// fold is not trusted (it is folded again from the log instead).
-    pub const FOLD_REVISION: u64 = 5;
+    pub const FOLD_REVISION: u64 = 6;
 
     /// The state before any event.
     pub fn new() -> CityState {
@@ -123,104 +113,53 @@ impl CityState {
             time: recorded.recorded_at,
         };
         let before = self.before_trends(&recorded.event);
-        match &recorded.event {
-            DomainEvent::MunicipalityRegistered(e) => self.municipality_registered(e),
-            DomainEvent::GebiedRegistered(e) => self.gebied_registered(e),
-            DomainEvent::WijkRegistered(e) => self.wijk_registered(e),
-            DomainEvent::TeamContactChanged(e) => self.team_contact_changed(e),
-            DomainEvent::BudgetAllocated(e) => self.budget_allocated(e),
+        // What the event did to its initiative; the places follow from that.
+        let moved = match &recorded.event {
+            DomainEvent::MunicipalityRegistered(_)
+            | DomainEvent::GebiedRegistered(_)
+            | DomainEvent::WijkRegistered(_)
+            | DomainEvent::TeamContactChanged(_)
+            | DomainEvent::BudgetAllocated(_) => None,
             DomainEvent::InitiativeSubmitted(e) => self.initiative_submitted(e, at),
             DomainEvent::InitiativeConnected(e) => self.initiative_connected(e, at),
-            DomainEvent::InitiativeFunded(e) => self.initiative_funded(e, at),
-            DomainEvent::InitiativeCompleted(e) => self.initiative_completed(e, at),
-            DomainEvent::InitiativeRejected(e) => {
-                self.change(&e.id, |view| view.rejected(e, at));
-            }
-            DomainEvent::InitiativeReferred(e) => {
-                self.change(&e.id, |view| view.referred(e, at));
-            }
-            DomainEvent::InitiativeWithdrawn(e) => self.initiative_withdrawn(e, at),
+            DomainEvent::InitiativeFunded(e) => self.change(&e.id, |view| view.funded(e, at)),
+            DomainEvent::InitiativeCompleted(e) => self.change(&e.id, |view| view.completed(e, at)),
+            DomainEvent::InitiativeRejected(e) => self.change(&e.id, |view| view.rejected(e, at)),
+            DomainEvent::InitiativeReferred(e) => self.change(&e.id, |view| view.referred(e, at)),
+            DomainEvent::InitiativeWithdrawn(e) => self.change(&e.id, |view| view.withdrawn(e, at)),
             DomainEvent::InitiatorDataErased(e) => {
-                self.change(&e.id, |view| view.initiator_erased(at));
+                self.change(&e.id, |view| view.initiator_erased(at))
             }
-        }
+        };
+        self.places.apply(&recorded.event, moved);
         self.observe_trends(before, recorded);
     }
 
-    fn municipality_registered(&mut self, e: &MunicipalityRegistered) {
-        self.municipality = Some(MunicipalityView {
-            code: e.code,
-            name: e.name.clone(),
-            provenance: e.provenance.clone(),
-        });
-    }
-
-    fn gebied_registered(&mut self, e: &GebiedRegistered) {
-        let gebied = self.gebieden.entry(e.code).or_insert_with(|| GebiedView {
-            code: e.code,
-            name: e.name.clone(),
-            team: e.team.clone(),
-            wijken: Vec::new(),
-        });
-        gebied.name = e.name.clone();
-        gebied.team = e.team.clone();
-    }
-
-    /// Skipped when its gebied is unknown or the wijk is registered already.
-    fn wijk_registered(&mut self, e: &WijkRegistered) {
-        let Some(gebied) = self.gebieden.get_mut(&e.gebied) else {
-            return;
-        };
-        if self.wijken.contains_key(&e.code) {
-            return;
-        }
-        if let Err(place) = gebied.wijken.binary_search(&e.code) {
-            gebied.wijken.insert(place, e.code);
-        }
-        self.wijken
-            .insert(e.code, WijkView::new(e.code, e.name.clone(), e.gebied));
-    }
-
-    fn team_contact_changed(&mut self, e: &TeamContactChanged) {
-        if let Some(gebied) = self.gebieden.get_mut(&e.gebied) {
-            gebied.team = e.team.clone();
-        }
-    }
-
-    fn budget_allocated(&mut self, e: &BudgetAllocated) {
-        self.with_line(&e.line, |line| line.allocated = e.allocated);
-    }
-
     /// Skipped when the wijk is unknown or the initiative exists already.
-    fn initiative_submitted(&mut self, e: &InitiativeSubmitted, at: At) {
-        let Some(wijk) = self.wijken.get_mut(&e.wijk) else {
-            return;
-        };
+    fn initiative_submitted(&mut self, e: &InitiativeSubmitted, at: At) -> Option<Moved> {
+        let gebied = self.places.wijk(&e.wijk)?.gebied;
         if self.index.contains_key(&e.id) {
-            return;
+            return None;
         }
-        let view = InitiativeView::submitted(e, wijk.gebied, at);
-        wijk.counts.enter(view.status);
-        wijk.counts_by_year
-            .entry(view.year())
-            .or_default()
-            .enter(view.status);
-        wijk.initiatives.push_back(e.id);
+        let view = InitiativeView::submitted(e, gebied, at);
+        let moved = Moved {
+            id: e.id,
+            wijk: e.wijk,
+            year: view.year(),
+            before: None,
+            after: view.status,
+        };
         self.index.insert(e.id, self.initiatives.len());
         self.initiatives.push_back(Arc::new(view));
+        Some(moved)
     }
 
     /// The link shows on both initiatives when it connects two.
-    fn initiative_connected(&mut self, e: &InitiativeConnected, at: At) {
-        if self.initiative(&e.id).is_none() {
-            return;
-        }
+    fn initiative_connected(&mut self, e: &InitiativeConnected, at: At) -> Option<Moved> {
+        self.initiative(&e.id)?;
         if let ConnectionTarget::Initiative(target) = &e.target {
-            let Some(target_view) = self.initiative_mut(target) else {
-                return;
-            };
             // The other side records it as incoming (its status does not change).
-            target_view.connect(
+            self.initiative_mut(target)?.connect(
                 ConnectedTo::Initiative(e.id),
                 ConnectionDirection::Incoming,
                 at,
@@ -232,65 +171,22 @@ impl CityState {
                 ConnectionDirection::Outgoing,
                 at,
             )
-        });
+        })
     }
 
-    fn initiative_funded(&mut self, e: &InitiativeFunded, at: At) {
-        if self.change(&e.id, |view| view.funded(e, at)) {
-            self.with_line(&e.line, |line| {
-                line.committed = line.committed.saturating_add(e.amount)
-            });
-        }
-    }
-
-    fn initiative_completed(&mut self, e: &InitiativeCompleted, at: At) {
-        if self.change(&e.id, |view| view.completed(e, at)) {
-            self.with_line(&e.line, |line| {
-                line.committed = line.committed.saturating_sub(e.funded);
-                line.spent = line.spent.saturating_add(e.spent);
-            });
-        }
-    }
-
-    fn initiative_withdrawn(&mut self, e: &InitiativeWithdrawn, at: At) {
-        if self.change(&e.id, |view| view.withdrawn(e, at)) {
-            if let Some(returned) = &e.returned {
-                self.with_line(&returned.line, |line| {
-                    line.committed = line.committed.saturating_sub(returned.amount)
-                });
-            }
-        }
-    }
-
-    /// Runs `f` on the initiative and keeps its wijk's status counts in step. False when the
-    /// initiative is unknown.
-    fn change(&mut self, id: &InitiativeId, f: impl FnOnce(&mut InitiativeView)) -> bool {
-        let Some(&i) = self.index.get(id) else {
-            return false;
-        };
-        let Some(view) = self.initiatives.get_mut(i) else {
-            return false;
-        };
-        let view = Arc::make_mut(view);
+    /// Runs `f` on the initiative; what it did to it, `None` when the initiative is unknown.
+    fn change(&mut self, id: &InitiativeId, f: impl FnOnce(&mut InitiativeView)) -> Option<Moved> {
+        let &i = self.index.get(id)?;
+        let view = Arc::make_mut(self.initiatives.get_mut(i)?);
         let before = view.status;
         f(view);
-        let after = view.status;
-        if before != after {
-            if let Some(wijk) = self.wijken.get_mut(&view.wijk) {
-                wijk.counts.leave(before);
-                wijk.counts.enter(after);
-                let of_year = wijk.counts_by_year.entry(view.year()).or_default();
-                of_year.leave(before);
-                of_year.enter(after);
-            }
-        }
-        true
-    }
-
-    fn with_line(&mut self, key: &BudgetLineKey, f: impl FnOnce(&mut BudgetLine)) {
-        if let Some(wijk) = self.wijken.get_mut(&key.wijk) {
-            f(wijk.line_mut(key.year, key.theme));
-        }
+        Some(Moved {
+            id: *id,
+            wijk: view.wijk,
+            year: view.year(),
+            before: Some(before),
+            after: view.status,
+        })
     }
 
     fn initiative_mut(&mut self, id: &InitiativeId) -> Option<&mut InitiativeView> {
@@ -298,38 +194,29 @@ impl CityState {
         self.initiatives.get_mut(i).map(Arc::make_mut)
     }
 
-    /// The municipality, once the reference data is registered.
-    pub fn municipality(&self) -> Option<&MunicipalityView> {
-        self.municipality.as_ref()
+    /// What the event at `position` did to initiative `id`, read from its history steps (each
+    /// event applied to it and the status after); `None` when the fold did not apply that
+    /// event to it. For the places of a past moment ([`Places::apply_past`]).
+    pub(crate) fn moved_at(&self, id: &InitiativeId, position: u64) -> Option<Moved> {
+        let view = self.initiative(id)?;
+        let steps = &view.steps;
+        // An event may make two steps on one initiative (connected to itself): the status
+        // before the first, after the last.
+        let first = steps.partition_point(|s| s.position() < position);
+        let end = steps.partition_point(|s| s.position() <= position);
+        let last = steps[first..end].last()?;
+        Some(Moved {
+            id: *id,
+            wijk: view.wijk,
+            year: view.year(),
+            before: first.checked_sub(1).map(|i| steps[i].status_after()),
+            after: last.status_after(),
+        })
     }
 
-    /// True once reference data is registered.
-    pub fn has_reference_data(&self) -> bool {
-        self.municipality.is_some() || !self.gebieden.is_empty()
-    }
-
-    /// All gebieden, ordered by code.
-    pub fn gebieden(&self) -> impl Iterator<Item = &GebiedView> {
-        self.gebieden.values()
-    }
-
-    pub fn gebied(&self, code: &GebiedCode) -> Option<&GebiedView> {
-        self.gebieden.get(code)
-    }
-
-    /// All wijken, ordered by code.
-    pub fn wijken(&self) -> impl Iterator<Item = &WijkView> {
-        self.wijken.values()
-    }
-
-    pub fn wijk(&self, code: &WijkCode) -> Option<&WijkView> {
-        self.wijken.get(code)
-    }
-
-    /// Whom to contact about a wijk: its gebied's team Leefomgeving ("Mijn wijk").
-    pub fn team_for(&self, wijk: &WijkCode) -> Option<&TeamContact> {
-        let wijk = self.wijken.get(wijk)?;
-        self.gebieden.get(&wijk.gebied).map(|g| &g.team)
+    /// The municipality, gebieden and wijken (the state also derefs to them).
+    pub fn places(&self) -> &Places {
+        &self.places
     }
 
     pub fn initiative(&self, id: &InitiativeId) -> Option<&InitiativeView> {
@@ -348,112 +235,20 @@ impl CityState {
         &'a self,
         wijk: &WijkCode,
     ) -> impl Iterator<Item = &'a InitiativeView> + 'a {
-        self.wijken
-            .get(wijk)
+        self.places
+            .wijk(wijk)
             .into_iter()
             .flat_map(|w| w.initiatives.iter())
             .filter_map(|id| self.initiative(id))
     }
+}
 
-    /// One budget line (all zero when nothing was allocated or the wijk is unknown).
-    pub fn budget_line(&self, key: &BudgetLineKey) -> BudgetLine {
-        self.wijken
-            .get(&key.wijk)
-            .map(|w| w.budget_line(key.year, key.theme))
-            .unwrap_or_default()
-    }
+/// A state is its places and its initiatives: a wijk, gebied or city figure is asked of the
+/// state as of its [`Places`].
+impl std::ops::Deref for CityState {
+    type Target = Places;
 
-    /// A wijk's budget for a year, per theme and in total.
-    pub fn wijk_budget(&self, wijk: &WijkCode, year: i32) -> BudgetSummary {
-        let lines = self
-            .wijken
-            .get(wijk)
-            .map(|w| w.lines(year))
-            .unwrap_or_default();
-        BudgetSummary::from_lines(year, &lines)
-    }
-
-    /// A gebied's budget for a year: its wijken's lines added up per theme.
-    pub fn gebied_budget(&self, gebied: &GebiedCode, year: i32) -> BudgetSummary {
-        let mut lines = ThemeLines::default();
-        for wijk in self.wijken_of(gebied) {
-            add_lines(&mut lines, &wijk.lines(year));
-        }
-        BudgetSummary::from_lines(year, &lines)
-    }
-
-    /// The city's budget for a year: every wijk's lines added up per theme.
-    pub fn city_budget(&self, year: i32) -> BudgetSummary {
-        let mut lines = ThemeLines::default();
-        for wijk in self.wijken.values() {
-            add_lines(&mut lines, &wijk.lines(year));
-        }
-        BudgetSummary::from_lines(year, &lines)
-    }
-
-    /// The years in which any wijk has a budget line, in order.
-    pub fn budget_years(&self) -> BTreeSet<i32> {
-        self.wijken
-            .values()
-            .flat_map(|w| w.budget_years())
-            .collect()
-    }
-
-    /// Initiatives per status in a wijk (all zero for an unknown wijk).
-    pub fn wijk_counts(&self, wijk: &WijkCode) -> StatusCounts {
-        self.wijken.get(wijk).map(|w| w.counts).unwrap_or_default()
-    }
-
-    /// Initiatives per status in a gebied's wijken.
-    pub fn gebied_counts(&self, gebied: &GebiedCode) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for wijk in self.wijken_of(gebied) {
-            counts.add(&wijk.counts);
-        }
-        counts
-    }
-
-    /// Initiatives per status in the whole city.
-    pub fn city_counts(&self) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for wijk in self.wijken.values() {
-            counts.add(&wijk.counts);
-        }
-        counts
-    }
-
-    /// Initiatives per status in a wijk, of `year` (submitted in it) or, for `None`, of all
-    /// years.
-    pub fn wijk_counts_in(&self, wijk: &WijkCode, year: Option<i32>) -> StatusCounts {
-        self.wijken
-            .get(wijk)
-            .map(|w| w.counts_in(year))
-            .unwrap_or_default()
-    }
-
-    /// Initiatives per status in a gebied's wijken, of `year` or of all years.
-    pub fn gebied_counts_in(&self, gebied: &GebiedCode, year: Option<i32>) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for wijk in self.wijken_of(gebied) {
-            counts.add(&wijk.counts_in(year));
-        }
-        counts
-    }
-
-    /// Initiatives per status in the whole city, of `year` or of all years.
-    pub fn city_counts_in(&self, year: Option<i32>) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for wijk in self.wijken.values() {
-            counts.add(&wijk.counts_in(year));
-        }
-        counts
-    }
-
-    fn wijken_of<'a>(&'a self, gebied: &GebiedCode) -> impl Iterator<Item = &'a WijkView> + 'a {
-        self.gebieden
-            .get(gebied)
-            .into_iter()
-            .flat_map(|g| g.wijken.iter())
-            .filter_map(|code| self.wijken.get(code))
+    fn deref(&self) -> &Places {
+        &self.places
     }
 }

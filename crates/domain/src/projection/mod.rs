@@ -16,6 +16,7 @@ mod facts;
 mod initiative;
 mod lines;
 mod place;
+mod places;
 mod touched;
 mod trends;
 
@@ -28,6 +29,7 @@ pub use initiative::{
     HistoryStep, InitiativeView, Referral, Shared, Withdrawal,
 };
 pub use place::{GebiedView, MunicipalityView, WijkView};
+pub use places::Places;
 pub use touched::Touched;
 pub use trends::{
     amsterdam, local_month, quantile, LeadTime, LeadTimes, MonthTrend, TrendScope, YearTrends,

@@ -260,3 +260,80 @@ fn demo_ids_are_v7_and_in_submission_order() {
     assert!(ids.iter().all(|id| id.as_uuid().get_version_num() == 7));
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 }
+
+/// The places of every moment, folded on their own from the final state's history steps
+/// (`Places::apply_past`, what time travel does), are the places of the whole fold at that
+/// moment: after every event of two demo years, and of events the fold skips or that touch one
+/// initiative twice.
+#[test]
+fn the_places_of_a_past_moment_fold_alone_as_in_the_whole_fold() {
+    use wijkpuls_domain::events::InitiativeConnected;
+    use wijkpuls_domain::{ConnectionTarget, DomainEvent, Places};
+
+    let mut steps = demo_year(2025, 3, until()).unwrap();
+    steps.extend(demo_year(2026, 11, until()).unwrap());
+    steps.sort_by_key(|s| s.at);
+    let mut log = run(steps);
+    let submitted = log
+        .records
+        .iter()
+        .find(|r| matches!(r.event, DomainEvent::InitiativeSubmitted(_)))
+        .unwrap()
+        .event
+        .clone();
+    let connected = log
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            DomainEvent::InitiativeConnected(e) => Some(e.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let unknown = InitiativeId::parse("0190f0f0-0000-7000-8000-000000000042").unwrap();
+    let funded_unknown = log
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            DomainEvent::InitiativeFunded(e) => Some(DomainEvent::InitiativeFunded(
+                wijkpuls_domain::events::InitiativeFunded {
+                    id: unknown,
+                    ..e.clone()
+                },
+            )),
+            _ => None,
+        })
+        .unwrap();
+    log.record([
+        // Submitted again: skipped.
+        submitted,
+        // About an unknown initiative, or connecting to one: skipped.
+        funded_unknown,
+        DomainEvent::InitiativeConnected(InitiativeConnected {
+            target: ConnectionTarget::Initiative(unknown),
+            ..connected.clone()
+        }),
+        // Connected to itself: two steps on one initiative at one position.
+        DomainEvent::InitiativeConnected(InitiativeConnected {
+            target: ConnectionTarget::Initiative(connected.id),
+            ..connected
+        }),
+    ]);
+    let later = &log.state;
+    let mut state = wijkpuls_domain::CityState::new();
+    let mut places = Places::default();
+    for record in &log.records {
+        state.apply(record);
+        places.apply_past(record, later);
+        assert_eq!(
+            &places,
+            state.places(),
+            "after position {}",
+            record.position
+        );
+    }
+    assert!(
+        places.city_counts().total() > 100,
+        "{:?}",
+        places.city_counts()
+    );
+}
