@@ -121,14 +121,17 @@ impl CityState {
             | DomainEvent::TeamContactChanged(_)
             | DomainEvent::BudgetAllocated(_) => None,
             DomainEvent::InitiativeSubmitted(e) => self.initiative_submitted(e, at),
-            DomainEvent::InitiativeConnected(e) => self.initiative_connected(e, at),
-            DomainEvent::InitiativeFunded(e) => self.change(&e.id, |view| view.funded(e, at)),
-            DomainEvent::InitiativeCompleted(e) => self.change(&e.id, |view| view.completed(e, at)),
-            DomainEvent::InitiativeRejected(e) => self.change(&e.id, |view| view.rejected(e, at)),
-            DomainEvent::InitiativeReferred(e) => self.change(&e.id, |view| view.referred(e, at)),
-            DomainEvent::InitiativeWithdrawn(e) => self.change(&e.id, |view| view.withdrawn(e, at)),
-            DomainEvent::InitiatorDataErased(e) => {
-                self.change(&e.id, |view| view.initiator_erased(at))
+            DomainEvent::InitiativeConnected(e) => {
+                self.initiative_connected(&recorded.event, e, at)
+            }
+            DomainEvent::InitiativeFunded(_)
+            | DomainEvent::InitiativeCompleted(_)
+            | DomainEvent::InitiativeRejected(_)
+            | DomainEvent::InitiativeReferred(_)
+            | DomainEvent::InitiativeWithdrawn(_)
+            | DomainEvent::InitiatorDataErased(_) => {
+                let id = recorded.event.initiative_id();
+                id.and_then(|id| self.change(&id, |view| view.apply_own(&recorded.event, at)))
             }
         };
         self.places.apply(&recorded.event, moved);
@@ -155,7 +158,12 @@ impl CityState {
     }
 
     /// The link shows on both initiatives when it connects two.
-    fn initiative_connected(&mut self, e: &InitiativeConnected, at: At) -> Option<Moved> {
+    fn initiative_connected(
+        &mut self,
+        event: &DomainEvent,
+        e: &InitiativeConnected,
+        at: At,
+    ) -> Option<Moved> {
         self.initiative(&e.id)?;
         if let ConnectionTarget::Initiative(target) = &e.target {
             // The other side records it as incoming (its status does not change).
@@ -165,13 +173,7 @@ impl CityState {
                 at,
             );
         }
-        self.change(&e.id, |view| {
-            view.connect(
-                ConnectedTo::of(&e.target),
-                ConnectionDirection::Outgoing,
-                at,
-            )
-        })
+        self.change(&e.id, |view| view.apply_own(event, at))
     }
 
     /// Runs `f` on the initiative; what it did to it, `None` when the initiative is unknown.

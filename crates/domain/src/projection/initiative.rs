@@ -437,6 +437,61 @@ impl InitiativeView {
             .collect()
     }
 
+    /// The view as it was just after the event at `position`, folded again from its own
+    /// history: `events` are the log's events at its
+    /// [`history_positions`](InitiativeView::history_positions) (in position order; those after
+    /// `position`, and any not in its history, are ignored). `None` before its submission. The
+    /// same steps as the city's fold ([`CityState::apply`]), for time travel to one initiative
+    /// without folding the whole city.
+    pub fn as_at<R: std::borrow::Borrow<Recorded>>(
+        &self,
+        position: u64,
+        events: &[R],
+    ) -> Option<InitiativeView> {
+        let mut past: Option<InitiativeView> = None;
+        let mut positions = self.history_positions().peekable();
+        let mut done = 0;
+        for recorded in events.iter().map(|r| r.borrow()) {
+            if recorded.position > position {
+                break;
+            }
+            while positions.next_if(|&p| p < recorded.position).is_some() {}
+            // Each event once (it may be given twice: two steps of one event).
+            if positions.peek() != Some(&recorded.position) || recorded.position <= done {
+                continue;
+            }
+            done = recorded.position;
+            let at = At {
+                position: recorded.position,
+                time: recorded.recorded_at,
+            };
+            match (&mut past, &recorded.event) {
+                (None, DomainEvent::InitiativeSubmitted(e)) if e.id == self.id => {
+                    past = Some(InitiativeView::submitted(e, self.gebied, at));
+                }
+                (Some(view), DomainEvent::InitiativeConnected(e)) => {
+                    // Another initiative connected to this one (or this one to itself: the
+                    // incoming side first, as in the city's fold).
+                    if matches!(&e.target, ConnectionTarget::Initiative(t) if *t == self.id) {
+                        view.connect(
+                            ConnectedTo::Initiative(e.id),
+                            ConnectionDirection::Incoming,
+                            at,
+                        );
+                    }
+                    if e.id == self.id {
+                        view.apply_own(&recorded.event, at);
+                    }
+                }
+                (Some(view), event) if event.initiative_id() == Some(self.id) => {
+                    view.apply_own(event, at);
+                }
+                _ => {}
+            }
+        }
+        past
+    }
+
     /// The positions of its history's events, oldest first.
     pub fn history_positions(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
         self.steps.iter().map(|step| step.position())
@@ -467,6 +522,30 @@ impl InitiativeView {
     pub(crate) fn record(&mut self, at: At) {
         self.updated_at = at.time;
         self.steps = appended(&self.steps, HistoryStep::new(at.position, self.status));
+    }
+
+    /// Applies an event about this initiative (its subject) that follows its submission: what
+    /// the event does to its own view (a connection's other side: [`InitiativeView::connect`]).
+    pub(crate) fn apply_own(&mut self, event: &DomainEvent, at: At) {
+        match event {
+            DomainEvent::InitiativeConnected(e) => self.connect(
+                ConnectedTo::of(&e.target),
+                ConnectionDirection::Outgoing,
+                at,
+            ),
+            DomainEvent::InitiativeFunded(e) => self.funded(e, at),
+            DomainEvent::InitiativeCompleted(e) => self.completed(e, at),
+            DomainEvent::InitiativeRejected(e) => self.rejected(e, at),
+            DomainEvent::InitiativeReferred(e) => self.referred(e, at),
+            DomainEvent::InitiativeWithdrawn(e) => self.withdrawn(e, at),
+            DomainEvent::InitiatorDataErased(_) => self.initiator_erased(at),
+            DomainEvent::InitiativeSubmitted(_)
+            | DomainEvent::MunicipalityRegistered(_)
+            | DomainEvent::GebiedRegistered(_)
+            | DomainEvent::WijkRegistered(_)
+            | DomainEvent::TeamContactChanged(_)
+            | DomainEvent::BudgetAllocated(_) => {}
+        }
     }
 
     pub(crate) fn connect(&mut self, target: ConnectedTo, direction: ConnectionDirection, at: At) {

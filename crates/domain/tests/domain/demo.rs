@@ -263,10 +263,11 @@ fn demo_ids_are_v7_and_in_submission_order() {
 
 /// The places of every moment, folded on their own from the final state's history steps
 /// (`Places::apply_past`, what time travel does), are the places of the whole fold at that
-/// moment: after every event of two demo years, and of events the fold skips or that touch one
-/// initiative twice.
+/// moment; so is every initiative's view folded again from its own history
+/// (`InitiativeView::as_at`). After every event of two demo years, and of events the fold skips
+/// or that touch one initiative twice.
 #[test]
-fn the_places_of_a_past_moment_fold_alone_as_in_the_whole_fold() {
+fn a_past_moment_folds_alone_as_in_the_whole_fold() {
     use wijkpuls_domain::events::InitiativeConnected;
     use wijkpuls_domain::{ConnectionTarget, DomainEvent, Places};
 
@@ -321,7 +322,34 @@ fn the_places_of_a_past_moment_fold_alone_as_in_the_whole_fold() {
     let later = &log.state;
     let mut state = wijkpuls_domain::CityState::new();
     let mut places = Places::default();
+    let own_events = |id: &InitiativeId| -> Vec<&wijkpuls_domain::Recorded> {
+        let view = later.initiative(id).unwrap();
+        view.history_positions()
+            .map(|p| &log.records[p as usize - 1])
+            .collect()
+    };
+    let (mut views_checked, mut incoming) = (0, 0);
     for record in &log.records {
+        let mut about: Vec<InitiativeId> = record.event.initiative_id().into_iter().collect();
+        if let DomainEvent::InitiativeConnected(e) = &record.event {
+            if let ConnectionTarget::Initiative(target) = &e.target {
+                about.push(*target);
+                incoming += 1;
+            }
+        }
+        for id in &about {
+            if state.initiative(id).is_none() && later.initiative(id).is_some() {
+                // Before its submission there is none.
+                let events = own_events(id);
+                assert_eq!(
+                    later
+                        .initiative(id)
+                        .unwrap()
+                        .as_at(record.position - 1, &events),
+                    None
+                );
+            }
+        }
         state.apply(record);
         places.apply_past(record, later);
         assert_eq!(
@@ -330,10 +358,27 @@ fn the_places_of_a_past_moment_fold_alone_as_in_the_whole_fold() {
             "after position {}",
             record.position
         );
+        for id in &about {
+            let Some(now) = later.initiative(id) else {
+                continue;
+            };
+            let past = now.as_at(record.position, &own_events(id));
+            assert_eq!(
+                past.as_ref(),
+                state.initiative(id),
+                "{id} after {}",
+                record.position
+            );
+            views_checked += 1;
+        }
     }
     assert!(
         places.city_counts().total() > 100,
         "{:?}",
         places.city_counts()
+    );
+    assert!(
+        views_checked > 500 && incoming > 10,
+        "{views_checked} {incoming}"
     );
 }
