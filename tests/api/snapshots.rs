@@ -18,6 +18,7 @@ backend_tests!(
     a_snapshot_of_another_version_or_damaged_is_not_trusted,
     a_snapshot_missing_a_chunk_is_not_trusted_and_replaced,
     disabled_snapshots_are_neither_read_nor_written,
+    the_past_agrees_with_itself_after_a_start_from_a_snapshot,
 );
 
 /// Events generated before the first start; the snapshot is stored every [`EVERY`] events.
@@ -295,4 +296,87 @@ async fn disabled_snapshots_are_neither_read_nor_written(backend: Backend) {
         disabled.state.service.store.snapshots().await.unwrap(),
         before
     );
+}
+
+/// The moment the event after `position` happened.
+async fn moment_after(app: &TestApp, position: usize) -> String {
+    let found = app
+        .data(
+            "query($after: Position) { events(after: $after, first: 1) { occurredAt } }",
+            json!({ "after": position.to_string() }),
+            Some(&app.admin_token),
+        )
+        .await;
+    found["events"][0]["occurredAt"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The past three ways at once, on a server started from a snapshot (the checkpoints before
+/// it made in the background, or the places folded from the start of the log): at moments
+/// across the generated years, a wijk's counts (its places then) equal the statuses of its
+/// initiatives listed then (the whole state then), and each initiative asked alone then (folded
+/// from its own history) has the status the list shows.
+async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Backend) {
+    let Some((db, _)) = generated(backend).await else {
+        return;
+    };
+    let first = start(db.clone(), every).await;
+    snapshot_stored(&first, EVENTS as u64).await;
+    drop(first);
+    let app = start(db.clone(), every).await;
+    assert!(app.state.live.started_from() > 0);
+    let statuses = [
+        "submitted",
+        "connected",
+        "funded",
+        "completed",
+        "rejected",
+        "withdrawn",
+        "referred",
+    ];
+    let mut listed = 0;
+    for tenth in [1, 3, 5, 7, 9] {
+        let moment = moment_after(&app, EVENTS * tenth / 10).await;
+        for wijk in ["WK020201", "WK020207", "WK020214"] {
+            let answer = app
+                .data(
+                    "query($code: ID!, $at: DateTime) { wijk(code: $code, asOf: $at) {
+                       initiativeCounts { submitted connected funded completed rejected withdrawn
+                         referred total }
+                       initiatives(first: 100) { totalCount nodes { id status } } } }",
+                    json!({ "code": wijk, "at": moment }),
+                    None,
+                )
+                .await;
+            let counts = &answer["wijk"]["initiativeCounts"];
+            let page = &answer["wijk"]["initiatives"];
+            let nodes = page["nodes"].as_array().unwrap();
+            assert!(page["totalCount"].as_u64().unwrap() <= 100, "{page}");
+            assert_eq!(counts["total"], page["totalCount"], "{wijk} at {moment}");
+            for status in statuses {
+                let of_status = nodes
+                    .iter()
+                    .filter(|n| n["status"] == status.to_uppercase())
+                    .count();
+                assert_eq!(counts[status], of_status, "{status} in {wijk} at {moment}");
+            }
+            for node in nodes.iter().take(5) {
+                let alone = app
+                    .data(
+                        "query($id: ID!, $at: DateTime) { initiative(id: $id, asOf: $at) { status } }",
+                        json!({ "id": node["id"], "at": moment }),
+                        None,
+                    )
+                    .await;
+                assert_eq!(
+                    alone["initiative"]["status"], node["status"],
+                    "{node} at {moment}"
+                );
+                listed += 1;
+            }
+        }
+    }
+    assert!(listed > 20, "{listed}");
 }

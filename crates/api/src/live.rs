@@ -11,10 +11,14 @@
 //! Beside the state it keeps the [`SimilarIndex`] of every initiative's text, updated before the
 //! position is published, so an initiative is found as similar as soon as its submission
 //! returns.
-//! For time travel (`asOf`) it keeps snapshots of the fold in memory ([`Past`]): the state at
-//! [`Live::state_at`] a moment is the nearest snapshot before it, folded forward with events
-//! read from the log (the truth), up to the first event about a later moment. The fold's
-//! persistent collections make a snapshot cheap: it shares all but what changed since.
+//! For time travel (`asOf`) it keeps checkpoints of the [`Places`] in memory ([`Past`]): a
+//! [`Moment`] ([`Live::state_at`]) has the places of the nearest checkpoint before it, folded
+//! forward with events read from the log (the truth), up to the first event about a later
+//! moment. That fold needs no initiative views of the time: the live state's history steps say
+//! what each event did ([`Places::apply_past`]), so a checkpoint is a few dozen KiB, not a
+//! whole past state. An initiative at a moment is folded from its own history
+//! ([`wijkpuls_domain::InitiativeView::as_at`]); only a page of initiatives at a moment needs
+//! the whole state then ([`Live::whole_state_at`]), folded on demand and few of them kept.
 //!
 //! # Start-up
 //!
@@ -31,7 +35,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::sync::{broadcast, watch};
 use wijkpuls_domain::similar::SimilarIndex;
-use wijkpuls_domain::{CityState, WijkCode};
+use wijkpuls_domain::{CityState, Places, Recorded, WijkCode};
 use wijkpuls_event_store::{EventStore, Position, RecordedEvent, SnapshotPiece, SnapshotRead};
 
 use crate::codec;
@@ -76,117 +80,233 @@ pub struct Live {
     writing: tokio::sync::Mutex<()>,
 }
 
-/// The most snapshots kept. When one more is due, every other one is dropped and the distance
-/// between them doubles, so memory stays bounded and the snapshots spread over the whole log.
-/// A snapshot shares all the fold's data that did not change after it, so many are cheap: at a
-/// million events they are 4,096 events apart, and a moment between two folds at most that many
-/// events (16–52 ms; 8,192 apart with 128 took 21–100 ms, for 0.85 × the memory).
-const MAX_SNAPSHOTS: usize = 256;
-/// Events between snapshots at first (it doubles as the log grows, see [`MAX_SNAPSHOTS`]).
-const FIRST_SNAPSHOT_EVERY: u64 = 4096;
-/// Past states kept for moments asked before (a dashboard asks the same moment again).
+/// The most checkpoints of the places kept. When one more is due, every other one is dropped
+/// and the distance between them doubles, so memory stays bounded and the checkpoints spread
+/// over the whole log. At a million events they are 4,096 events apart: a moment between two is
+/// folded from at most that many events.
+const MAX_CHECKPOINTS: usize = 256;
+/// Events between checkpoints at first (it doubles as the log grows, see [`MAX_CHECKPOINTS`]).
+const FIRST_CHECKPOINT_EVERY: u64 = 4096;
+/// The most whole past states kept, made by folds for pages of initiatives at a moment
+/// ([`Live::whole_state_at`]). A whole state at a distance from now holds its own copy of every
+/// initiative changed since, megabytes each on a large log: few are kept.
+const MAX_STATES: usize = 4;
+/// Events between the whole states a fold keeps on its way, at first (it doubles as they are
+/// thinned, see [`MAX_STATES`]).
+const FIRST_STATE_EVERY: u64 = 65_536;
+/// Moments asked before, kept with their answers (a dashboard asks the same moment again).
 const CACHED_MOMENTS: usize = 4;
 /// At shutdown a snapshot is stored only when at least this many events were applied since the
 /// last one.
 const SHUTDOWN_SNAPSHOT_MIN: u64 = 1000;
-/// Refolds for `asOf` at once: each takes a core for a while.
+/// Folds for `asOf` at once: each takes a core for a while.
 const REFOLDS: usize = 2;
 /// Events read from the log at a time while folding forward.
 const REFOLD_PAGE: usize = 2000;
 
-/// Snapshots of the fold, oldest first, and the past states recently asked for.
-struct Past {
-    /// States of the fold, by position; each is the state at any moment from its
-    /// [`CityState::latest`] until the next event's.
-    snapshots: Vec<Arc<CityState>>,
-    every: u64,
-    /// Moments asked for and their states, oldest asked first.
-    answers: std::collections::VecDeque<(DateTime<Utc>, Arc<CityState>)>,
+/// The places at one position of the log: a checkpoint, or the places of a [`Moment`].
+#[derive(Debug, Clone, Default)]
+pub struct PlacesAt {
+    /// The last event folded in; 0 before the first.
+    pub position: u64,
+    /// When that event happened.
+    pub as_of: Option<DateTime<Utc>>,
+    /// The latest moment any event folded in is about: these are the places at every moment
+    /// from this one until the next event's.
+    pub latest: Option<DateTime<Utc>>,
+    pub places: Places,
 }
 
-impl Past {
-    fn new() -> Past {
-        Past {
-            snapshots: Vec::new(),
-            every: FIRST_SNAPSHOT_EVERY,
-            answers: std::collections::VecDeque::new(),
+impl PlacesAt {
+    fn of(state: &CityState) -> PlacesAt {
+        PlacesAt {
+            position: state.position(),
+            as_of: state.as_of(),
+            latest: state.latest(),
+            places: state.places().clone(),
         }
     }
 
-    /// Notes an applied event (at `position`); true when a snapshot is due.
-    fn applied(&self, position: u64) -> bool {
+    /// Folds in the next event; `later` has applied it (see [`Places::apply_past`]).
+    fn apply(&mut self, recorded: &Recorded, later: &CityState) {
+        self.position = recorded.position;
+        self.as_of = Some(recorded.recorded_at);
+        self.latest = Some(
+            self.latest
+                .map_or(recorded.recorded_at, |l| l.max(recorded.recorded_at)),
+        );
+        self.places.apply_past(recorded, later);
+    }
+}
+
+/// A past moment asked for (`asOf`): its places at once; the whole state then only when a
+/// question needs it ([`Live::whole_state_at`]).
+pub struct Moment {
+    places: PlacesAt,
+    whole: tokio::sync::OnceCell<Arc<CityState>>,
+}
+
+impl Moment {
+    /// The position of the last event at or before the moment.
+    pub fn position(&self) -> u64 {
+        self.places.position
+    }
+
+    /// When the last event at or before the moment happened (`None` before the first).
+    pub fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.places.as_of
+    }
+
+    /// The municipality, gebieden and wijken at the moment.
+    pub fn places(&self) -> &Places {
+        &self.places.places
+    }
+}
+
+/// What the past keeps, each at a position of the log.
+trait AtPosition {
+    fn position(&self) -> u64;
+    /// The latest moment the events up to it are about.
+    fn latest(&self) -> Option<DateTime<Utc>>;
+}
+
+impl AtPosition for PlacesAt {
+    fn position(&self) -> u64 {
+        self.position
+    }
+
+    fn latest(&self) -> Option<DateTime<Utc>> {
+        self.latest
+    }
+}
+
+impl AtPosition for CityState {
+    fn position(&self) -> u64 {
+        CityState::position(self)
+    }
+
+    fn latest(&self) -> Option<DateTime<Utc>> {
+        CityState::latest(self)
+    }
+}
+
+/// At most `max` things of the past, by position, spread over the log: `every` events apart,
+/// a distance that doubles whenever one more would be too many.
+struct Series<T> {
+    kept: Vec<Arc<T>>,
+    every: u64,
+    max: usize,
+}
+
+impl<T: AtPosition> Series<T> {
+    fn new(every: u64, max: usize) -> Series<T> {
+        Series {
+            kept: Vec::new(),
+            every,
+            max,
+        }
+    }
+
+    /// Whether one is due at `position` (after the last kept).
+    fn due(&self, position: u64) -> bool {
         // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
-        let last = self.snapshots.last().map_or(0, |s| s.position());
+        let last = self.kept.last().map_or(0, |s| s.position());
         position >= last.saturating_add(self.every)
     }
 
-    /// Keeps `state` (the state just noted as due) as a snapshot.
-    fn keep(&mut self, state: Arc<CityState>) {
-        if self.snapshots.len() >= MAX_SNAPSHOTS {
+    /// Keeps `item` (just noted as due) at the end.
+    fn keep(&mut self, item: Arc<T>) {
+        if self.kept.len() >= self.max {
             self.thin();
-            let last = self.snapshots.last().map_or(0, |s| s.position());
-            if state.position() < last.saturating_add(self.every) {
+            if !self.due(item.position()) {
                 return;
             }
         }
-        self.snapshots.push(state);
+        self.kept.push(item);
     }
 
-    /// Drops every other snapshot and doubles the distance between them.
+    /// Drops every other one and doubles the distance between them.
     fn thin(&mut self) {
         // Keep the 2nd, 4th, …: they are `every` × 2 apart, like the ones to come.
         let mut keep = true;
-        self.snapshots.retain(|_| {
+        self.kept.retain(|_| {
             keep = !keep;
             keep
         });
         self.every *= 2;
     }
 
-    /// Adds snapshots a refold made on its way (see [`Live::state_at`]): a start from a stored
-    /// snapshot has none before it, so the first moments asked before it make them.
-    fn insert(&mut self, made: Vec<Arc<CityState>>) {
-        for state in made {
+    /// Adds what a fold made on its way, each in its place (once), and stays bounded.
+    fn insert(&mut self, made: Vec<Arc<T>>) {
+        for item in made {
             let at = self
-                .snapshots
-                .partition_point(|s| s.position() < state.position());
+                .kept
+                .partition_point(|s| s.position() < item.position());
             if self
-                .snapshots
+                .kept
                 .get(at)
-                .is_some_and(|s| s.position() == state.position())
+                .is_some_and(|s| s.position() == item.position())
             {
                 continue;
             }
-            self.snapshots.insert(at, state);
+            self.kept.insert(at, item);
         }
-        while self.snapshots.len() > MAX_SNAPSHOTS {
+        while self.kept.len() > self.max {
             self.thin();
         }
     }
 
-    /// The latest snapshot that is a state at `time`, if any.
-    fn snapshot_before(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
+    /// The latest one that is the past at `time`: all its events happened by then.
+    fn before(&self, time: DateTime<Utc>) -> Option<Arc<T>> {
         let after = self
-            .snapshots
+            .kept
             .partition_point(|s| s.latest().is_none_or(|latest| latest <= time));
-        after.checked_sub(1).map(|i| self.snapshots[i].clone())
+        after.checked_sub(1).map(|i| self.kept[i].clone())
     }
 
-    fn answer(&self, time: DateTime<Utc>) -> Option<Arc<CityState>> {
+    /// The latest one at or before `position`.
+    fn at_or_before(&self, position: u64) -> Option<Arc<T>> {
+        let after = self.kept.partition_point(|s| s.position() <= position);
+        after.checked_sub(1).map(|i| self.kept[i].clone())
+    }
+}
+
+/// Checkpoints of the places, the few whole past states folds made, and the moments recently
+/// asked for.
+struct Past {
+    /// Kept by the tailer as it applies events, and by the warm-up for the log before a stored
+    /// snapshot ([`Live::warm_past`]).
+    checkpoints: Series<PlacesAt>,
+    /// Made by [`Live::whole_state_at`] only.
+    states: Series<CityState>,
+    /// Moments asked for, oldest asked first.
+    answers: std::collections::VecDeque<(DateTime<Utc>, Arc<Moment>)>,
+}
+
+impl Past {
+    fn new() -> Past {
+        Past {
+            checkpoints: Series::new(FIRST_CHECKPOINT_EVERY, MAX_CHECKPOINTS),
+            states: Series::new(FIRST_STATE_EVERY, MAX_STATES),
+            answers: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn answer(&self, time: DateTime<Utc>) -> Option<Arc<Moment>> {
         self.answers
             .iter()
             .find(|(t, _)| *t == time)
             .map(|(_, s)| s.clone())
     }
 
-    fn remember(&mut self, time: DateTime<Utc>, state: Arc<CityState>) {
+    fn remember(&mut self, time: DateTime<Utc>, moment: Arc<Moment>) {
         if self.answer(time).is_some() {
             return;
         }
         if self.answers.len() == CACHED_MOMENTS {
             self.answers.pop_front();
         }
-        self.answers.push_back((time, state));
+        self.answers.push_back((time, moment));
     }
 }
 
@@ -232,8 +352,8 @@ impl Live {
             if recorded.position > stored {
                 state.apply(&recorded);
                 similar.apply(&recorded);
-                if past.applied(state.position()) {
-                    past.keep(Arc::new(state.clone()));
+                if past.checkpoints.due(state.position()) {
+                    past.checkpoints.keep(Arc::new(PlacesAt::of(&state)));
                 }
             }
             if tail.len() == RECENT {
@@ -364,6 +484,9 @@ impl Live {
     /// still end with an error, readiness says so and the tailer starts again from the last
     /// applied position after a pause that grows to at most [`RESUME_BACKOFF_MAX`].
     pub async fn follow(self: Arc<Live>, store: EventStore) {
+        if self.started_from > 0 {
+            tokio::spawn(self.clone().warm_past(store.clone()));
+        }
         if self.snapshots.enabled {
             tokio::spawn(self.clone().write_snapshots(store.clone()));
             if self.position() > self.stored.load(std::sync::atomic::Ordering::Relaxed)
@@ -423,28 +546,30 @@ impl Live {
                 return;
             }
         };
-        let (item, snapshot_due) = {
+        let (item, checkpoint_due) = {
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             state.apply(&recorded);
             let due = self
                 .past
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .applied(state.position());
+                .checkpoints
+                .due(state.position());
             (Arc::new(feed::item(&state, record, &recorded)), due)
         };
         self.similar
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .apply(&recorded);
-        if snapshot_due {
+        if checkpoint_due {
             // Copied under the read lock (queries go on meanwhile); only this task writes, so
             // it is the state just noted.
-            let snapshot = Arc::new(self.read().clone());
+            let checkpoint = Arc::new(PlacesAt::of(&self.read()));
             self.past
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .keep(snapshot);
+                .checkpoints
+                .keep(checkpoint);
         }
         let asked = self.asked.load(std::sync::atomic::Ordering::Relaxed);
         if self.snapshots.enabled && recorded.position >= asked.saturating_add(self.snapshots.every)
@@ -543,59 +668,165 @@ impl Live {
 }
 
 impl Live {
-    /// The state at `time` (`asOf`): the fold of the log up to the first event about a later
+    /// The moment `time` (`asOf`): the fold of the log up to the first event about a later
     /// moment. `None` when that is the whole log applied so far: then the live state is the
     /// answer (so a moment in the future is now). Before the first event it is the empty state.
     ///
-    /// Starts from the nearest snapshot and folds forward what the log holds after it; at most
-    /// [`REFOLDS`] run at once, and the last few moments asked are answered from memory.
+    /// Its places are folded forward from the nearest checkpoint with what the log holds after
+    /// it; at most [`REFOLDS`] folds run at once, and the last few moments asked are answered
+    /// from memory.
     pub async fn state_at(
         &self,
         store: &EventStore,
         time: DateTime<Utc>,
-    ) -> anyhow::Result<Option<Arc<CityState>>> {
+    ) -> anyhow::Result<Option<Arc<Moment>>> {
         // The state's lock before the past's, in the tailer's order.
         if self.read().latest().is_none_or(|latest| latest <= time) {
             return Ok(None);
         }
-        let start = {
+        let (start, every) = {
             let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(answer) = past.answer(time) {
                 return Ok(Some(answer));
             }
-            past.snapshot_before(time)
+            (past.checkpoints.before(time), past.checkpoints.every)
         };
         let _permit = self.refolds.acquire().await?;
-        let mut state = start.map_or_else(CityState::new, |s| CityState::clone(&s));
-        // Snapshots on the way, where the past has none yet (after a start from a stored
-        // snapshot, the moments before it).
-        let every = self.past.lock().unwrap_or_else(|e| e.into_inner()).every;
+        let start = start.map_or_else(PlacesAt::default, |s| PlacesAt::clone(&s));
+        let (places, made) = self
+            .fold_places(store, start, |r| r.recorded_at > time, every)
+            .await?;
+        let moment = Arc::new(Moment {
+            places,
+            whole: tokio::sync::OnceCell::new(),
+        });
+        let mut past = self.past.lock().unwrap_or_else(|e| e.into_inner());
+        past.checkpoints.insert(made);
+        past.remember(time, moment.clone());
+        Ok(Some(moment))
+    }
+
+    /// Folds the places forward from `places`, an event at a time from the log, up to the
+    /// first event `stop` says is past the end (or the last the live state has applied), and
+    /// makes a checkpoint every `every` events on the way (where the past has none yet, or
+    /// again: [`Series::insert`] keeps one of each position).
+    async fn fold_places(
+        &self,
+        store: &EventStore,
+        mut places: PlacesAt,
+        stop: impl Fn(&Recorded) -> bool,
+        every: u64,
+    ) -> anyhow::Result<(PlacesAt, Vec<Arc<PlacesAt>>)> {
         let mut made = Vec::new();
-        let mut last = state.position();
-        'fold: loop {
+        let mut last = places.position;
+        loop {
             let records = store
-                .read_batch(Position(state.position()), REFOLD_PAGE)
+                .read_batch(Position(places.position), REFOLD_PAGE)
                 .await?;
             if records.is_empty() {
                 break;
             }
-            for record in &records {
-                let recorded = codec::to_recorded(record)?;
-                if recorded.recorded_at > time {
-                    break 'fold;
+            let events = records
+                .iter()
+                .map(codec::to_recorded)
+                .collect::<Result<Vec<_>, _>>()?;
+            // What each event did to its initiative is in the live state's history steps,
+            // for every event it has applied.
+            let live = self.read();
+            for event in &events {
+                if stop(event) || event.position > live.position() {
+                    return Ok((places, made));
                 }
-                state.apply(&recorded);
-                if state.position() >= last.saturating_add(every) {
-                    last = state.position();
-                    made.push(Arc::new(state.clone()));
+                places.apply(event, &live);
+                if places.position >= last.saturating_add(every) {
+                    last = places.position;
+                    made.push(Arc::new(places.clone()));
                 }
             }
         }
-        let state = Arc::new(state);
-        let mut past = self.past.lock().unwrap_or_else(|e| e.into_inner());
-        past.insert(made);
-        past.remember(time, state.clone());
-        Ok(Some(state))
+        Ok((places, made))
+    }
+
+    /// Makes the checkpoints of the log before the stored snapshot this process started from
+    /// (the tailer makes those after it), so that a moment long ago is as quick to ask as a
+    /// recent one. Runs once, in the background, after a start from a snapshot.
+    async fn warm_past(self: Arc<Live>, store: EventStore) {
+        let _permit = match self.refolds.acquire().await {
+            Ok(permit) => permit,
+            Err(_) => return,
+        };
+        let started = std::time::Instant::now();
+        let until = self.started_from;
+        let every = self
+            .past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .checkpoints
+            .every;
+        match self
+            .fold_places(&store, PlacesAt::default(), |r| r.position > until, every)
+            .await
+        {
+            Ok((_, made)) => {
+                let checkpoints = made.len();
+                self.past
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .checkpoints
+                    .insert(made);
+                tracing::info!(until, checkpoints, elapsed = ?started.elapsed(),
+                    "made the checkpoints of the past before the stored snapshot");
+            }
+            // The past is folded on demand instead (from the start of the log).
+            Err(error) => tracing::warn!(%error, "cannot make the checkpoints of the past"),
+        }
+    }
+
+    /// The whole state at `moment`, for questions its places cannot answer (a page of
+    /// initiatives then): folded once per moment from the nearest whole state kept (or the
+    /// start of the log), up to the moment's position. Folds keep [`MAX_STATES`] whole states
+    /// on their way, spread like the checkpoints.
+    pub async fn whole_state_at(
+        &self,
+        store: &EventStore,
+        moment: &Moment,
+    ) -> anyhow::Result<Arc<CityState>> {
+        let state = moment
+            .whole
+            .get_or_try_init(|| async {
+                let end = moment.position();
+                let (start, every) = {
+                    let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
+                    (past.states.at_or_before(end), past.states.every)
+                };
+                let _permit = self.refolds.acquire().await?;
+                let mut state = start.map_or_else(CityState::new, |s| CityState::clone(&s));
+                let mut made = Vec::new();
+                let mut last = state.position();
+                while state.position() < end {
+                    let records = store
+                        .read_batch(Position(state.position()), REFOLD_PAGE)
+                        .await?;
+                    if records.is_empty() {
+                        break;
+                    }
+                    for record in records.iter().take_while(|r| r.position.0 <= end) {
+                        state.apply(&codec::to_recorded(record)?);
+                        if state.position() >= last.saturating_add(every) {
+                            last = state.position();
+                            made.push(Arc::new(state.clone()));
+                        }
+                    }
+                }
+                self.past
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .states
+                    .insert(made);
+                anyhow::Ok(Arc::new(state))
+            })
+            .await?;
+        Ok(state.clone())
     }
 }
 
@@ -711,59 +942,64 @@ mod tests {
         state
     }
 
-    /// Snapshots stay at most [`MAX_SNAPSHOTS`], spread evenly over the whole log, and the one
-    /// for a moment is the latest whose events all happened by then.
+    /// Checkpoints stay at most [`MAX_CHECKPOINTS`], spread evenly over the whole log, and the
+    /// one for a moment is the latest whose events all happened by then.
     #[test]
-    fn snapshots_stay_bounded_and_spread_over_the_log() {
+    fn checkpoints_stay_bounded_and_spread_over_the_log() {
         let start = DateTime::UNIX_EPOCH;
-        let mut past = Past::new();
-        let events = FIRST_SNAPSHOT_EVERY * MAX_SNAPSHOTS as u64 * 4;
+        let mut series = Past::new().checkpoints;
+        let events = FIRST_CHECKPOINT_EVERY * MAX_CHECKPOINTS as u64 * 4;
         for position in 1..=events {
-            if past.applied(position) {
-                past.keep(Arc::new(state_at(position)));
+            if series.due(position) {
+                series.keep(Arc::new(PlacesAt::of(&state_at(position))));
             }
         }
-        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.position()).collect();
-        assert!(positions.len() <= MAX_SNAPSHOTS, "{positions:?}");
-        assert!(positions.len() >= MAX_SNAPSHOTS / 2, "{positions:?}");
-        let every = past.every;
-        assert_eq!(every, FIRST_SNAPSHOT_EVERY * 4);
+        let positions: Vec<u64> = series.kept.iter().map(|s| s.position).collect();
+        assert!(positions.len() <= MAX_CHECKPOINTS, "{positions:?}");
+        assert!(positions.len() >= MAX_CHECKPOINTS / 2, "{positions:?}");
+        let every = series.every;
+        assert_eq!(every, FIRST_CHECKPOINT_EVERY * 4);
         for (i, position) in positions.iter().enumerate() {
             assert_eq!(*position, every * (i as u64 + 1), "{positions:?}");
         }
-        // A moment between two snapshots gets the earlier one; before the first, none.
+        // A moment between two checkpoints gets the earlier one; before the first, none.
         let between = start + TimeDelta::seconds((every * 3 + 5) as i64);
-        assert_eq!(past.snapshot_before(between).unwrap().position(), every * 3);
-        assert!(past.snapshot_before(start).is_none());
+        assert_eq!(series.before(between).unwrap().position, every * 3);
+        assert!(series.before(start).is_none());
+        assert_eq!(
+            series.at_or_before(every * 3 + 5).unwrap().position,
+            every * 3
+        );
+        assert_eq!(series.at_or_before(every * 3).unwrap().position, every * 3);
+        assert!(series.at_or_before(every - 1).is_none());
     }
 
-    /// Snapshots a refold made on its way go in their place, once each, and the past stays
-    /// bounded.
+    /// What a fold made on its way goes in its place, once each, and the series stays bounded.
     #[test]
-    fn snapshots_of_a_refold_go_in_their_place() {
-        let mut past = Past::new();
-        // As after a start from a stored snapshot at 1,000,000: the tailer keeps some after it.
+    fn what_a_fold_made_goes_in_its_place() {
+        let mut series = Past::new().states;
+        // As after a start from a stored snapshot at 1,000,000: some kept after it.
         for position in [1_000_001, 1_004_097] {
-            past.keep(Arc::new(state_at(position)));
+            series.keep(Arc::new(state_at(position)));
         }
-        past.insert(vec![
+        series.insert(vec![
             Arc::new(state_at(4096)),
             Arc::new(state_at(8192)),
             Arc::new(state_at(1_000_001)),
         ]);
-        let positions: Vec<u64> = past.snapshots.iter().map(|s| s.position()).collect();
+        let positions: Vec<u64> = series.kept.iter().map(|s| s.position()).collect();
         assert_eq!(positions, [4096, 8192, 1_000_001, 1_004_097]);
         let moment = DateTime::UNIX_EPOCH + TimeDelta::seconds(9000);
-        assert_eq!(past.snapshot_before(moment).unwrap().position(), 8192);
-        // Many more: thinned to at most MAX_SNAPSHOTS, still in order.
-        past.insert(
-            (1..=(MAX_SNAPSHOTS as u64 * 3))
+        assert_eq!(series.before(moment).unwrap().position(), 8192);
+        // Many more: thinned to at most MAX_STATES, still in order.
+        series.insert(
+            (1..=(MAX_STATES as u64 * 3))
                 .map(|i| Arc::new(state_at(10_000 + i * 100)))
                 .collect(),
         );
-        assert!(past.snapshots.len() <= MAX_SNAPSHOTS);
-        assert!(past
-            .snapshots
+        assert!(series.kept.len() <= MAX_STATES);
+        assert!(series
+            .kept
             .windows(2)
             .all(|w| w[0].position() < w[1].position()));
     }

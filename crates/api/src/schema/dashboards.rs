@@ -9,21 +9,64 @@ use async_graphql::{Context, Enum, SimpleObject};
 use chrono::{DateTime, Utc};
 use futures::{future, Stream, StreamExt};
 use tokio_stream::wrappers::WatchStream;
-use wijkpuls_domain::{CityState, InitiativeId, InitiativeStatus, InitiativeView};
+use wijkpuls_domain::{CityState, InitiativeId, InitiativeStatus, InitiativeView, Places};
 
 use super::scalars::Timestamp;
 use super::types::{Initiative, PageInfo};
 use super::{actor, app, AppState};
 use crate::auth::Actor;
 use crate::error::{ApiError, ApiResult};
+use crate::live::Moment;
 use crate::policy;
 
-/// A past state for `asOf`: `None` means now (no moment given, or one at or after the latest
+/// A past moment for `asOf`: `None` means now (no moment given, or one at or after the latest
 /// event).
-pub type Past = Option<Arc<CityState>>;
+pub type Past = Option<Arc<Moment>>;
 
-/// The state a view reads: the live one (held briefly, never across an `.await`), or a past
-/// one for `asOf`.
+/// The places a view reads: the live state's (held briefly, never across an `.await`), or
+/// those of a past moment.
+pub enum PlacesRef<'a> {
+    Live(RwLockReadGuard<'a, CityState>),
+    Past(&'a Places),
+}
+
+impl Deref for PlacesRef<'_> {
+    type Target = Places;
+
+    fn deref(&self) -> &Places {
+        match self {
+            PlacesRef::Live(guard) => guard.places(),
+            PlacesRef::Past(places) => places,
+        }
+    }
+}
+
+/// The places a view with `past` reads.
+pub(crate) fn places_of<'a>(ctx: &Context<'a>, past: &'a Past) -> PlacesRef<'a> {
+    match past {
+        Some(moment) => PlacesRef::Past(moment.places()),
+        None => PlacesRef::Live(app(ctx).live.read()),
+    }
+}
+
+/// The whole state a view with `past` reads (`None`: the live one): for what the places do
+/// not hold, a page of initiatives at the moment. Folded when first asked (see
+/// [`crate::live::Live::whole_state_at`]).
+pub(crate) async fn whole_state_of(
+    ctx: &Context<'_>,
+    past: &Past,
+) -> ApiResult<Option<Arc<CityState>>> {
+    let Some(moment) = past else {
+        return Ok(None);
+    };
+    let app = app(ctx);
+    Ok(Some(
+        app.live.whole_state_at(&app.service.store, moment).await?,
+    ))
+}
+
+/// The state a page of initiatives reads: the live one (held briefly, never across an
+/// `.await`), or a whole past one.
 pub enum StateRef<'a> {
     Live(RwLockReadGuard<'a, CityState>),
     Past(&'a CityState),
@@ -40,15 +83,15 @@ impl Deref for StateRef<'_> {
     }
 }
 
-/// The state a view with `past` reads.
-pub(crate) fn state_of<'a>(ctx: &Context<'a>, past: &'a Past) -> StateRef<'a> {
+/// The live state, or `past` when given.
+pub(crate) fn state_of<'a>(ctx: &Context<'a>, past: Option<&'a CityState>) -> StateRef<'a> {
     match past {
         Some(state) => StateRef::Past(state),
         None => StateRef::Live(app(ctx).live.read()),
     }
 }
 
-/// The state at `as_of` (`None`: now), folded from the log.
+/// The moment `as_of` (`None`: now), its places folded from the log.
 pub(crate) async fn past_state(ctx: &Context<'_>, as_of: Option<Timestamp>) -> ApiResult<Past> {
     let Some(Timestamp(time)) = as_of else {
         return Ok(None);

@@ -1,13 +1,13 @@
 //! The queries: wijken, gebieden, initiatives and the city overview, answered from memory.
 
 use async_graphql::{Context, Enum, InputObject, Object, ID};
-use wijkpuls_domain::{GebiedCode, InitiativeId, InitiativeView, WijkCode};
+use wijkpuls_domain::{CityState, GebiedCode, InitiativeId, InitiativeView, WijkCode};
 
-use super::dashboards::{past_state, state_of, Past};
+use super::dashboards::{past_state, places_of, state_of, Past};
 use super::scalars::{InitiativeStatus, Money, Position, Theme, Timestamp};
 use super::types::{
-    CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection, InitiativeEdge, PageInfo,
-    Wijk,
+    log_events, CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection,
+    InitiativeEdge, PageInfo, Wijk,
 };
 use super::{app, current_year};
 use crate::error::{ApiError, ApiResult};
@@ -114,7 +114,7 @@ impl Query {
     ) -> ApiResult<Option<Wijk>> {
         let code = WijkCode::parse(&code)?;
         let past = past_state(ctx, as_of).await?;
-        let found = state_of(ctx, &past).wijk(&code).map(|w| w.code);
+        let found = places_of(ctx, &past).wijk(&code).map(|w| w.code);
         Ok(found.map(|code| Wijk {
             code,
             year: None,
@@ -149,7 +149,7 @@ impl Query {
     ) -> ApiResult<Option<Gebied>> {
         let code = GebiedCode::parse(&code)?;
         let past = past_state(ctx, as_of).await?;
-        let found = state_of(ctx, &past).gebied(&code).map(|g| g.code);
+        let found = places_of(ctx, &past).gebied(&code).map(|g| g.code);
         Ok(found.map(|code| Gebied {
             code,
             year: None,
@@ -171,8 +171,16 @@ impl Query {
     ) -> ApiResult<Option<Initiative>> {
         let id = InitiativeId::parse(&id)?;
         let past = past_state(ctx, as_of).await?;
-        let view = state_of(ctx, &past).initiative(&id).cloned();
-        Ok(view.map(|view| Initiative::in_past(view, past)))
+        let now = app(ctx).live.read().initiative(&id).cloned();
+        let (Some(moment), Some(now)) = (&past, &now) else {
+            return Ok(now.map(Initiative::new));
+        };
+        // As it was then: folded again from the events of its history up to the moment.
+        let position = moment.position();
+        let events = log_events(ctx, now.history_positions().filter(|&p| p <= position)).await?;
+        Ok(now
+            .as_at(position, &events)
+            .map(|view| Initiative::in_past(view, past.clone())))
     }
 
     /// The initiative a tracking code belongs to, for its initiator; null for a wrong code.
@@ -326,7 +334,7 @@ pub fn initiatives_page(
     after: Option<String>,
     filter: Option<InitiativeFilter>,
 ) -> ApiResult<InitiativeConnection> {
-    initiatives_page_at(ctx, &None, first, after, filter, None)
+    initiatives_page_at(ctx, &None, None, first, after, filter, None)
 }
 
 /// A page of initiatives in `order` (default: newest first).
@@ -337,13 +345,15 @@ pub fn initiatives_page_in_order(
     filter: Option<InitiativeFilter>,
     order: Option<InitiativeOrder>,
 ) -> ApiResult<InitiativeConnection> {
-    initiatives_page_at(ctx, &None, first, after, filter, order)
+    initiatives_page_at(ctx, &None, None, first, after, filter, order)
 }
 
-/// [`initiatives_page_in_order`] of a past state (`asOf`), or of now when `past` is `None`.
+/// [`initiatives_page_in_order`] at a past moment (`asOf`; `whole` its whole state), or of now
+/// when `past` is `None`.
 pub fn initiatives_page_at(
     ctx: &Context<'_>,
     past: &Past,
+    whole: Option<&CityState>,
     first: Option<i32>,
     after: Option<String>,
     filter: Option<InitiativeFilter>,
@@ -377,7 +387,7 @@ pub fn initiatives_page_at(
         .map(|cursor| Cursor::parse(&cursor, order.field))
         .transpose()?;
 
-    let state = state_of(ctx, past);
+    let state = state_of(ctx, whole);
     // What never changes about an initiative, and what does (its status, its last event).
     let lasting = |i: &InitiativeView| {
         ranges.lasting_hold_for(i)

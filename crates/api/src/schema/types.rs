@@ -11,7 +11,7 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
 
-use super::dashboards::{state_of, Past};
+use super::dashboards::{places_of, whole_state_of, Past};
 use super::scalars::{
     Channel, EventType, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
 };
@@ -145,7 +145,7 @@ impl Wijk {
 
     /// The wijk's name, e.g. `Klarendal`.
     async fn name(&self, ctx: &Context<'_>) -> String {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .wijk(&self.code)
             .map(|w| w.name.as_str().to_owned())
             .unwrap_or_default()
@@ -153,7 +153,7 @@ impl Wijk {
 
     /// The gebied (wijkprogramma) the wijk belongs to.
     async fn gebied(&self, ctx: &Context<'_>) -> ApiResult<Gebied> {
-        let state = state_of(ctx, &self.past);
+        let state = places_of(ctx, &self.past);
         let wijk = state
             .wijk(&self.code)
             .ok_or_else(|| ApiError::NotFound(format!("wijk {} was not found", self.code)))?;
@@ -174,12 +174,12 @@ impl Wijk {
         >,
     ) -> Budget {
         let year = year.or(self.year).unwrap_or_else(current_year);
-        Budget::from(&state_of(ctx, &self.past).wijk_budget(&self.code, year))
+        Budget::from(&places_of(ctx, &self.past).wijk_budget(&self.code, year))
     }
 
     /// The years for which the wijk has a budget.
     async fn budget_years(&self, ctx: &Context<'_>) -> Vec<i32> {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .wijk(&self.code)
             .map(|w| w.budget_years().collect())
             .unwrap_or_default()
@@ -194,7 +194,7 @@ impl Wijk {
         year: Option<i32>,
     ) -> ApiResult<StatusCounts> {
         let year = counts_year(year, self.year)?;
-        Ok(state_of(ctx, &self.past)
+        Ok(places_of(ctx, &self.past)
             .wijk_counts_in(&self.code, year)
             .into())
     }
@@ -220,7 +220,16 @@ impl Wijk {
             status,
             ..Default::default()
         };
-        super::query::initiatives_page_at(ctx, &self.past, first, after, Some(filter), order_by)
+        let whole = whole_state_of(ctx, &self.past).await?;
+        super::query::initiatives_page_at(
+            ctx,
+            &self.past,
+            whole.as_deref(),
+            first,
+            after,
+            Some(filter),
+            order_by,
+        )
     }
 }
 
@@ -244,7 +253,7 @@ impl Gebied {
 
     /// The gebied's name, e.g. `Noordwest`.
     async fn name(&self, ctx: &Context<'_>) -> String {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .gebied(&self.code)
             .map(|g| g.name.as_str().to_owned())
             .unwrap_or_default()
@@ -252,7 +261,7 @@ impl Gebied {
 
     /// Whom to contact: the team Leefomgeving.
     async fn team(&self, ctx: &Context<'_>) -> Option<Team> {
-        state_of(ctx, &self.past).gebied(&self.code).map(|g| Team {
+        places_of(ctx, &self.past).gebied(&self.code).map(|g| Team {
             email: g.team.email.as_str().to_owned(),
             phone: g.team.phone.as_str().to_owned(),
         })
@@ -260,7 +269,7 @@ impl Gebied {
 
     /// Its wijken, ordered by code.
     async fn wijken(&self, ctx: &Context<'_>) -> Vec<Wijk> {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .gebied(&self.code)
             .map(|g| {
                 g.wijken
@@ -285,7 +294,7 @@ impl Gebied {
         >,
     ) -> Budget {
         let year = year.or(self.year).unwrap_or_else(current_year);
-        Budget::from(&state_of(ctx, &self.past).gebied_budget(&self.code, year))
+        Budget::from(&places_of(ctx, &self.past).gebied_budget(&self.code, year))
     }
 
     /// How many of its wijken's initiatives are in each status: those submitted in `year`
@@ -297,7 +306,7 @@ impl Gebied {
         year: Option<i32>,
     ) -> ApiResult<StatusCounts> {
         let year = counts_year(year, self.year)?;
-        Ok(state_of(ctx, &self.past)
+        Ok(places_of(ctx, &self.past)
             .gebied_counts_in(&self.code, year)
             .into())
     }
@@ -321,7 +330,7 @@ impl CityOverview {
     /// The position of the last event this overview includes.
     async fn position(&self, ctx: &Context<'_>) -> Position {
         match &self.past {
-            Some(state) => Position(state.position()),
+            Some(moment) => Position(moment.position()),
             None => Position(app(ctx).live.position()),
         }
     }
@@ -329,27 +338,27 @@ impl CityOverview {
     /// When the last event it includes happened (`null` before any event).
     async fn as_of(&self, ctx: &Context<'_>) -> Option<Timestamp> {
         match &self.past {
-            Some(state) => state.as_of().map(Timestamp),
+            Some(moment) => moment.as_of().map(Timestamp),
             None => app(ctx).live.as_of().map(Timestamp),
         }
     }
 
     /// The city's budget for the year: all wijken together.
     async fn totals(&self, ctx: &Context<'_>) -> Budget {
-        Budget::from(&state_of(ctx, &self.past).city_budget(self.year))
+        Budget::from(&places_of(ctx, &self.past).city_budget(self.year))
     }
 
     /// How many of the city's initiatives of the overview's year (submitted in it, in
     /// Arnhem) are in each status.
     async fn initiative_counts(&self, ctx: &Context<'_>) -> StatusCounts {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .city_counts_in(Some(self.year))
             .into()
     }
 
     /// Every gebied, ordered by code, with budgets of the overview's year.
     async fn gebieden(&self, ctx: &Context<'_>) -> Vec<Gebied> {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .gebieden()
             .map(|g| Gebied {
                 code: g.code,
@@ -361,7 +370,7 @@ impl CityOverview {
 
     /// Every wijk, ordered by code, with budgets of the overview's year.
     async fn wijken(&self, ctx: &Context<'_>) -> Vec<Wijk> {
-        state_of(ctx, &self.past)
+        places_of(ctx, &self.past)
             .wijken()
             .map(|w| Wijk {
                 code: w.code,
@@ -388,10 +397,10 @@ impl CityOverview {
         limit: Option<i32>,
     ) -> ApiResult<Vec<EventRecord>> {
         let first = super::renamed_size("first", first, "limit", limit)?.unwrap_or(10);
-        if let Some(state) = &self.past {
+        if let Some(moment) = &self.past {
             // Read from the log: the lines up to the moment asked.
             let app = app(ctx);
-            let position = state.position();
+            let position = moment.position();
             let from = position.saturating_sub(first as u64);
             let records = app
                 .service
@@ -469,7 +478,7 @@ impl Loader<u64> for LogEvents {
 }
 
 /// The events at `positions` (through the request's [`LogEvents`] loader), in position order.
-async fn log_events(
+pub(crate) async fn log_events(
     ctx: &Context<'_>,
     positions: impl IntoIterator<Item = u64>,
 ) -> ApiResult<Vec<Arc<wijkpuls_domain::Recorded>>> {
