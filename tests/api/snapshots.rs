@@ -313,11 +313,13 @@ async fn moment_after(app: &TestApp, position: usize) -> String {
         .to_owned()
 }
 
-/// The past three ways at once, on a server started from a snapshot (the checkpoints before
+/// The past four ways at once, on a server started from a snapshot (the checkpoints before
 /// it made in the background, or the places folded from the start of the log): at moments
 /// across the generated years, a wijk's counts (its places then) equal the statuses of its
-/// initiatives listed then (the whole state then), and each initiative asked alone then (folded
-/// from its own history) has the status the list shows.
+/// initiatives listed then (from their history steps); the same list ordered by `updatedAt`
+/// (from the whole state then) holds the same initiatives with the same statuses and amounts;
+/// and each initiative asked alone then (folded from its own history) has the status the list
+/// shows.
 async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Backend) {
     let Some((db, _)) = generated(backend).await else {
         return;
@@ -345,7 +347,10 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
                     "query($code: ID!, $at: DateTime) { wijk(code: $code, asOf: $at) {
                        initiativeCounts { submitted connected funded completed rejected withdrawn
                          referred total }
-                       initiatives(first: 100) { totalCount nodes { id status } } } }",
+                       initiatives(first: 100) { totalCount nodes { id status requestedAmount } }
+                       funded: initiatives(status: [FUNDED, COMPLETED]) { totalCount }
+                       byUpdate: initiatives(first: 100, orderBy: { field: UPDATED_AT,
+                         direction: ASC }) { totalCount nodes { id status requestedAmount } } } }",
                     json!({ "code": wijk, "at": moment }),
                     None,
                 )
@@ -362,6 +367,21 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
                     .count();
                 assert_eq!(counts[status], of_status, "{status} in {wijk} at {moment}");
             }
+            let funded = counts["funded"].as_u64().unwrap() + counts["completed"].as_u64().unwrap();
+            assert_eq!(
+                answer["wijk"]["funded"]["totalCount"], funded,
+                "{wijk} at {moment}"
+            );
+            // The same initiatives in another order, from the whole state then.
+            let mut whole: Vec<Value> = answer["wijk"]["byUpdate"]["nodes"]
+                .as_array()
+                .unwrap()
+                .clone();
+            let mut light = nodes.clone();
+            let by_id = |a: &Value, b: &Value| a["id"].as_str().cmp(&b["id"].as_str());
+            whole.sort_by(by_id);
+            light.sort_by(by_id);
+            assert_eq!(light, whole, "{wijk} at {moment}");
             for node in nodes.iter().take(5) {
                 let alone = app
                     .data(

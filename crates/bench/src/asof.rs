@@ -6,7 +6,8 @@
 //!    batches dated by their last step.
 //! 2. Starts the service on it (replay, snapshots) and times, one request at a time, a wijk's
 //!    budget and counts now (the baseline) and `asOf` distinct moments spread over the log
-//!    (each folded from the nearest snapshot), then the same moments again (remembered).
+//!    (each folded from the nearest checkpoint of the places), then the same moments again
+//!    (remembered).
 //! 3. For a few of the moments, folds the whole log up to the moment (what `asOf` would cost
 //!    without snapshots) and checks that the service answered the same budget and counts.
 

@@ -98,6 +98,16 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
         std::mem::size_of::<ConnectionView>()
     );
 
+    // What a checkpoint of the places for `asOf` holds: a copy of the places (the wijken's
+    // lists of initiative ids are shared, not copied).
+    let before = held();
+    let checkpoint = state.places().clone();
+    println!(
+        "a checkpoint of the places (asOf): {:.0} KiB",
+        (held() - before) as f64 / 1024.0
+    );
+    drop(checkpoint);
+
     let before = held();
     let started = Instant::now();
     let mut similar = SimilarIndex::new();

@@ -334,7 +334,7 @@ pub fn initiatives_page(
     after: Option<String>,
     filter: Option<InitiativeFilter>,
 ) -> ApiResult<InitiativeConnection> {
-    initiatives_page_at(ctx, &None, None, first, after, filter, None)
+    initiatives_page_at(ctx, PageOf::Now, first, after, filter, None)
 }
 
 /// A page of initiatives in `order` (default: newest first).
@@ -345,15 +345,29 @@ pub fn initiatives_page_in_order(
     filter: Option<InitiativeFilter>,
     order: Option<InitiativeOrder>,
 ) -> ApiResult<InitiativeConnection> {
-    initiatives_page_at(ctx, &None, None, first, after, filter, order)
+    initiatives_page_at(ctx, PageOf::Now, first, after, filter, order)
 }
 
-/// [`initiatives_page_in_order`] at a past moment (`asOf`; `whole` its whole state), or of now
-/// when `past` is `None`.
+/// Which state a page of initiatives reads.
+pub enum PageOf<'a> {
+    /// The live state.
+    Now,
+    /// A past moment, from its whole state then.
+    Whole {
+        past: &'a Past,
+        state: &'a CityState,
+    },
+    /// A past moment, from the live state's initiatives submitted by then (position `at`) and
+    /// their statuses then (their history steps). The nodes are the live views, which the
+    /// caller folds back to the moment ([`past_nodes`]). Needs no whole past state, but knows
+    /// no `updatedAt` of the time: not for that order or range.
+    Steps { past: &'a Past, at: u64 },
+}
+
+/// [`initiatives_page_in_order`] now or at a past moment (`asOf`), see [`PageOf`].
 pub fn initiatives_page_at(
     ctx: &Context<'_>,
-    past: &Past,
-    whole: Option<&CityState>,
+    of: PageOf<'_>,
     first: Option<i32>,
     after: Option<String>,
     filter: Option<InitiativeFilter>,
@@ -387,6 +401,11 @@ pub fn initiatives_page_at(
         .map(|cursor| Cursor::parse(&cursor, order.field))
         .transpose()?;
 
+    let (past, whole, at) = match of {
+        PageOf::Now => (None, None, None),
+        PageOf::Whole { past, state } => (past.clone(), Some(state), None),
+        PageOf::Steps { past, at } => (past.clone(), None, Some(at)),
+    };
     let state = state_of(ctx, whole);
     // What never changes about an initiative, and what does (its status, its last event).
     let lasting = |i: &InitiativeView| {
@@ -404,13 +423,22 @@ pub fn initiatives_page_at(
             })
     };
     let changing = |i: &InitiativeView| {
-        ranges.changing_hold_for(i) && statuses.as_ref().is_none_or(|s| s.contains(&i.status))
+        let status = at.map_or(Some(i.status), |p| i.status_at(p));
+        ranges.changing_hold_for(i)
+            && statuses
+                .as_ref()
+                .is_none_or(|s| status.is_some_and(|status| s.contains(&status)))
+    };
+    // Those submitted by then: a prefix, the list being in submission order.
+    let submitted = || {
+        state
+            .initiatives()
+            .enumerate()
+            .take_while(|(_, i)| at.is_none_or(|p| i.submitted_position() <= p))
     };
     // Ascending by (key, submission order), then turned round for a descending order: the
     // submission order breaks ties, so every initiative has one place.
-    let mut ordered: Vec<(i64, usize, &InitiativeView)> = state
-        .initiatives()
-        .enumerate()
+    let mut ordered: Vec<(i64, usize, &InitiativeView)> = submitted()
         .filter(|(_, i)| lasting(i) && changing(i))
         .map(|(index, view)| (order.field.key(index, view), index, view))
         .collect();
@@ -427,9 +455,7 @@ pub fn initiatives_page_at(
             // The page goes on after the place the cursor names (its key then), also when its
             // initiative has moved or no longer matches (its status changed). A cursor whose
             // initiative never was in this list (another wijk's, say) is refused.
-            let Some((index, view)) = state
-                .initiatives()
-                .enumerate()
+            let Some((index, view)) = submitted()
                 .find(|(_, v)| v.id == cursor.id)
                 .filter(|(_, v)| lasting(v))
             else {
@@ -469,6 +495,31 @@ pub fn initiatives_page_at(
         edges,
         total_count: total,
     })
+}
+
+/// The nodes of a page made by [`initiatives_page_at`] from the live state for a past moment
+/// (`at`), folded back to it: each from the events of its history up to then, read in one go.
+pub(crate) async fn past_nodes(
+    ctx: &Context<'_>,
+    page: &mut InitiativeConnection,
+    at: u64,
+) -> ApiResult<()> {
+    let positions: Vec<u64> = page
+        .edges
+        .iter()
+        .flat_map(|e| e.node.view.history_positions().filter(|&p| p <= at))
+        .collect();
+    let events = log_events(ctx, positions).await?;
+    for edge in &mut page.edges {
+        let view = edge.node.view.as_at(at, &events).ok_or_else(|| {
+            anyhow::anyhow!(
+                "initiative {} has no submission in the log",
+                edge.node.view.id
+            )
+        })?;
+        edge.node.view = std::sync::Arc::new(view);
+    }
+    Ok(())
 }
 
 // Ordering `initiatives` (issue 16): `orderBy`, and cursors that hold their place in each order.

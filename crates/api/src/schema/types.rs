@@ -12,6 +12,7 @@ use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
 
 use super::dashboards::{places_of, whole_state_of, Past};
+use super::query::PageOf;
 use super::scalars::{
     Channel, EventType, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
 };
@@ -220,16 +221,38 @@ impl Wijk {
             status,
             ..Default::default()
         };
-        let whole = whole_state_of(ctx, &self.past).await?;
-        super::query::initiatives_page_at(
-            ctx,
-            &self.past,
-            whole.as_deref(),
-            first,
-            after,
-            Some(filter),
-            order_by,
-        )
+        let order_field = order_by.unwrap_or_default().field;
+        match &self.past {
+            // At a moment, in an order its places and history steps know: from the live
+            // state, the nodes folded back to the moment.
+            Some(moment) if order_field != super::query::InitiativeOrderField::UpdatedAt => {
+                let at = moment.position();
+                let mut page = super::query::initiatives_page_at(
+                    ctx,
+                    PageOf::Steps {
+                        past: &self.past,
+                        at,
+                    },
+                    first,
+                    after,
+                    Some(filter),
+                    order_by,
+                )?;
+                super::query::past_nodes(ctx, &mut page, at).await?;
+                Ok(page)
+            }
+            _ => {
+                let whole = whole_state_of(ctx, &self.past).await?;
+                let of = match &whole {
+                    Some(state) => PageOf::Whole {
+                        past: &self.past,
+                        state,
+                    },
+                    None => PageOf::Now,
+                };
+                super::query::initiatives_page_at(ctx, of, first, after, Some(filter), order_by)
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! (the log is replayed at every start): lookups are by hash or by small ordered maps, and
 //! nothing larger than the event's own texts is copied.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -39,6 +40,9 @@ pub struct CityState {
     initiatives: imbl::Vector<Arc<InitiativeView>>,
     /// Ordered by id: ids are UUIDv7, so new ones go at the end and a clone shares the rest.
     index: imbl::OrdMap<InitiativeId, usize>,
+    /// Each wijk's initiatives, in the order they were submitted (not in [`Places`]: a
+    /// checkpoint of the places for `asOf` would copy the lists' ends).
+    by_wijk: BTreeMap<WijkCode, imbl::Vector<InitiativeId>>,
     /// Per-month buckets and lead-time samples ([`super::trends`]).
     pub(super) trends: TrendBuckets,
 }
@@ -47,7 +51,7 @@ impl CityState {
     /// The revision of the fold: what [`CityState::apply`] keeps and how. Raise it with every
     /// change to the fold or to the shape of the state, so that a stored snapshot of an older
     /// fold is not trusted (it is folded again from the log instead).
-    pub const FOLD_REVISION: u64 = 6;
+    pub const FOLD_REVISION: u64 = 7;
 
     /// The state before any event.
     pub fn new() -> CityState {
@@ -146,7 +150,6 @@ impl CityState {
         }
         let view = InitiativeView::submitted(e, gebied, at);
         let moved = Moved {
-            id: e.id,
             wijk: e.wijk,
             year: view.year(),
             before: None,
@@ -154,6 +157,7 @@ impl CityState {
         };
         self.index.insert(e.id, self.initiatives.len());
         self.initiatives.push_back(Arc::new(view));
+        self.by_wijk.entry(e.wijk).or_default().push_back(e.id);
         Some(moved)
     }
 
@@ -183,7 +187,6 @@ impl CityState {
         let before = view.status;
         f(view);
         Some(Moved {
-            id: *id,
             wijk: view.wijk,
             year: view.year(),
             before: Some(before),
@@ -208,7 +211,6 @@ impl CityState {
         let end = steps.partition_point(|s| s.position() <= position);
         let last = steps[first..end].last()?;
         Some(Moved {
-            id: *id,
             wijk: view.wijk,
             year: view.year(),
             before: first.checked_sub(1).map(|i| steps[i].status_after()),
@@ -237,10 +239,10 @@ impl CityState {
         &'a self,
         wijk: &WijkCode,
     ) -> impl Iterator<Item = &'a InitiativeView> + 'a {
-        self.places
-            .wijk(wijk)
+        self.by_wijk
+            .get(wijk)
             .into_iter()
-            .flat_map(|w| w.initiatives.iter())
+            .flat_map(|ids| ids.iter())
             .filter_map(|id| self.initiative(id))
     }
 }

@@ -397,6 +397,15 @@ impl InitiativeView {
             .map(|step| step.status_after())
     }
 
+    /// Its status at `position`: after the latest event of its history at or before it;
+    /// `None` before its submission.
+    pub fn status_at(&self, position: u64) -> Option<InitiativeStatus> {
+        let after = self
+            .steps
+            .partition_point(|step| step.position() <= position);
+        after.checked_sub(1).map(|i| self.steps[i].status_after())
+    }
+
     /// When it became connected: the time of the connection that made it so (`None` if it
     /// never was).
     pub fn connected_at(&self) -> Option<DateTime<Utc>> {

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use crate::budget::BudgetLine;
 use crate::codes::{GebiedCode, MunicipalityCode, WijkCode};
-use crate::ids::InitiativeId;
 use crate::projection::budget::{BudgetSummary, ThemeLines};
 use crate::projection::counts::StatusCounts;
 use crate::reference::TeamContact;
@@ -37,8 +36,6 @@ pub struct WijkView {
     pub counts: StatusCounts,
     /// The same per year an initiative belongs to: the year (in Arnhem) it was submitted in.
     pub counts_by_year: BTreeMap<i32, StatusCounts>,
-    /// Its initiatives, in the order they were submitted.
-    pub initiatives: imbl::Vector<InitiativeId>,
     pub(crate) budgets: BTreeMap<i32, ThemeLines>,
 }
 
@@ -50,7 +47,6 @@ impl WijkView {
             gebied,
             counts: StatusCounts::default(),
             counts_by_year: BTreeMap::new(),
-            initiatives: imbl::Vector::new(),
             budgets: BTreeMap::new(),
         }
     }

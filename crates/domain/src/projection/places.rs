@@ -1,6 +1,6 @@
 //! The places of the city: the municipality, its gebieden and its wijken, each wijk with its
 //! initiatives per status and its budget lines per year. Everything a wijk, gebied or city
-//! figure (budget, counts) is made of, and nothing of the initiatives but their ids.
+//! figure (budget, counts) is made of, and nothing of the initiatives themselves.
 //!
 //! The places are part of the [`CityState`] fold, which hands them every event together with
 //! what it did to the initiative it is about (a [`Moved`]). They are also a fold of their own, for
@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::budget::{BudgetLine, BudgetLineKey};
 use crate::codes::{GebiedCode, WijkCode};
 use crate::events::{DomainEvent, Recorded};
-use crate::ids::InitiativeId;
 use crate::projection::budget::{add_lines, BudgetSummary, ThemeLines};
 use crate::projection::counts::StatusCounts;
 use crate::projection::place::{GebiedView, MunicipalityView, WijkView};
@@ -37,7 +36,6 @@ pub struct Places {
 /// status went from `before` (`None`: the event submitted it) to `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Moved {
-    pub id: InitiativeId,
     pub wijk: WijkCode,
     pub year: i32,
     pub before: Option<InitiativeStatus>,
@@ -133,15 +131,14 @@ impl Places {
         self.apply(&recorded.event, moved);
     }
 
-    /// Keeps a wijk's status counts in step: a submitted initiative joins its wijk's list and
-    /// counts; one whose status changed leaves one count for another.
+    /// Keeps a wijk's status counts in step: a submitted initiative joins its wijk's counts;
+    /// one whose status changed leaves one count for another.
     fn count(&mut self, moved: Moved) {
         let Some(wijk) = self.wijken.get_mut(&moved.wijk) else {
             return;
         };
         match moved.before {
             None => {
-                wijk.initiatives.push_back(moved.id);
                 wijk.counts.enter(moved.after);
                 wijk.counts_by_year
                     .entry(moved.year)
