@@ -101,8 +101,9 @@ const CACHED_MOMENTS: usize = 4;
 const SHUTDOWN_SNAPSHOT_MIN: u64 = 1000;
 /// Folds for `asOf` at once: each takes a core for a while.
 const REFOLDS: usize = 2;
-/// Events read from the log at a time while folding forward.
-const REFOLD_PAGE: usize = 2000;
+/// Events read from the log at a time while folding forward (each read and decoded batch is held
+/// at once: small, so the background fold after a start adds little to the peak).
+const REFOLD_PAGE: usize = 500;
 
 /// The places at one position of the log: a checkpoint, or the places of a [`Moment`].
 #[derive(Debug, Clone, Default)]

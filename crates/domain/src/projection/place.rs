@@ -1,6 +1,7 @@
 //! Read models of places: the municipality, its gebieden and its wijken.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::budget::BudgetLine;
 use crate::codes::{GebiedCode, MunicipalityCode, WijkCode};
@@ -36,7 +37,9 @@ pub struct WijkView {
     pub counts: StatusCounts,
     /// The same per year an initiative belongs to: the year (in Arnhem) it was submitted in.
     pub counts_by_year: BTreeMap<i32, StatusCounts>,
-    pub(crate) budgets: BTreeMap<i32, ThemeLines>,
+    /// A year's lines behind an `Arc`: a checkpoint of the places for `asOf` shares the years
+    /// that did not change since the last one (most of them).
+    pub(crate) budgets: BTreeMap<i32, Arc<ThemeLines>>,
 }
 
 impl WijkView {
@@ -78,10 +81,12 @@ impl WijkView {
     }
 
     pub(crate) fn lines(&self, year: i32) -> ThemeLines {
-        self.budgets.get(&year).copied().unwrap_or_default()
+        self.budgets
+            .get(&year)
+            .map_or_else(ThemeLines::default, |lines| **lines)
     }
 
     pub(crate) fn line_mut(&mut self, year: i32, theme: Theme) -> &mut BudgetLine {
-        &mut self.budgets.entry(year).or_default()[theme.index()]
+        &mut Arc::make_mut(self.budgets.entry(year).or_default())[theme.index()]
     }
 }
