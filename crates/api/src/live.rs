@@ -17,8 +17,9 @@
 //! moment. That fold needs no initiative views of the time: the live state's history steps say
 //! what each event did ([`Places::apply_past`]), so a checkpoint is a few dozen KiB, not a
 //! whole past state. An initiative at a moment is folded from its own history
-//! ([`wijkpuls_domain::InitiativeView::as_at`]); only a page of initiatives at a moment needs
-//! the whole state then ([`Live::whole_state_at`]), folded on demand and few of them kept.
+//! ([`wijkpuls_domain::InitiativeView::as_at`]), and a page of initiatives then lists the live
+//! ones submitted by then with their statuses then (`schema::query::PageOf::Past`): no whole
+//! past state is ever kept.
 //!
 //! # Start-up
 //!
@@ -87,13 +88,6 @@ pub struct Live {
 const MAX_CHECKPOINTS: usize = 256;
 /// Events between checkpoints at first (it doubles as the log grows, see [`MAX_CHECKPOINTS`]).
 const FIRST_CHECKPOINT_EVERY: u64 = 4096;
-/// The most whole past states kept, made by folds for pages of initiatives at a moment
-/// ([`Live::whole_state_at`]). A whole state at a distance from now holds its own copy of every
-/// initiative changed since, megabytes each on a large log: few are kept.
-const MAX_STATES: usize = 4;
-/// Events between the whole states a fold keeps on its way, at first (it doubles as they are
-/// thinned, see [`MAX_STATES`]).
-const FIRST_STATE_EVERY: u64 = 65_536;
 /// Moments asked before, kept with their answers (a dashboard asks the same moment again).
 const CACHED_MOMENTS: usize = 4;
 /// At shutdown a snapshot is stored only when at least this many events were applied since the
@@ -140,11 +134,10 @@ impl PlacesAt {
     }
 }
 
-/// A past moment asked for (`asOf`): its places at once; the whole state then only when a
-/// question needs it ([`Live::whole_state_at`]).
+/// A past moment asked for (`asOf`): its places. What it shows of initiatives is folded from
+/// their own histories when asked (see the module docs).
 pub struct Moment {
     places: PlacesAt,
-    whole: tokio::sync::OnceCell<Arc<CityState>>,
 }
 
 impl Moment {
@@ -164,43 +157,16 @@ impl Moment {
     }
 }
 
-/// What the past keeps, each at a position of the log.
-trait AtPosition {
-    fn position(&self) -> u64;
-    /// The latest moment the events up to it are about.
-    fn latest(&self) -> Option<DateTime<Utc>>;
-}
-
-impl AtPosition for PlacesAt {
-    fn position(&self) -> u64 {
-        self.position
-    }
-
-    fn latest(&self) -> Option<DateTime<Utc>> {
-        self.latest
-    }
-}
-
-impl AtPosition for CityState {
-    fn position(&self) -> u64 {
-        CityState::position(self)
-    }
-
-    fn latest(&self) -> Option<DateTime<Utc>> {
-        CityState::latest(self)
-    }
-}
-
-/// At most `max` things of the past, by position, spread over the log: `every` events apart,
-/// a distance that doubles whenever one more would be too many.
-struct Series<T> {
-    kept: Vec<Arc<T>>,
+/// At most `max` checkpoints, by position, spread over the log: `every` events apart, a
+/// distance that doubles whenever one more would be too many.
+struct Series {
+    kept: Vec<Arc<PlacesAt>>,
     every: u64,
     max: usize,
 }
 
-impl<T: AtPosition> Series<T> {
-    fn new(every: u64, max: usize) -> Series<T> {
+impl Series {
+    fn new(every: u64, max: usize) -> Series {
         Series {
             kept: Vec::new(),
             every,
@@ -211,15 +177,15 @@ impl<T: AtPosition> Series<T> {
     /// Whether one is due at `position` (after the last kept).
     fn due(&self, position: u64) -> bool {
         // Positions may have gaps (PostgreSQL sequences), so distances, not multiples.
-        let last = self.kept.last().map_or(0, |s| s.position());
+        let last = self.kept.last().map_or(0, |s| s.position);
         position >= last.saturating_add(self.every)
     }
 
     /// Keeps `item` (just noted as due) at the end.
-    fn keep(&mut self, item: Arc<T>) {
+    fn keep(&mut self, item: Arc<PlacesAt>) {
         if self.kept.len() >= self.max {
             self.thin();
-            if !self.due(item.position()) {
+            if !self.due(item.position) {
                 return;
             }
         }
@@ -238,15 +204,13 @@ impl<T: AtPosition> Series<T> {
     }
 
     /// Adds what a fold made on its way, each in its place (once), and stays bounded.
-    fn insert(&mut self, made: Vec<Arc<T>>) {
+    fn insert(&mut self, made: Vec<Arc<PlacesAt>>) {
         for item in made {
-            let at = self
-                .kept
-                .partition_point(|s| s.position() < item.position());
+            let at = self.kept.partition_point(|s| s.position < item.position);
             if self
                 .kept
                 .get(at)
-                .is_some_and(|s| s.position() == item.position())
+                .is_some_and(|s| s.position == item.position)
             {
                 continue;
             }
@@ -258,28 +222,19 @@ impl<T: AtPosition> Series<T> {
     }
 
     /// The latest one that is the past at `time`: all its events happened by then.
-    fn before(&self, time: DateTime<Utc>) -> Option<Arc<T>> {
+    fn before(&self, time: DateTime<Utc>) -> Option<Arc<PlacesAt>> {
         let after = self
             .kept
-            .partition_point(|s| s.latest().is_none_or(|latest| latest <= time));
-        after.checked_sub(1).map(|i| self.kept[i].clone())
-    }
-
-    /// The latest one at or before `position`.
-    fn at_or_before(&self, position: u64) -> Option<Arc<T>> {
-        let after = self.kept.partition_point(|s| s.position() <= position);
+            .partition_point(|s| s.latest.is_none_or(|latest| latest <= time));
         after.checked_sub(1).map(|i| self.kept[i].clone())
     }
 }
 
-/// Checkpoints of the places, the few whole past states folds made, and the moments recently
-/// asked for.
+/// Checkpoints of the places, and the moments recently asked for.
 struct Past {
     /// Kept by the tailer as it applies events, and by the warm-up for the log before a stored
-    /// snapshot ([`Live::warm_past`]).
-    checkpoints: Series<PlacesAt>,
-    /// Made by [`Live::whole_state_at`] only.
-    states: Series<CityState>,
+    /// snapshot ([`Live::warm_past`]), and by folds for moments on their way.
+    checkpoints: Series,
     /// Moments asked for, oldest asked first.
     answers: std::collections::VecDeque<(DateTime<Utc>, Arc<Moment>)>,
 }
@@ -288,7 +243,6 @@ impl Past {
     fn new() -> Past {
         Past {
             checkpoints: Series::new(FIRST_CHECKPOINT_EVERY, MAX_CHECKPOINTS),
-            states: Series::new(FIRST_STATE_EVERY, MAX_STATES),
             answers: std::collections::VecDeque::new(),
         }
     }
@@ -697,10 +651,7 @@ impl Live {
         let (places, made) = self
             .fold_places(store, start, |r| r.recorded_at > time, every)
             .await?;
-        let moment = Arc::new(Moment {
-            places,
-            whole: tokio::sync::OnceCell::new(),
-        });
+        let moment = Arc::new(Moment { places });
         let mut past = self.past.lock().unwrap_or_else(|e| e.into_inner());
         past.checkpoints.insert(made);
         past.remember(time, moment.clone());
@@ -781,53 +732,6 @@ impl Live {
             // The past is folded on demand instead (from the start of the log).
             Err(error) => tracing::warn!(%error, "cannot make the checkpoints of the past"),
         }
-    }
-
-    /// The whole state at `moment`, for questions its places cannot answer (a page of
-    /// initiatives then): folded once per moment from the nearest whole state kept (or the
-    /// start of the log), up to the moment's position. Folds keep [`MAX_STATES`] whole states
-    /// on their way, spread like the checkpoints.
-    pub async fn whole_state_at(
-        &self,
-        store: &EventStore,
-        moment: &Moment,
-    ) -> anyhow::Result<Arc<CityState>> {
-        let state = moment
-            .whole
-            .get_or_try_init(|| async {
-                let end = moment.position();
-                let (start, every) = {
-                    let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
-                    (past.states.at_or_before(end), past.states.every)
-                };
-                let _permit = self.refolds.acquire().await?;
-                let mut state = start.map_or_else(CityState::new, |s| CityState::clone(&s));
-                let mut made = Vec::new();
-                let mut last = state.position();
-                while state.position() < end {
-                    let records = store
-                        .read_batch(Position(state.position()), REFOLD_PAGE)
-                        .await?;
-                    if records.is_empty() {
-                        break;
-                    }
-                    for record in records.iter().take_while(|r| r.position.0 <= end) {
-                        state.apply(&codec::to_recorded(record)?);
-                        if state.position() >= last.saturating_add(every) {
-                            last = state.position();
-                            made.push(Arc::new(state.clone()));
-                        }
-                    }
-                }
-                self.past
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .states
-                    .insert(made);
-                anyhow::Ok(Arc::new(state))
-            })
-            .await?;
-        Ok(state.clone())
     }
 }
 
@@ -967,41 +871,32 @@ mod tests {
         let between = start + TimeDelta::seconds((every * 3 + 5) as i64);
         assert_eq!(series.before(between).unwrap().position, every * 3);
         assert!(series.before(start).is_none());
-        assert_eq!(
-            series.at_or_before(every * 3 + 5).unwrap().position,
-            every * 3
-        );
-        assert_eq!(series.at_or_before(every * 3).unwrap().position, every * 3);
-        assert!(series.at_or_before(every - 1).is_none());
     }
 
     /// What a fold made on its way goes in its place, once each, and the series stays bounded.
     #[test]
     fn what_a_fold_made_goes_in_its_place() {
-        let mut series = Past::new().states;
+        let at = |position| Arc::new(PlacesAt::of(&state_at(position)));
+        let mut series = Past::new().checkpoints;
         // As after a start from a stored snapshot at 1,000,000: some kept after it.
         for position in [1_000_001, 1_004_097] {
-            series.keep(Arc::new(state_at(position)));
+            series.keep(at(position));
         }
-        series.insert(vec![
-            Arc::new(state_at(4096)),
-            Arc::new(state_at(8192)),
-            Arc::new(state_at(1_000_001)),
-        ]);
-        let positions: Vec<u64> = series.kept.iter().map(|s| s.position()).collect();
+        series.insert(vec![at(4096), at(8192), at(1_000_001)]);
+        let positions: Vec<u64> = series.kept.iter().map(|s| s.position).collect();
         assert_eq!(positions, [4096, 8192, 1_000_001, 1_004_097]);
         let moment = DateTime::UNIX_EPOCH + TimeDelta::seconds(9000);
-        assert_eq!(series.before(moment).unwrap().position(), 8192);
-        // Many more: thinned to at most MAX_STATES, still in order.
+        assert_eq!(series.before(moment).unwrap().position, 8192);
+        // Many more: thinned to at most MAX_CHECKPOINTS, still in order.
         series.insert(
-            (1..=(MAX_STATES as u64 * 3))
-                .map(|i| Arc::new(state_at(10_000 + i * 100)))
+            (1..=(MAX_CHECKPOINTS as u64 * 3))
+                .map(|i| at(10_000 + i * 100))
                 .collect(),
         );
-        assert!(series.kept.len() <= MAX_STATES);
+        assert!(series.kept.len() <= MAX_CHECKPOINTS);
         assert!(series
             .kept
             .windows(2)
-            .all(|w| w[0].position() < w[1].position()));
+            .all(|w| w[0].position < w[1].position));
     }
 }

@@ -49,48 +49,6 @@ pub(crate) fn places_of<'a>(ctx: &Context<'a>, past: &'a Past) -> PlacesRef<'a> 
     }
 }
 
-/// The whole state a view with `past` reads (`None`: the live one): for what the places do
-/// not hold, a page of initiatives at the moment. Folded when first asked (see
-/// [`crate::live::Live::whole_state_at`]).
-pub(crate) async fn whole_state_of(
-    ctx: &Context<'_>,
-    past: &Past,
-) -> ApiResult<Option<Arc<CityState>>> {
-    let Some(moment) = past else {
-        return Ok(None);
-    };
-    let app = app(ctx);
-    Ok(Some(
-        app.live.whole_state_at(&app.service.store, moment).await?,
-    ))
-}
-
-/// The state a page of initiatives reads: the live one (held briefly, never across an
-/// `.await`), or a whole past one.
-pub enum StateRef<'a> {
-    Live(RwLockReadGuard<'a, CityState>),
-    Past(&'a CityState),
-}
-
-impl Deref for StateRef<'_> {
-    type Target = CityState;
-
-    fn deref(&self) -> &CityState {
-        match self {
-            StateRef::Live(guard) => guard,
-            StateRef::Past(state) => state,
-        }
-    }
-}
-
-/// The live state, or `past` when given.
-pub(crate) fn state_of<'a>(ctx: &Context<'a>, past: Option<&'a CityState>) -> StateRef<'a> {
-    match past {
-        Some(state) => StateRef::Past(state),
-        None => StateRef::Live(app(ctx).live.read()),
-    }
-}
-
 /// The moment `as_of` (`None`: now), its places folded from the log.
 pub(crate) async fn past_state(ctx: &Context<'_>, as_of: Option<Timestamp>) -> ApiResult<Past> {
     let Some(Timestamp(time)) = as_of else {

@@ -1,9 +1,12 @@
 //! The queries: wijken, gebieden, initiatives and the city overview, answered from memory.
 
-use async_graphql::{Context, Enum, InputObject, Object, ID};
-use wijkpuls_domain::{CityState, GebiedCode, InitiativeId, InitiativeView, WijkCode};
+use std::collections::HashMap;
 
-use super::dashboards::{past_state, places_of, state_of, Past};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
+use chrono::{DateTime, Utc};
+use wijkpuls_domain::{GebiedCode, InitiativeId, InitiativeView, WijkCode};
+
+use super::dashboards::{past_state, places_of, Past};
 use super::scalars::{InitiativeStatus, Money, Position, Theme, Timestamp};
 use super::types::{
     log_events, CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection,
@@ -352,16 +355,15 @@ pub fn initiatives_page_in_order(
 pub enum PageOf<'a> {
     /// The live state.
     Now,
-    /// A past moment, from its whole state then.
-    Whole {
+    /// A past moment: the live state's initiatives submitted by then (position `at`), with
+    /// their statuses then (their history steps) and, for those changed since, their
+    /// `updatedAt` then (`updated`, read from the log: [`updated_at`]). The nodes are the live
+    /// views, which the caller folds back to the moment ([`past_nodes`]).
+    Past {
         past: &'a Past,
-        state: &'a CityState,
+        at: u64,
+        updated: &'a HashMap<InitiativeId, DateTime<Utc>>,
     },
-    /// A past moment, from the live state's initiatives submitted by then (position `at`) and
-    /// their statuses then (their history steps). The nodes are the live views, which the
-    /// caller folds back to the moment ([`past_nodes`]). Needs no whole past state, but knows
-    /// no `updatedAt` of the time: not for that order or range.
-    Steps { past: &'a Past, at: u64 },
 }
 
 /// [`initiatives_page_in_order`] now or at a past moment (`asOf`), see [`PageOf`].
@@ -401,12 +403,17 @@ pub fn initiatives_page_at(
         .map(|cursor| Cursor::parse(&cursor, order.field))
         .transpose()?;
 
-    let (past, whole, at) = match of {
+    let (past, at, updated) = match of {
         PageOf::Now => (None, None, None),
-        PageOf::Whole { past, state } => (past.clone(), Some(state), None),
-        PageOf::Steps { past, at } => (past.clone(), None, Some(at)),
+        PageOf::Past { past, at, updated } => (past.clone(), Some(at), Some(updated)),
     };
-    let state = state_of(ctx, whole);
+    let state = app(ctx).live.read();
+    // When it last changed, then.
+    let updated_at = |i: &InitiativeView| {
+        updated
+            .and_then(|updated| updated.get(&i.id).copied())
+            .unwrap_or(i.updated_at)
+    };
     // What never changes about an initiative, and what does (its status, its last event).
     let lasting = |i: &InitiativeView| {
         ranges.lasting_hold_for(i)
@@ -424,7 +431,7 @@ pub fn initiatives_page_at(
     };
     let changing = |i: &InitiativeView| {
         let status = at.map_or(Some(i.status), |p| i.status_at(p));
-        ranges.changing_hold_for(i)
+        ranges.changing_hold_for(updated_at(i))
             && statuses
                 .as_ref()
                 .is_none_or(|s| status.is_some_and(|status| s.contains(&status)))
@@ -440,7 +447,7 @@ pub fn initiatives_page_at(
     // submission order breaks ties, so every initiative has one place.
     let mut ordered: Vec<(i64, usize, &InitiativeView)> = submitted()
         .filter(|(_, i)| lasting(i) && changing(i))
-        .map(|(index, view)| (order.field.key(index, view), index, view))
+        .map(|(index, view)| (order.field.key(index, view, updated_at(view)), index, view))
         .collect();
     if order.field != InitiativeOrderField::SubmittedAt {
         ordered.sort_unstable_by_key(|&(key, index, _)| (key, index));
@@ -464,7 +471,9 @@ pub fn initiatives_page_at(
                 ));
             };
             let place = (
-                cursor.key.unwrap_or_else(|| order.field.key(index, view)),
+                cursor
+                    .key
+                    .unwrap_or_else(|| order.field.key(index, view, updated_at(view))),
                 index,
             );
             ordered.partition_point(|&(key, index, _)| {
@@ -495,6 +504,40 @@ pub fn initiatives_page_at(
         edges,
         total_count: total,
     })
+}
+
+/// Of `views` (live ones), those changed after position `at`: the position of the latest event
+/// of each at or before `at`. See [`updated_at`].
+pub(crate) fn last_events_by<'a>(
+    views: impl Iterator<Item = &'a InitiativeView>,
+    at: u64,
+) -> HashMap<u64, InitiativeId> {
+    views
+        .filter(|view| view.last_position() > at)
+        .filter_map(|view| {
+            let last = view.history_positions().take_while(|&p| p <= at).last()?;
+            Some((last, view.id))
+        })
+        .collect()
+}
+
+/// When each initiative of `last` ([`last_events_by`]) last changed by then: the time of that
+/// event (the time it is about, as the fold has it), read from the log in one go (those not
+/// changed since have their `updatedAt` now).
+/// For [`PageOf::Past`].
+pub(crate) async fn updated_at(
+    ctx: &Context<'_>,
+    last: HashMap<u64, InitiativeId>,
+) -> ApiResult<HashMap<InitiativeId, DateTime<Utc>>> {
+    let positions: Vec<wijkpuls_event_store::Position> = last
+        .keys()
+        .map(|&p| wijkpuls_event_store::Position(p))
+        .collect();
+    let events = app(ctx).service.store.read_positions(&positions).await?;
+    Ok(events
+        .into_iter()
+        .filter_map(|e| Some((*last.get(&e.position.0)?, e.occurred_at())))
+        .collect())
 }
 
 /// The nodes of a page made by [`initiatives_page_at`] from the live state for a past moment
@@ -569,10 +612,10 @@ pub enum OrderDirection {
 impl InitiativeOrderField {
     /// The initiative's sort key: its place in submission order (`index`), its last change in
     /// microseconds, or its requested amount in cents.
-    fn key(self, index: usize, view: &InitiativeView) -> i64 {
+    fn key(self, index: usize, view: &InitiativeView, updated_at: DateTime<Utc>) -> i64 {
         match self {
             InitiativeOrderField::SubmittedAt => index as i64,
-            InitiativeOrderField::UpdatedAt => view.updated_at.timestamp_micros(),
+            InitiativeOrderField::UpdatedAt => updated_at.timestamp_micros(),
             InitiativeOrderField::RequestedAmount => view.requested_amount.cents(),
         }
     }
@@ -675,8 +718,8 @@ impl Ranges {
     }
 
     /// The range of what changes: the moment of the last event.
-    fn changing_hold_for(&self, view: &wijkpuls_domain::InitiativeView) -> bool {
+    fn changing_hold_for(&self, updated_at: DateTime<Utc>) -> bool {
         let time = |t: Option<Timestamp>| t.map(|t| t.0);
-        within(view.updated_at, time(self.updated.0), time(self.updated.1))
+        within(updated_at, time(self.updated.0), time(self.updated.1))
     }
 }

@@ -11,7 +11,7 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use wijkpuls_domain as domain;
 use wijkpuls_domain::{ConnectionTarget, GebiedCode, InitiativeView, WijkCode};
 
-use super::dashboards::{places_of, whole_state_of, Past};
+use super::dashboards::{places_of, Past};
 use super::query::PageOf;
 use super::scalars::{
     Channel, EventType, InitiativeStatus, Money, PartyKind, Position, Theme, Timestamp, WithdrawnBy,
@@ -221,38 +221,47 @@ impl Wijk {
             status,
             ..Default::default()
         };
+        let Some(moment) = &self.past else {
+            return super::query::initiatives_page_at(
+                ctx,
+                PageOf::Now,
+                first,
+                after,
+                Some(filter),
+                order_by,
+            );
+        };
+        // At a moment: from the live state, the statuses and last changes then, and the page's
+        // nodes folded back to the moment.
+        let at = moment.position();
         let order_field = order_by.unwrap_or_default().field;
-        match &self.past {
-            // At a moment, in an order its places and history steps know: from the live
-            // state, the nodes folded back to the moment.
-            Some(moment) if order_field != super::query::InitiativeOrderField::UpdatedAt => {
-                let at = moment.position();
-                let mut page = super::query::initiatives_page_at(
-                    ctx,
-                    PageOf::Steps {
-                        past: &self.past,
-                        at,
-                    },
-                    first,
-                    after,
-                    Some(filter),
-                    order_by,
-                )?;
-                super::query::past_nodes(ctx, &mut page, at).await?;
-                Ok(page)
-            }
-            _ => {
-                let whole = whole_state_of(ctx, &self.past).await?;
-                let of = match &whole {
-                    Some(state) => PageOf::Whole {
-                        past: &self.past,
-                        state,
-                    },
-                    None => PageOf::Now,
-                };
-                super::query::initiatives_page_at(ctx, of, first, after, Some(filter), order_by)
-            }
-        }
+        let updated = if order_field == super::query::InitiativeOrderField::UpdatedAt {
+            let last = super::query::last_events_by(
+                app(ctx)
+                    .live
+                    .read()
+                    .initiatives_in_wijk(&self.code)
+                    .take_while(|view| view.submitted_position() <= at),
+                at,
+            );
+            super::query::updated_at(ctx, last).await?
+        } else {
+            HashMap::new()
+        };
+        let mut page = super::query::initiatives_page_at(
+            ctx,
+            PageOf::Past {
+                past: &self.past,
+                at,
+                updated: &updated,
+            },
+            first,
+            after,
+            Some(filter),
+            order_by,
+        )?;
+        super::query::past_nodes(ctx, &mut page, at).await?;
+        Ok(page)
     }
 }
 
