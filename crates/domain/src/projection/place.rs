@@ -36,7 +36,8 @@ pub struct WijkView {
     pub gebied: GebiedCode,
     pub counts: StatusCounts,
     /// The same per year an initiative belongs to: the year (in Arnhem) it was submitted in.
-    pub counts_by_year: BTreeMap<i32, StatusCounts>,
+    /// Behind an `Arc` per year, like `budgets`.
+    pub counts_by_year: BTreeMap<i32, Arc<StatusCounts>>,
     /// A year's lines behind an `Arc`: a checkpoint of the places for `asOf` shares the years
     /// that did not change since the last one (most of them).
     pub(crate) budgets: BTreeMap<i32, Arc<ThemeLines>>,
@@ -58,7 +59,10 @@ impl WijkView {
     pub fn counts_in(&self, year: Option<i32>) -> StatusCounts {
         match year {
             None => self.counts,
-            Some(year) => self.counts_by_year.get(&year).copied().unwrap_or_default(),
+            Some(year) => self
+                .counts_by_year
+                .get(&year)
+                .map_or_else(StatusCounts::default, |counts| **counts),
         }
     }
 

@@ -12,6 +12,7 @@
 //! [`Places::apply`], so they cannot disagree.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::budget::{BudgetLine, BudgetLineKey};
 use crate::codes::{GebiedCode, WijkCode};
@@ -140,15 +141,13 @@ impl Places {
         match moved.before {
             None => {
                 wijk.counts.enter(moved.after);
-                wijk.counts_by_year
-                    .entry(moved.year)
-                    .or_default()
+                Arc::make_mut(wijk.counts_by_year.entry(moved.year).or_default())
                     .enter(moved.after);
             }
             Some(before) if before != moved.after => {
                 wijk.counts.leave(before);
                 wijk.counts.enter(moved.after);
-                let of_year = wijk.counts_by_year.entry(moved.year).or_default();
+                let of_year = Arc::make_mut(wijk.counts_by_year.entry(moved.year).or_default());
                 of_year.leave(before);
                 of_year.enter(moved.after);
             }
