@@ -4,8 +4,8 @@
 # `asOf` at 8 distinct moments spread over 2018-2026 (each folded from the nearest checkpoint of
 # the places), then the same moments again (only the last 4 are remembered); then one
 # initiative at each moment (folded from its own history), a page of the wijk's initiatives at
-# two moments (from history steps), and the same pages in `UPDATED_AT` order (the whole state
-# then, folded on demand), each twice. Prints each time in ms, and the server's RSS.
+# two moments (from history steps), and the same pages in `UPDATED_AT` order (each one's last
+# change then read from the log), each twice. Prints each time in ms, and the server's RSS.
 # SETTLE=N waits N seconds after ready (for the checkpoints made after a snapshot start).
 #
 #   bench/asof-1m.sh DATABASE_URL [extra serve flags...]
@@ -52,6 +52,6 @@ for m in 2021-05-20T10:00:00Z 2025-10-01T07:45:00Z; do
 done
 for m in 2021-05-20T10:00:00Z 2025-10-01T07:45:00Z; do
   page="{\"query\":\"{ wijk(code: \\\"WK020207\\\", asOf: \\\"$m\\\") { initiatives(first: 20, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount nodes { id status } } } }\"}"
-  echo "the same page by UPDATED_AT (whole state) at $m, first and again, ms: $(post "$page") $(post "$page")"
+  echo "the same page by UPDATED_AT (last changes then read from the log) at $m, first and again, ms: $(post "$page") $(post "$page")"
 done
 printf 'RSS now: %.0f MiB\n' "$(awk '/VmRSS/ {print $2/1024}' /proc/$pid/status)"
