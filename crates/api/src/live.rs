@@ -95,6 +95,8 @@ const CACHED_MOMENTS: usize = 4;
 const SHUTDOWN_SNAPSHOT_MIN: u64 = 1000;
 /// Folds for `asOf` at once: each takes a core for a while.
 const REFOLDS: usize = 2;
+/// Checkpoints the background fold after a snapshot start makes before it hands them over.
+const WARM_STRETCH: u64 = 16;
 /// Events read from the log at a time while folding forward (each read and decoded batch is held
 /// at once: small, so the background fold after a start adds little to the peak).
 const REFOLD_PAGE: usize = 500;
@@ -666,7 +668,7 @@ impl Live {
         &self,
         store: &EventStore,
         mut places: PlacesAt,
-        stop: impl Fn(&Recorded) -> bool,
+        mut stop: impl FnMut(&Recorded) -> bool,
         every: u64,
     ) -> anyhow::Result<(PlacesAt, Vec<Arc<PlacesAt>>)> {
         let mut made = Vec::new();
@@ -715,23 +717,38 @@ impl Live {
             .unwrap_or_else(|e| e.into_inner())
             .checkpoints
             .every;
-        match self
-            .fold_places(&store, PlacesAt::default(), |r| r.position > until, every)
-            .await
-        {
-            Ok((_, made)) => {
-                let checkpoints = made.len();
-                self.past
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .checkpoints
-                    .insert(made);
-                tracing::info!(until, checkpoints, elapsed = ?started.elapsed(),
-                    "made the checkpoints of the past before the stored snapshot");
+        // A stretch at a time, its checkpoints kept at once: a question meanwhile about a
+        // moment already passed folds from one of them.
+        let mut places = PlacesAt::default();
+        let mut checkpoints = 0;
+        while places.position < until {
+            let from = places.position;
+            let mut events = 0;
+            let stretch = |r: &Recorded| {
+                events += 1;
+                r.position > until || events > every * WARM_STRETCH
+            };
+            match self.fold_places(&store, places, stretch, every).await {
+                Ok((folded, made)) if folded.position > from => {
+                    checkpoints += made.len();
+                    self.past
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .checkpoints
+                        .insert(made);
+                    places = folded;
+                }
+                // Nothing more to fold (the log ends before the snapshot's position): done.
+                Ok(_) => break,
+                // The past is folded on demand instead (from the nearest checkpoint).
+                Err(error) => {
+                    tracing::warn!(%error, "cannot make the checkpoints of the past");
+                    return;
+                }
             }
-            // The past is folded on demand instead (from the start of the log).
-            Err(error) => tracing::warn!(%error, "cannot make the checkpoints of the past"),
         }
+        tracing::info!(until, checkpoints, elapsed = ?started.elapsed(),
+            "made the checkpoints of the past before the stored snapshot");
     }
 }
 
