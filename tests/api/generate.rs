@@ -48,15 +48,7 @@ async fn generate_writes_exactly_n_valid_events_a_server_serves(backend: Backend
         )
         .await;
     let counts = &overview["cityOverview"]["initiativeCounts"];
-    for status in [
-        "submitted",
-        "connected",
-        "funded",
-        "completed",
-        "rejected",
-        "withdrawn",
-        "referred",
-    ] {
+    for status in STATUS_FIELDS {
         assert!(
             counts[status].as_u64().unwrap() > 0,
             "no {status}: {counts}"

@@ -37,6 +37,17 @@ pub const YEAR: i32 = 2026;
 pub const KLARENDAL: &str = "WK020207"; // W2 Noordwest
 pub const SONSBEEK: &str = "WK020206"; // W2 Noordwest
 pub const CENTRUM: &str = "WK020201"; // W1 Centrum-Spijkerkwartier-Arnhemse Broek
+
+/// The fields of `StatusCounts`, one per status.
+pub const STATUS_FIELDS: [&str; 7] = [
+    "submitted",
+    "connected",
+    "funded",
+    "completed",
+    "rejected",
+    "withdrawn",
+    "referred",
+];
 pub const PRESIKHAAF_WEST: &str = "WK020204"; // W4 Presikhaaf
 
 /// Instantiates each test of the calling module once per backend, as `sqlite::<name>` and

@@ -330,15 +330,6 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
     drop(first);
     let app = start(db.clone(), every).await;
     assert!(app.state.live.started_from() > 0);
-    let statuses = [
-        "submitted",
-        "connected",
-        "funded",
-        "completed",
-        "rejected",
-        "withdrawn",
-        "referred",
-    ];
     let log: Vec<wijkpuls_domain::Recorded> = app
         .state
         .service
@@ -371,7 +362,7 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
             let nodes = page["nodes"].as_array().unwrap();
             assert!(page["totalCount"].as_u64().unwrap() <= 100, "{page}");
             assert_eq!(counts["total"], page["totalCount"], "{wijk} at {moment}");
-            for status in statuses {
+            for status in STATUS_FIELDS {
                 let of_status = nodes
                     .iter()
                     .filter(|n| n["status"] == status.to_uppercase())

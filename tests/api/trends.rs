@@ -311,18 +311,10 @@ async fn months_and_lead_times_are_the_hand_computed_ones(app: TestApp) {
             .map(|m| m[key].as_i64().unwrap())
             .sum()
     };
-    let all: i64 = [
-        "submitted",
-        "connected",
-        "funded",
-        "completed",
-        "rejected",
-        "withdrawn",
-        "referred",
-    ]
-    .iter()
-    .map(|k| counts[*k].as_i64().unwrap())
-    .sum();
+    let all: i64 = STATUS_FIELDS
+        .iter()
+        .map(|k| counts[*k].as_i64().unwrap())
+        .sum();
     assert_eq!(sum("submitted"), all);
     for key in ["completed", "rejected", "withdrawn", "referred"] {
         assert_eq!(sum(key), counts[key].as_i64().unwrap(), "{key}");
