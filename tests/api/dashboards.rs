@@ -15,6 +15,7 @@ app_tests!(
     work_list_updated_follows_a_step,
     filters_by_date_and_amount_ranges_with_a_total_count,
     a_cursor_whose_initiative_changed_status_continues_after_it,
+    a_page_at_a_moment_orders_by_each_ones_last_change_then,
 );
 
 /// The moment of the event of `kind` in an initiative's history.
@@ -514,4 +515,44 @@ async fn a_cursor_whose_initiative_changed_status_continues_after_it(app: TestAp
     );
     assert_eq!(next["initiatives"]["totalCount"], 3);
     assert_eq!(next["initiatives"]["pageInfo"]["hasNextPage"], false);
+}
+
+/// Two initiatives connected by one event both changed last by it, at a moment after it: a page
+/// of the wijk at that moment in `UPDATED_AT` order puts both at the connection's moment (their
+/// submission order breaking the tie), also though both changed again afterwards.
+async fn a_page_at_a_moment_orders_by_each_ones_last_change_then(app: TestApp) {
+    app.allocate(KLARENDAL, "GROEN", "2000").await;
+    let a = app.submit(KLARENDAL, "GROEN", "100").await;
+    let b = app.submit(KLARENDAL, "GROEN", "200").await;
+    app.data(
+        CONNECT,
+        json!({ "input": { "initiativeId": a.id, "targetInitiativeId": b.id, "note": "zelfde idee" } }),
+        Some(&app.staff_token("W2")),
+    )
+    .await;
+    let connected = moment(
+        &at(&app, &a.id, None).await["initiative"],
+        "InitiativeConnected",
+    );
+    app.fund(&a.id, "100").await;
+    app.fund(&b.id, "200").await;
+    let page = app
+        .data(
+            "query($code: ID!, $at: DateTime) { wijk(code: $code, asOf: $at) {
+               initiatives(orderBy: { field: UPDATED_AT, direction: ASC }) {
+                 nodes { id status updatedAt } } } }",
+            json!({ "code": KLARENDAL, "at": connected }),
+            None,
+        )
+        .await;
+    let nodes = page["wijk"]["initiatives"]["nodes"].as_array().unwrap();
+    let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [a.id.as_str(), b.id.as_str()], "{page}");
+    for node in nodes {
+        assert_eq!(
+            parse_time(node["updatedAt"].as_str().unwrap()),
+            parse_time(&connected)
+        );
+        assert_ne!(node["status"], "FUNDED");
+    }
 }

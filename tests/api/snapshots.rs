@@ -35,12 +35,17 @@ fn every(config: &mut wijkpuls_api::app::Config) {
 
 /// A fresh database holding a generated log of [`EVENTS`] events, and its URL.
 async fn generated(backend: Backend) -> Option<(Arc<TestDatabase>, String)> {
+    generated_with(backend, EVENTS).await
+}
+
+/// A fresh database holding a generated log of `events` events, and its URL.
+async fn generated_with(backend: Backend, events: usize) -> Option<(Arc<TestDatabase>, String)> {
     let db = backend.database().await?;
     let url = db.url().to_owned();
     succeeds(&[
         "generate",
         "--events",
-        &EVENTS.to_string(),
+        &events.to_string(),
         "--database-url",
         &url,
     ])
@@ -315,21 +320,34 @@ async fn moment_after(app: &TestApp, position: usize) -> String {
 }
 
 /// The past, on a server started from a snapshot (the checkpoints before it made in the
-/// background, or the places folded from the start of the log), against the whole fold of the
-/// log up to each moment made here: at moments across the generated years, a wijk's counts (its
+/// background), against the whole fold of the log up to each moment made here: at moments across the generated years, a wijk's counts (its
 /// places then) and its initiatives listed then by `updatedAt` (the live list, their statuses
 /// then from their history steps, their last change then from the log) are the whole fold's,
 /// in its order; a status-filtered count and the default order agree; and each initiative
 /// asked alone then (folded from its own history) has the status the list shows.
 async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Backend) {
-    let Some((db, _)) = generated(backend).await else {
+    // Long enough for checkpoints (4,096 events apart at first) before the snapshot.
+    const LONG: usize = 12_000;
+    let Some((db, _)) = generated_with(backend, LONG).await else {
         return;
     };
     let first = start(db.clone(), every).await;
-    snapshot_stored(&first, EVENTS as u64).await;
+    snapshot_stored(&first, LONG as u64).await;
     drop(first);
     let app = start(db.clone(), every).await;
-    assert!(app.state.live.started_from() > 0);
+    assert!(app.state.live.started_from() >= LONG as u64);
+    // The background fold makes the checkpoints before the snapshot (at 4,096 and 8,192).
+    for _ in 0..200 {
+        if app.state.live.checkpoints() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        app.state.live.checkpoints() >= 2,
+        "{}",
+        app.state.live.checkpoints()
+    );
     let log: Vec<wijkpuls_domain::Recorded> = app
         .state
         .service
@@ -339,8 +357,9 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
         .collect()
         .await;
     let mut listed = 0;
+    // Before the first checkpoint, after it, after the second.
     for tenth in [1, 3, 5, 7, 9] {
-        let moment = moment_after(&app, EVENTS * tenth / 10).await;
+        let moment = moment_after(&app, LONG * tenth / 10).await;
         let then = wijkpuls_domain::CityState::at_time(&log, time(&moment));
         for wijk in ["WK020201", "WK020207", "WK020214"] {
             let answer = app
@@ -348,20 +367,21 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
                     "query($code: ID!, $at: DateTime) { wijk(code: $code, asOf: $at) {
                        initiativeCounts { submitted connected funded completed rejected withdrawn
                          referred total }
-                       initiatives(first: 100) { totalCount nodes { id status requestedAmount } }
-                       funded: initiatives(status: [FUNDED, COMPLETED]) { totalCount }
-                       byUpdate: initiatives(first: 100, orderBy: { field: UPDATED_AT,
-                         direction: ASC }) { totalCount nodes { id status requestedAmount
-                         updatedAt } } } }",
+                       funded: initiatives(status: [FUNDED, COMPLETED]) { totalCount } } }",
                     json!({ "code": wijk, "at": moment }),
                     None,
                 )
                 .await;
             let counts = &answer["wijk"]["initiativeCounts"];
-            let page = &answer["wijk"]["initiatives"];
-            let nodes = page["nodes"].as_array().unwrap();
-            assert!(page["totalCount"].as_u64().unwrap() <= 100, "{page}");
-            assert_eq!(counts["total"], page["totalCount"], "{wijk} at {moment}");
+            let nodes = &all_pages(&app, wijk, &moment, json!(null)).await;
+            let by_update = &all_pages(
+                &app,
+                wijk,
+                &moment,
+                json!({ "field": "UPDATED_AT", "direction": "ASC" }),
+            )
+            .await;
+            assert_eq!(counts["total"], nodes.len(), "{wijk} at {moment}");
             for status in STATUS_FIELDS {
                 let of_status = nodes
                     .iter()
@@ -392,7 +412,6 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
                 })
                 .collect();
             expected.sort();
-            let by_update = answer["wijk"]["byUpdate"]["nodes"].as_array().unwrap();
             let shown: Vec<(i64, String, String)> = by_update
                 .iter()
                 .map(|n| {
@@ -436,6 +455,32 @@ async fn the_past_agrees_with_itself_after_a_start_from_a_snapshot(backend: Back
         }
     }
     assert!(listed > 20, "{listed}");
+}
+
+/// Every initiative of `wijk` at `moment` in `order`, page by page (20 at a time, each page
+/// after the last one's end cursor).
+async fn all_pages(app: &TestApp, wijk: &str, moment: &str, order: Value) -> Vec<Value> {
+    let mut nodes = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app
+            .data(
+                "query($code: ID!, $at: DateTime, $after: String, $order: InitiativeOrder) {
+                   wijk(code: $code, asOf: $at) { initiatives(first: 20, after: $after,
+                     orderBy: $order) { totalCount pageInfo { hasNextPage endCursor }
+                     nodes { id status requestedAmount updatedAt } } } }",
+                json!({ "code": wijk, "at": moment, "after": after, "order": order }),
+                None,
+            )
+            .await;
+        let page = &page["wijk"]["initiatives"];
+        nodes.extend(page["nodes"].as_array().unwrap().iter().cloned());
+        if page["pageInfo"]["hasNextPage"] != true {
+            assert_eq!(page["totalCount"], nodes.len(), "{wijk} at {moment}");
+            return nodes;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
 }
 
 fn time(text: &str) -> chrono::DateTime<chrono::Utc> {

@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::sync::{broadcast, watch};
 use wijkpuls_domain::similar::SimilarIndex;
-use wijkpuls_domain::{CityState, Places, Recorded, WijkCode};
+use wijkpuls_domain::{CityState, InitiativeId, Places, Recorded, WijkCode};
 use wijkpuls_event_store::{EventStore, Position, RecordedEvent, SnapshotPiece, SnapshotRead};
 
 use crate::codec;
@@ -62,7 +62,7 @@ pub struct Live {
     caught_up: watch::Sender<bool>,
     /// While `true`, the tailer applies nothing (see [`Live::pause`]).
     paused: watch::Sender<bool>,
-    /// Snapshots and answers for `asOf`.
+    /// Checkpoints of the places and answers for `asOf`.
     past: Mutex<Past>,
     /// Refolds for `asOf` running at once, at most [`REFOLDS`].
     refolds: tokio::sync::Semaphore,
@@ -140,7 +140,13 @@ impl PlacesAt {
 /// their own histories when asked (see the module docs).
 pub struct Moment {
     places: PlacesAt,
+    /// Per wijk, when its initiatives changed since last changed by then
+    /// ([`Live::last_changes`]), read once.
+    last_changes: Mutex<HashMap<WijkCode, LastChanges>>,
 }
+
+/// When initiatives last changed by a moment (see [`Live::last_changes`]).
+pub type LastChanges = Arc<HashMap<InitiativeId, DateTime<Utc>>>;
 
 impl Moment {
     /// The position of the last event at or before the moment.
@@ -354,6 +360,17 @@ impl Live {
     /// whole log.
     pub fn started_from(&self) -> u64 {
         self.started_from
+    }
+
+    /// How many checkpoints of the places `asOf` has (for tests).
+    #[doc(hidden)]
+    pub fn checkpoints(&self) -> usize {
+        self.past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .checkpoints
+            .kept
+            .len()
     }
 
     /// At shutdown: stores a snapshot when at least [`SHUTDOWN_SNAPSHOT_MIN`] events were
@@ -641,6 +658,17 @@ impl Live {
         if self.read().latest().is_none_or(|latest| latest <= time) {
             return Ok(None);
         }
+        if let Some(answer) = self
+            .past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .answer(time)
+        {
+            return Ok(Some(answer));
+        }
+        let _permit = self.refolds.acquire().await?;
+        // Decided once it may fold: meanwhile another fold may have answered the moment or
+        // made a checkpoint nearer to it (the background fold after a start).
         let (start, every) = {
             let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(answer) = past.answer(time) {
@@ -648,12 +676,14 @@ impl Live {
             }
             (past.checkpoints.before(time), past.checkpoints.every)
         };
-        let _permit = self.refolds.acquire().await?;
         let start = start.map_or_else(PlacesAt::default, |s| PlacesAt::clone(&s));
         let (places, made) = self
             .fold_places(store, start, |r| r.recorded_at > time, every)
             .await?;
-        let moment = Arc::new(Moment { places });
+        let moment = Arc::new(Moment {
+            places,
+            last_changes: Mutex::new(HashMap::new()),
+        });
         let mut past = self.past.lock().unwrap_or_else(|e| e.into_inner());
         past.checkpoints.insert(made);
         past.remember(time, moment.clone());
@@ -701,27 +731,87 @@ impl Live {
         Ok((places, made))
     }
 
+    /// When each of `wijk`'s initiatives submitted by `moment` and changed since last changed
+    /// by then: the time of its latest event by then (the time the event is about), read from
+    /// the log in one go (the others' `updatedAt` now is theirs then). For a page in
+    /// `updatedAt` order at a moment; read once per moment and wijk, under the folds' permits.
+    pub async fn last_changes(
+        &self,
+        store: &EventStore,
+        moment: &Moment,
+        wijk: WijkCode,
+    ) -> anyhow::Result<LastChanges> {
+        let cached = |moment: &Moment| {
+            let cache = moment
+                .last_changes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            cache.get(&wijk).cloned()
+        };
+        if let Some(found) = cached(moment) {
+            return Ok(found);
+        }
+        let _permit = self.refolds.acquire().await?;
+        if let Some(found) = cached(moment) {
+            return Ok(found);
+        }
+        let at = moment.position();
+        // (position of its latest event by then, initiative); two may share one (a connection).
+        let wanted: Vec<(u64, InitiativeId)> = self
+            .read()
+            .initiatives_in_wijk(&wijk)
+            .take_while(|view| view.submitted_position() <= at)
+            .filter(|view| view.last_position() > at)
+            .filter_map(|view| {
+                let last = view.history_positions().take_while(|&p| p <= at).last()?;
+                Some((last, view.id))
+            })
+            .collect();
+        let positions: Vec<Position> = wanted.iter().map(|&(p, _)| Position(p)).collect();
+        let times: HashMap<u64, DateTime<Utc>> = store
+            .read_positions(&positions)
+            .await?
+            .iter()
+            .map(|event| (event.position.0, event.occurred_at()))
+            .collect();
+        let mut found = HashMap::with_capacity(wanted.len());
+        for (position, id) in wanted {
+            let time = times.get(&position).ok_or_else(|| {
+                anyhow::anyhow!("initiative {id}'s event at position {position} is not in the log")
+            })?;
+            found.insert(id, *time);
+        }
+        let found = Arc::new(found);
+        moment
+            .last_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(wijk, found.clone());
+        Ok(found)
+    }
+
     /// Makes the checkpoints of the log before the stored snapshot this process started from
     /// (the tailer makes those after it), so that a moment long ago is as quick to ask as a
     /// recent one. Runs once, in the background, after a start from a snapshot.
     async fn warm_past(self: Arc<Live>, store: EventStore) {
-        let _permit = match self.refolds.acquire().await {
-            Ok(permit) => permit,
-            Err(_) => return,
-        };
         let started = std::time::Instant::now();
         let until = self.started_from;
-        let every = self
-            .past
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .checkpoints
-            .every;
         // A stretch at a time, its checkpoints kept at once: a question meanwhile about a
-        // moment already passed folds from one of them.
+        // moment already passed folds from one of them. Each stretch takes one of the folds'
+        // permits, so questions get their turn between stretches.
         let mut places = PlacesAt::default();
         let mut checkpoints = 0;
         while places.position < until {
+            let Ok(_permit) = self.refolds.acquire().await else {
+                return;
+            };
+            // The spacing may have doubled meanwhile (the tailer's checkpoints).
+            let every = self
+                .past
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .checkpoints
+                .every;
             let from = places.position;
             let mut events = 0;
             let stretch = |r: &Recorded| {

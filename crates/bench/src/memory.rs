@@ -98,8 +98,8 @@ pub async fn run_memory(database_url: &str) -> anyhow::Result<()> {
         std::mem::size_of::<ConnectionView>()
     );
 
-    // What a checkpoint of the places for `asOf` holds: a copy of the places (the wijken's
-    // lists of initiative ids are shared, not copied).
+    // What a checkpoint of the places for `asOf` holds: a copy of the places (a wijk's lines
+    // and counts of a year are shared with the copy it was made from until they change).
     let before = held();
     let checkpoint = state.places().clone();
     println!(

@@ -1,6 +1,7 @@
 //! The queries: wijken, gebieden, initiatives and the city overview, answered from memory.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
@@ -180,7 +181,8 @@ impl Query {
         };
         // As it was then: folded again from the events of its history up to the moment.
         let position = moment.position();
-        let events = log_events(ctx, now.history_positions().filter(|&p| p <= position)).await?;
+        let events =
+            history_events(ctx, now.history_positions().filter(|&p| p <= position)).await?;
         Ok(now
             .as_at(position, &events)
             .map(|view| Initiative::in_past(view, past.clone())))
@@ -357,8 +359,9 @@ pub enum PageOf<'a> {
     Now,
     /// A past moment: the live state's initiatives submitted by then (position `at`), with
     /// their statuses then (their history steps) and, for those changed since, their
-    /// `updatedAt` then (`updated`, read from the log: [`updated_at`]). The nodes are the live
-    /// views, which the caller folds back to the moment ([`past_nodes`]).
+    /// `updatedAt` then (`updated`, read from the log: [`crate::live::Live::last_changes`];
+    /// empty when neither the order nor a range asks for it). The nodes are the live views,
+    /// which the caller folds back to the moment ([`past_nodes`]).
     Past {
         past: &'a Past,
         at: u64,
@@ -506,38 +509,25 @@ pub fn initiatives_page_at(
     })
 }
 
-/// Of `views` (live ones), those changed after position `at`: the position of the latest event
-/// of each at or before `at`. See [`updated_at`].
-pub(crate) fn last_events_by<'a>(
-    views: impl Iterator<Item = &'a InitiativeView>,
-    at: u64,
-) -> HashMap<u64, InitiativeId> {
-    views
-        .filter(|view| view.last_position() > at)
-        .filter_map(|view| {
-            let last = view.history_positions().take_while(|&p| p <= at).last()?;
-            Some((last, view.id))
-        })
-        .collect()
-}
-
-/// When each initiative of `last` ([`last_events_by`]) last changed by then: the time of that
-/// event (the time it is about, as the fold has it), read from the log in one go (those not
-/// changed since have their `updatedAt` now).
-/// For [`PageOf::Past`].
-pub(crate) async fn updated_at(
+/// The events of history steps at `positions`, every one of them: one missing from the log
+/// would fold a view of the past that never was, so it is an error.
+async fn history_events(
     ctx: &Context<'_>,
-    last: HashMap<u64, InitiativeId>,
-) -> ApiResult<HashMap<InitiativeId, DateTime<Utc>>> {
-    let positions: Vec<wijkpuls_event_store::Position> = last
-        .keys()
-        .map(|&p| wijkpuls_event_store::Position(p))
-        .collect();
-    let events = app(ctx).service.store.read_positions(&positions).await?;
-    Ok(events
-        .into_iter()
-        .filter_map(|e| Some((*last.get(&e.position.0)?, e.occurred_at())))
-        .collect())
+    positions: impl IntoIterator<Item = u64>,
+) -> ApiResult<Vec<Arc<wijkpuls_domain::Recorded>>> {
+    let mut wanted: Vec<u64> = positions.into_iter().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let events = log_events(ctx, wanted.iter().copied()).await?;
+    if events.len() != wanted.len() {
+        return Err(anyhow::anyhow!(
+            "{} of {} history events were not found in the log",
+            wanted.len() - events.len(),
+            wanted.len()
+        )
+        .into());
+    }
+    Ok(events)
 }
 
 /// The nodes of a page made by [`initiatives_page_at`] from the live state for a past moment
@@ -547,12 +537,11 @@ pub(crate) async fn past_nodes(
     page: &mut InitiativeConnection,
     at: u64,
 ) -> ApiResult<()> {
-    let positions: Vec<u64> = page
+    let positions = page
         .edges
         .iter()
-        .flat_map(|e| e.node.view.history_positions().filter(|&p| p <= at))
-        .collect();
-    let events = log_events(ctx, positions).await?;
+        .flat_map(|e| e.node.view.history_positions().filter(|&p| p <= at));
+    let events = history_events(ctx, positions).await?;
     for edge in &mut page.edges {
         let view = edge.node.view.as_at(at, &events).ok_or_else(|| {
             anyhow::anyhow!(

@@ -132,7 +132,7 @@ pub struct Wijk {
     pub code: WijkCode,
     /// The year `budget` and `initiativeCounts` show when none is asked (the overview's year).
     pub year: Option<i32>,
-    /// The past state it shows (`asOf`); `None`: as it is now.
+    /// The past moment it shows (`asOf`); `None`: as it is now.
     pub past: Past,
 }
 
@@ -236,17 +236,12 @@ impl Wijk {
         let at = moment.position();
         let order_field = order_by.unwrap_or_default().field;
         let updated = if order_field == super::query::InitiativeOrderField::UpdatedAt {
-            let last = super::query::last_events_by(
-                app(ctx)
-                    .live
-                    .read()
-                    .initiatives_in_wijk(&self.code)
-                    .take_while(|view| view.submitted_position() <= at),
-                at,
-            );
-            super::query::updated_at(ctx, last).await?
+            let app = app(ctx);
+            app.live
+                .last_changes(&app.service.store, moment, self.code)
+                .await?
         } else {
-            HashMap::new()
+            Default::default()
         };
         let mut page = super::query::initiatives_page_at(
             ctx,
@@ -271,7 +266,7 @@ pub struct Gebied {
     pub code: GebiedCode,
     /// The year `budget` shows when none is asked (the overview's year).
     pub year: Option<i32>,
-    /// The past state it shows (`asOf`); `None`: as it is now.
+    /// The past moment it shows (`asOf`); `None`: as it is now.
     pub past: Past,
 }
 
@@ -347,7 +342,7 @@ impl Gebied {
 /// All of the city at once: what the overview screen shows.
 pub struct CityOverview {
     pub year: i32,
-    /// The past state it shows (`asOf`); `None`: as it is now.
+    /// The past moment it shows (`asOf`); `None`: as it is now.
     pub past: Past,
 }
 
@@ -463,7 +458,7 @@ pub struct Initiative {
     pub view: Arc<InitiativeView>,
     /// Looked up with its tracking code: the caller is its initiator.
     pub opened_by_initiator: bool,
-    /// The past state it was looked up in (`asOf`), for its wijk; `None`: now.
+    /// The past moment it was looked up at (`asOf`), for its wijk; `None`: now.
     pub past: Past,
 }
 
@@ -587,7 +582,7 @@ impl Initiative {
         }
     }
 
-    /// The initiative as it was in a past state (`asOf`).
+    /// The initiative as it was at a past moment (`asOf`).
     pub fn in_past(view: InitiativeView, past: Past) -> Initiative {
         Initiative {
             past,

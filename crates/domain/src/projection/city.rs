@@ -3,9 +3,9 @@
 //!
 //! Its large collections are persistent ([`imbl`]): a clone shares every initiative, index node
 //! and list chunk with the state it was cloned from, and a change afterwards copies only what it
-//! touches. So a clone costs microseconds and little memory, which is what lets the service keep
-//! many past states for time travel (`asOf`) and serialise a snapshot of a moment while the fold
-//! goes on. An initiative is kept behind an [`Arc`] so that changing one copies that one view,
+//! touches. So a clone costs microseconds and little memory, which is what lets the service
+//! serialise a snapshot of a moment while the fold goes on. (Time travel keeps no past states:
+//! it folds the [`Places`] of a moment on their own, see `places.rs`.) An initiative is kept behind an [`Arc`] so that changing one copies that one view,
 //! not its neighbours in the list.
 //!
 //! [`CityState::apply`] is the fold's step. It trusts the log (the commands made sure every

@@ -526,7 +526,7 @@ impl InitiativeView {
     ///
     /// The steps are a new slice of exactly their length, not a `Vec` grown in place: most
     /// initiatives have a few, a `Vec` would keep room for more in each of hundreds of
-    /// thousands, and a copy of the view (the fold keeps past states for `asOf`) shares the
+    /// thousands, and a copy of the view (a copy of the state, for a snapshot) shares the
     /// slice instead of copying it. A step costs copying the earlier ones: a handful.
     pub(crate) fn record(&mut self, at: At) {
         self.updated_at = at.time;
@@ -624,7 +624,7 @@ impl InitiativeView {
     }
 }
 
-/// A slice shared by the copies of a view (the fold keeps past states for `asOf`), of exactly
+/// A slice shared by the copies of a view (a copy of the state, for a snapshot), of exactly
 /// its length; an empty one allocates nothing (most initiatives have no connections).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
