@@ -12,7 +12,7 @@
 //! position is published, so an initiative is found as similar as soon as its submission
 //! returns.
 //! For time travel (`asOf`) it keeps checkpoints of the [`Places`] in memory ([`Past`]): a
-//! [`Moment`] ([`Live::state_at`]) has the places of the nearest checkpoint before it, folded
+//! [`Moment`] ([`Live::moment_at`]) has the places of the nearest checkpoint before it, folded
 //! forward with events read from the log (the truth), up to the first event about a later
 //! moment. That fold needs no initiative views of the time: the live state's history steps say
 //! what each event did ([`Places::apply_past`]), so a checkpoint is a few dozen KiB, not a
@@ -165,20 +165,18 @@ impl Moment {
     }
 }
 
-/// At most `max` checkpoints, by position, spread over the log: `every` events apart, a
-/// distance that doubles whenever one more would be too many.
+/// At most [`MAX_CHECKPOINTS`] checkpoints, by position, spread over the log: `every` events
+/// apart, a distance that doubles whenever one more would be too many.
 struct Series {
     kept: Vec<Arc<PlacesAt>>,
     every: u64,
-    max: usize,
 }
 
 impl Series {
-    fn new(every: u64, max: usize) -> Series {
+    fn new() -> Series {
         Series {
             kept: Vec::new(),
-            every,
-            max,
+            every: FIRST_CHECKPOINT_EVERY,
         }
     }
 
@@ -191,7 +189,7 @@ impl Series {
 
     /// Keeps `item` (just noted as due) at the end.
     fn keep(&mut self, item: Arc<PlacesAt>) {
-        if self.kept.len() >= self.max {
+        if self.kept.len() >= MAX_CHECKPOINTS {
             self.thin();
             if !self.due(item.position) {
                 return;
@@ -224,7 +222,7 @@ impl Series {
             }
             self.kept.insert(at, item);
         }
-        while self.kept.len() > self.max {
+        while self.kept.len() > MAX_CHECKPOINTS {
             self.thin();
         }
     }
@@ -250,7 +248,7 @@ struct Past {
 impl Past {
     fn new() -> Past {
         Past {
-            checkpoints: Series::new(FIRST_CHECKPOINT_EVERY, MAX_CHECKPOINTS),
+            checkpoints: Series::new(),
             answers: std::collections::VecDeque::new(),
         }
     }
@@ -649,7 +647,7 @@ impl Live {
     /// Its places are folded forward from the nearest checkpoint with what the log holds after
     /// it; at most [`REFOLDS`] folds run at once, and the last few moments asked are answered
     /// from memory.
-    pub async fn state_at(
+    pub async fn moment_at(
         &self,
         store: &EventStore,
         time: DateTime<Utc>,
@@ -762,10 +760,7 @@ impl Live {
             .initiatives_in_wijk(&wijk)
             .take_while(|view| view.submitted_position() <= at)
             .filter(|view| view.last_position() > at)
-            .filter_map(|view| {
-                let last = view.history_positions().take_while(|&p| p <= at).last()?;
-                Some((last, view.id))
-            })
+            .filter_map(|view| Some((view.step_at(at)?.position(), view.id)))
             .collect();
         let positions: Vec<Position> = wanted.iter().map(|&(p, _)| Position(p)).collect();
         let times: HashMap<u64, DateTime<Utc>> = store

@@ -50,12 +50,12 @@ pub(crate) fn places_of<'a>(ctx: &Context<'a>, past: &'a Past) -> PlacesRef<'a> 
 }
 
 /// The moment `as_of` (`None`: now), its places folded from the log.
-pub(crate) async fn past_state(ctx: &Context<'_>, as_of: Option<Timestamp>) -> ApiResult<Past> {
+pub(crate) async fn past_moment(ctx: &Context<'_>, as_of: Option<Timestamp>) -> ApiResult<Past> {
     let Some(Timestamp(time)) = as_of else {
         return Ok(None);
     };
     let app = app(ctx);
-    Ok(app.live.state_at(&app.service.store, time).await?)
+    Ok(app.live.moment_at(&app.service.store, time).await?)
 }
 
 /// The step an initiative waits for from the team Leefomgeving.

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 use wijkpuls_domain::{GebiedCode, InitiativeId, InitiativeView, WijkCode};
 
-use super::dashboards::{past_state, places_of, Past};
+use super::dashboards::{past_moment, places_of, Past};
 use super::scalars::{InitiativeStatus, Money, Position, Theme, Timestamp};
 use super::types::{
     log_events, CityOverview, EventRecord, Gebied, Initiative, InitiativeConnection,
@@ -15,6 +15,7 @@ use super::types::{
 };
 use super::{app, current_year};
 use crate::error::{ApiError, ApiResult};
+use crate::live::Moment;
 
 /// The query root.
 pub struct Query;
@@ -117,7 +118,7 @@ impl Query {
         as_of: Option<Timestamp>,
     ) -> ApiResult<Option<Wijk>> {
         let code = WijkCode::parse(&code)?;
-        let past = past_state(ctx, as_of).await?;
+        let past = past_moment(ctx, as_of).await?;
         let found = places_of(ctx, &past).wijk(&code).map(|w| w.code);
         Ok(found.map(|code| Wijk {
             code,
@@ -152,7 +153,7 @@ impl Query {
         as_of: Option<Timestamp>,
     ) -> ApiResult<Option<Gebied>> {
         let code = GebiedCode::parse(&code)?;
-        let past = past_state(ctx, as_of).await?;
+        let past = past_moment(ctx, as_of).await?;
         let found = places_of(ctx, &past).gebied(&code).map(|g| g.code);
         Ok(found.map(|code| Gebied {
             code,
@@ -174,7 +175,7 @@ impl Query {
         as_of: Option<Timestamp>,
     ) -> ApiResult<Option<Initiative>> {
         let id = InitiativeId::parse(&id)?;
-        let past = past_state(ctx, as_of).await?;
+        let past = past_moment(ctx, as_of).await?;
         let now = app(ctx).live.read().initiative(&id).cloned();
         let (Some(moment), Some(now)) = (&past, &now) else {
             return Ok(now.map(Initiative::new));
@@ -236,7 +237,7 @@ impl Query {
         let year = check_year(year)?;
         Ok(CityOverview {
             year,
-            past: past_state(ctx, as_of).await?,
+            past: past_moment(ctx, as_of).await?,
         })
     }
 
@@ -357,14 +358,13 @@ pub fn initiatives_page_in_order(
 pub enum PageOf<'a> {
     /// The live state.
     Now,
-    /// A past moment: the live state's initiatives submitted by then (position `at`), with
-    /// their statuses then (their history steps) and, for those changed since, their
-    /// `updatedAt` then (`updated`, read from the log: [`crate::live::Live::last_changes`];
-    /// empty when neither the order nor a range asks for it). The nodes are the live views,
-    /// which the caller folds back to the moment ([`past_nodes`]).
+    /// A past moment: the live state's initiatives submitted by then, with their statuses
+    /// then (their history steps) and, for those changed since, their `updatedAt` then
+    /// (`updated`, read from the log: [`crate::live::Live::last_changes`]; empty when neither
+    /// the order nor a range asks for it). The nodes are the live views, which the caller
+    /// folds back to the moment ([`past_nodes`]).
     Past {
-        past: &'a Past,
-        at: u64,
+        moment: &'a Arc<Moment>,
         updated: &'a HashMap<InitiativeId, DateTime<Utc>>,
     },
 }
@@ -406,10 +406,11 @@ pub fn initiatives_page_at(
         .map(|cursor| Cursor::parse(&cursor, order.field))
         .transpose()?;
 
-    let (past, at, updated) = match of {
-        PageOf::Now => (None, None, None),
-        PageOf::Past { past, at, updated } => (past.clone(), Some(at), Some(updated)),
+    let (past, updated): (Past, _) = match of {
+        PageOf::Now => (None, None),
+        PageOf::Past { moment, updated } => (Some(moment.clone()), Some(updated)),
     };
+    let at = past.as_ref().map(|moment| moment.position());
     let state = app(ctx).live.read();
     // When it last changed, then.
     let updated_at = |i: &InitiativeView| {
@@ -549,7 +550,7 @@ pub(crate) async fn past_nodes(
                 edge.node.view.id
             )
         })?;
-        edge.node.view = std::sync::Arc::new(view);
+        edge.node.view = Arc::new(view);
     }
     Ok(())
 }

@@ -233,7 +233,6 @@ impl Wijk {
         };
         // At a moment: from the live state, the statuses and last changes then, and the page's
         // nodes folded back to the moment.
-        let at = moment.position();
         let order_field = order_by.unwrap_or_default().field;
         let updated = if order_field == super::query::InitiativeOrderField::UpdatedAt {
             let app = app(ctx);
@@ -246,8 +245,7 @@ impl Wijk {
         let mut page = super::query::initiatives_page_at(
             ctx,
             PageOf::Past {
-                past: &self.past,
-                at,
+                moment,
                 updated: &updated,
             },
             first,
@@ -255,7 +253,7 @@ impl Wijk {
             Some(filter),
             order_by,
         )?;
-        super::query::past_nodes(ctx, &mut page, at).await?;
+        super::query::past_nodes(ctx, &mut page, moment.position()).await?;
         Ok(page)
     }
 }

@@ -397,13 +397,18 @@ impl InitiativeView {
             .map(|step| step.status_after())
     }
 
-    /// Its status at `position`: after the latest event of its history at or before it;
-    /// `None` before its submission.
-    pub fn status_at(&self, position: u64) -> Option<InitiativeStatus> {
+    /// The latest step of its history at or before `position`; `None` before its submission.
+    pub fn step_at(&self, position: u64) -> Option<HistoryStep> {
         let after = self
             .steps
             .partition_point(|step| step.position() <= position);
-        after.checked_sub(1).map(|i| self.steps[i].status_after())
+        after.checked_sub(1).map(|i| self.steps[i])
+    }
+
+    /// Its status at `position`: after the latest event of its history at or before it;
+    /// `None` before its submission.
+    pub fn status_at(&self, position: u64) -> Option<InitiativeStatus> {
+        self.step_at(position).map(HistoryStep::status_after)
     }
 
     /// When it became connected: the time of the connection that made it so (`None` if it
